@@ -1,0 +1,250 @@
+//! [`decide`]: checks a command against the state and says what happened, as events.
+//!
+//! One module per area of the domain; each function here reads the state and pushes events,
+//! never changes the state. On a reject nothing is pushed (the dispatcher truncates `out`).
+
+mod accounts;
+mod bets;
+mod partner;
+mod red_packets;
+
+pub use red_packets::share_amount;
+mod rounds;
+
+use crate::command::Command;
+use crate::event::Event;
+use crate::ids::{AccountNo, BetId, Code, CurrencyId, PacketNo, RoundNo, Timestamp, UserId};
+use crate::money::Money;
+use crate::reject::Reject;
+use crate::state::{BetState, RoundStatus, State};
+
+/// Most a single account may hold after a deposit, in minor units (10^17): far below i64's
+/// limit, so that payouts and grabs credited afterwards can never overflow a balance.
+pub const MAX_BALANCE: Money = Money(100_000_000_000_000_000);
+
+/// The answer to an accepted command. `replayed` marks a repeat of an idempotent command: the
+/// first answer again, with no events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Done,
+    Transfer {
+        account: AccountNo,
+        replayed: bool,
+    },
+    RoundOpened {
+        round: RoundNo,
+        bet_start: Timestamp,
+        bet_stop: Timestamp,
+        replayed: bool,
+    },
+    RoundStatus {
+        round: RoundNo,
+        status: RoundStatus,
+        replayed: bool,
+    },
+    /// A draw, cancel or corrected draw, with how many bets changed.
+    RoundSettled {
+        round: RoundNo,
+        bets: u32,
+        replayed: bool,
+    },
+    Bet {
+        bet: BetId,
+        state: BetState,
+        replayed: bool,
+    },
+    /// `check_bet`: the stake would be accepted.
+    BetApproved,
+    PacketSent {
+        packet: PacketNo,
+        replayed: bool,
+    },
+    Grabbed {
+        packet: PacketNo,
+        share: u32,
+        amount: Money,
+        replayed: bool,
+    },
+    PacketExpired {
+        packet: PacketNo,
+        refund: Money,
+        replayed: bool,
+    },
+}
+
+/// Decides `cmd` at time `now`, appending its events to `out`.
+///
+/// Deviation from the design's `-> Result<Vec<Event>, Reject>`: the caller owns the event
+/// buffer, so accepting a bet allocates nothing (the runtime clears and reuses one buffer).
+/// On `Err`, `out` is as it was.
+pub fn decide(
+    state: &State,
+    cmd: &Command,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    let mark = out.len();
+    let result = dispatch(state, cmd, now, out);
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    result
+}
+
+fn dispatch(
+    s: &State,
+    cmd: &Command,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    match cmd {
+        Command::PlaceBet(b) => bets::place_bet(s, b, now, out),
+        Command::GrabRedPacket { packet, user } => red_packets::grab(s, packet, *user, now, out),
+        Command::Configure(settings) => accounts::configure(s, settings, out),
+        Command::DefineCurrency { code, exponent } => {
+            accounts::define_currency(s, *code, *exponent, out)
+        }
+        Command::DefineGame(def) => rounds::define_game(s, def, out),
+        Command::Deposit {
+            transfer,
+            user,
+            currency,
+            amount,
+        } => accounts::deposit(s, *transfer, *user, currency, *amount, out),
+        Command::Withdraw {
+            transfer,
+            user,
+            currency,
+            amount,
+        } => accounts::withdraw(s, *transfer, *user, currency, *amount, out),
+        Command::SetPlayerLimits {
+            user,
+            currency,
+            limits,
+        } => accounts::set_limits(s, *user, currency, *limits, out),
+        Command::SelfExclude { user, until } => accounts::self_exclude(s, *user, *until, out),
+        Command::GameStart {
+            round,
+            game,
+            window_ms,
+        } => rounds::game_start(s, round, game, *window_ms, now, out),
+        Command::GameStop { round } => rounds::game_stop(s, round, now, out),
+        Command::NewCard { round } => rounds::new_card(s, round, now, out),
+        Command::GameDraw { round, result } => {
+            rounds::game_draw(s, round, result.as_ref(), now, out)
+        }
+        Command::GameEnd { round } => rounds::game_end(s, round, now, out),
+        Command::CancelRound { round } => rounds::cancel(s, round, now, out),
+        Command::ResettleRound { round, result } => rounds::resettle(s, round, result, now, out),
+        Command::CheckBet {
+            user,
+            currency,
+            amount,
+        } => partner::check_bet(s, *user, currency, *amount, now),
+        Command::BlockFunds {
+            bet,
+            partner,
+            user,
+            currency,
+            amount,
+        } => partner::block_funds(s, *bet, *partner, *user, currency, *amount, now, out),
+        Command::UpdateBetStatus { bet, status } => {
+            partner::update_status(s, bet, *status, now, out)
+        }
+        Command::Refund { bet } => partner::refund(s, *bet, now, out),
+        Command::RecalculateBet {
+            bet,
+            transaction,
+            status,
+        } => partner::recalculate(s, bet, *transaction, *status, now, out),
+        Command::SendRedPacket(p) => red_packets::send(s, p, now, out),
+        Command::ExpireRedPacket { packet } => red_packets::expire(s, packet, now, out),
+    }
+}
+
+// ---- checks shared by several areas ----
+
+fn currency(s: &State, code: &Code) -> Result<CurrencyId, Reject> {
+    s.currency_by_code(code).ok_or(Reject::UnknownCurrency)
+}
+
+fn existing_account(s: &State, user: UserId, cur: CurrencyId) -> Result<AccountNo, Reject> {
+    s.account_of(user, cur).ok_or(Reject::AccountNotFound)
+}
+
+fn positive(amount: Money) -> Result<(), Reject> {
+    if amount.is_positive() && amount <= MAX_BALANCE {
+        Ok(())
+    } else {
+        Err(Reject::InvalidAmount)
+    }
+}
+
+/// Everything that stands between a player and a new stake of `stake`: exclusion, debt,
+/// daily limits, funds. Shared by round bets and bookmaker holds so the rules cannot drift.
+#[inline]
+fn check_stake(s: &State, account: AccountNo, stake: Money, now: Timestamp) -> Result<(), Reject> {
+    let a = s.account(account);
+    if let Some(until) = s.excluded_until(a.user) {
+        if now < until {
+            return Err(Reject::SelfExcluded { until });
+        }
+    }
+    if a.in_debt {
+        return Err(Reject::AccountInDebt);
+    }
+    let (staked, returned) = a.today(now.day());
+    if let Some(limit) = a.limits.daily_stake {
+        let remaining = Money(limit.0 - staked.0);
+        if stake > remaining {
+            return Err(Reject::DailyStakeLimit {
+                remaining: remaining.max(Money::ZERO),
+            });
+        }
+    }
+    if let Some(limit) = a.limits.daily_loss {
+        // Open bets count as lost: the limit must hold whatever happens to them.
+        let remaining = Money(limit.0 - (staked.0 - returned.0));
+        if stake > remaining {
+            return Err(Reject::DailyLossLimit {
+                remaining: remaining.max(Money::ZERO),
+            });
+        }
+    }
+    if a.available < stake {
+        return Err(Reject::InsufficientFunds {
+            available: a.available,
+        });
+    }
+    Ok(())
+}
+
+/// Opens an account in the same command if the user has none in this currency. The new
+/// account's number is the next dense number; `evolve` asserts it.
+fn account_or_open(s: &State, user: UserId, cur: CurrencyId, out: &mut Vec<Event>) -> AccountNo {
+    match s.account_of(user, cur) {
+        Some(a) => a,
+        None => {
+            let account = AccountNo(s.accounts().len() as u32);
+            out.push(Event::AccountOpened {
+                account,
+                user,
+                currency: cur,
+            });
+            account
+        }
+    }
+}
+
+/// The balance an account would have after `amount` more, if it stays within bounds. A
+/// just-opened account (not in the state yet) has none.
+fn balance_after_credit(s: &State, account: AccountNo, amount: Money) -> Result<Money, Reject> {
+    let available = s
+        .accounts()
+        .get(account.index())
+        .map_or(Money::ZERO, |a| a.available);
+    available
+        .checked_add(amount)
+        .filter(|b| *b <= MAX_BALANCE)
+        .ok_or(Reject::BalanceOverflow)
+}

@@ -1,0 +1,225 @@
+//! The bookmaker interface of seed 004 on the same ledger: check, block funds (hold), update
+//! status (settle), refund and recalculate. Terminal states absorb repeats.
+
+use super::{check_stake, currency, existing_account, positive, Reply};
+use crate::command::PartnerBetStatus;
+use crate::event::{BetAccepted, Event};
+use crate::ids::{BetId, Code, ExtId, SelectionId, Timestamp, UserId};
+use crate::money::{Money, Odds};
+use crate::reject::Reject;
+use crate::state::{BetState, Outcome, State};
+
+pub(super) fn check_bet(
+    s: &State,
+    user: UserId,
+    code: &Code,
+    amount: Money,
+    now: Timestamp,
+) -> Result<Reply, Reject> {
+    positive(amount)?;
+    let cur = currency(s, code)?;
+    let account = existing_account(s, user, cur)?;
+    check_stake(s, account, amount, now)?;
+    Ok(Reply::BetApproved)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn block_funds(
+    s: &State,
+    bet: ExtId,
+    partner: Code,
+    user: UserId,
+    code: &Code,
+    amount: Money,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    positive(amount)?;
+    let cur = currency(s, code)?;
+    if let Some(id) = s.bet_by_partner_id(&bet) {
+        let b = s.bet(id);
+        let a = s.account(b.account);
+        return if a.user == user && a.currency == cur && b.stake == amount && b.platform == partner
+        {
+            Ok(Reply::Bet {
+                bet: id,
+                state: b.state,
+                replayed: true,
+            })
+        } else {
+            Err(Reject::IdempotencyConflict)
+        };
+    }
+    if s.partner_refunded.contains_key(&bet) {
+        return Err(Reject::BetRefunded);
+    }
+    let account = existing_account(s, user, cur)?;
+    check_stake(s, account, amount, now)?;
+    let id = BetId(s.bets().len() as u32);
+    out.push(Event::BetAccepted(BetAccepted {
+        bet: id,
+        account,
+        round: None,
+        selection: SelectionId(0),
+        stake: amount,
+        // The bookmaker prices the bet; the payout arrives with the status update.
+        odds: Odds(0),
+        order_no: bet,
+        platform: partner,
+        at: now,
+    }));
+    Ok(Reply::Bet {
+        bet: id,
+        state: BetState::Open,
+        replayed: false,
+    })
+}
+
+/// The outcome and the amount returned to the player for a bookmaker status.
+fn settlement(status: PartnerBetStatus, stake: Money) -> Result<(Outcome, Money), Reject> {
+    match status {
+        PartnerBetStatus::Won { payout } => {
+            if payout.is_negative() || payout > super::MAX_BALANCE {
+                return Err(Reject::InvalidAmount);
+            }
+            Ok((Outcome::Won, payout))
+        }
+        PartnerBetStatus::Lost => Ok((Outcome::Lost, Money::ZERO)),
+        PartnerBetStatus::Void => Ok((Outcome::Void, stake)),
+    }
+}
+
+fn find(s: &State, bet: &ExtId) -> Result<BetId, Reject> {
+    s.bet_by_partner_id(bet).ok_or(Reject::BetNotFound)
+}
+
+pub(super) fn update_status(
+    s: &State,
+    bet: &ExtId,
+    status: PartnerBetStatus,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    let id = find(s, bet)?;
+    let b = s.bet(id);
+    let (outcome, payout) = settlement(status, b.stake)?;
+    match b.state {
+        BetState::Open => {
+            out.push(Event::BetSettled {
+                bet: id,
+                account: b.account,
+                stake: b.stake,
+                outcome,
+                payout,
+                at: now,
+            });
+            Ok(Reply::Bet {
+                bet: id,
+                state: BetState::Settled { outcome, payout },
+                replayed: false,
+            })
+        }
+        BetState::Settled {
+            outcome: o,
+            payout: p,
+        } if o == outcome && p == payout => Ok(Reply::Bet {
+            bet: id,
+            state: b.state,
+            replayed: true,
+        }),
+        // A void bet is terminal: a second void or refund gets the first outcome.
+        BetState::Settled {
+            outcome: Outcome::Void,
+            ..
+        } if outcome == Outcome::Void => Ok(Reply::Bet {
+            bet: id,
+            state: b.state,
+            replayed: true,
+        }),
+        BetState::Settled { .. } => Err(Reject::BetSettled),
+    }
+}
+
+pub(super) fn refund(
+    s: &State,
+    bet: ExtId,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    let Some(id) = s.bet_by_partner_id(&bet) else {
+        // Refund before the bet: remember it so the late block is refused (seed 004: the
+        // refund must win the race, or money is held for a bet the bookmaker cancelled).
+        if s.partner_refunded.contains_key(&bet) {
+            return Ok(Reply::Done);
+        }
+        out.push(Event::PartnerRefundRemembered { bet });
+        return Ok(Reply::Done);
+    };
+    let b = s.bet(id);
+    match b.state {
+        BetState::Open => update_status(s, &bet, PartnerBetStatus::Void, now, out),
+        BetState::Settled {
+            outcome: Outcome::Void,
+            ..
+        } => Ok(Reply::Bet {
+            bet: id,
+            state: b.state,
+            replayed: true,
+        }),
+        BetState::Settled { .. } => Err(Reject::BetSettled),
+    }
+}
+
+pub(super) fn recalculate(
+    s: &State,
+    bet: &ExtId,
+    transaction: ExtId,
+    status: PartnerBetStatus,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    let id = find(s, bet)?;
+    let b = s.bet(id);
+    if let Some(&seen) = s.partner_transactions.get(&transaction) {
+        return if seen == id {
+            Ok(Reply::Bet {
+                bet: id,
+                state: b.state,
+                replayed: true,
+            })
+        } else {
+            Err(Reject::IdempotencyConflict)
+        };
+    }
+    let BetState::Settled {
+        outcome: from,
+        payout: from_payout,
+    } = b.state
+    else {
+        return Err(Reject::BetNotSettled);
+    };
+    let (to, to_payout) = settlement(status, b.stake)?;
+    if (from, from_payout) != (to, to_payout) {
+        out.push(Event::BetResettled {
+            bet: id,
+            account: b.account,
+            from,
+            from_payout,
+            to,
+            to_payout,
+            at: now,
+        });
+    }
+    out.push(Event::PartnerTransactionRecorded {
+        transaction,
+        bet: id,
+    });
+    Ok(Reply::Bet {
+        bet: id,
+        state: BetState::Settled {
+            outcome: to,
+            payout: to_payout,
+        },
+        replayed: false,
+    })
+}

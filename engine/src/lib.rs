@@ -1,0 +1,101 @@
+//! croupier's engine: bet acceptance and settlement as a pure, deterministic state machine.
+//!
+//! - [`decide`] checks a [`Command`] against the [`State`] at time `now` and says what happened
+//!   as [`Event`]s, or refuses with a [`Reject`] that has a stable code.
+//! - [`evolve`] applies one event. It cannot fail. Only events are journaled; recovery is
+//!   `evolve` over the journal.
+//!
+//! Nothing here reads a clock, starts a thread, does I/O or draws hidden randomness: time and
+//! seeds are inputs, so the same history always gives the same state and [`State::digest`].
+//! Money is [`Money`], integer minor units; every balance change is a double-entry transfer
+//! ([`ledger`]), so each currency's accounts sum to zero after every event.
+
+pub mod command;
+mod decide;
+pub mod event;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod reject;
+pub mod state;
+pub mod testkit;
+
+pub use command::Command;
+pub use decide::{decide, Reply, MAX_BALANCE};
+pub use event::Event;
+pub use ids::{Code, ExtId, Timestamp, UserId};
+pub use money::{Money, Odds};
+pub use reject::Reject;
+pub use state::{evolve, State};
+
+/// The red-packet share rule, exposed for tests and for `croupier fair`.
+pub use decide::share_amount;
+
+/// A state with a reusable event buffer: `decide` then `evolve` in one call. This is what a
+/// shard runs per command; it allocates nothing once the buffer has grown.
+#[derive(Debug, Default)]
+pub struct Engine {
+    state: State,
+    events: Vec<Event>,
+}
+
+impl Engine {
+    pub fn new(state: State) -> Self {
+        Engine {
+            state,
+            events: Vec::with_capacity(16),
+        }
+    }
+
+    /// Decides and applies `cmd`. On success the command's events are in [`Engine::events`].
+    #[inline]
+    pub fn execute(&mut self, cmd: &Command, now: Timestamp) -> Result<Reply, Reject> {
+        self.events.clear();
+        let reply = decide(&self.state, cmd, now, &mut self.events)?;
+        for e in &self.events {
+            evolve(&mut self.state, e);
+        }
+        Ok(reply)
+    }
+
+    /// The events of the last successful command.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn into_state(self) -> State {
+        self.state
+    }
+}
+
+impl State {
+    /// sha256 over the canonical encoding: equal for equal histories, and what a restore must
+    /// reproduce. Streams into the hasher, so a large state needs no second copy in memory.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        struct HashWriter(Sha256);
+        impl std::io::Write for HashWriter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = HashWriter(Sha256::new());
+        bincode::serialize_into(&mut w, self).expect("state serializes");
+        w.0.finalize().into()
+    }
+
+    /// Decodes a snapshot payload written by [`State::canonical_bytes`].
+    pub fn from_canonical_bytes(bytes: &[u8]) -> Result<State, bincode::Error> {
+        let mut s: State = bincode::deserialize(bytes)?;
+        s.rebuild_indexes();
+        Ok(s)
+    }
+}

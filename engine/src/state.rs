@@ -1,0 +1,817 @@
+//! The engine's state and [`evolve`], the only function that changes it.
+//!
+//! Layout: every entity lives in a `Vec` in creation order (its dense id is its index); hash
+//! maps from callers' ids to dense ids are derived indexes, skipped by serde and rebuilt by
+//! [`State::rebuild_indexes`]. The digest and snapshots encode only the vectors, so two states
+//! built by the same history, or one restored from a snapshot, encode to the same bytes.
+
+use crate::command::{DrawResult, GameDef, PacketKind, Settings};
+use crate::event::{BetAccepted, Event, RedPacketSent};
+use crate::ids::{
+    AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp,
+    UserId,
+};
+use crate::money::{Money, Odds};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Round status; the numbers 3-6 are seed 000's `game_status` codes, 1 and 7 are ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoundStatus {
+    Betting,
+    Stopped,
+    Dealing,
+    Drawn,
+    Ended,
+    Cancelled,
+}
+
+impl RoundStatus {
+    /// The external `game_status` code.
+    pub fn code(self) -> u8 {
+        match self {
+            RoundStatus::Betting => 1,
+            RoundStatus::Stopped => 3,
+            RoundStatus::Dealing => 4,
+            RoundStatus::Drawn => 5,
+            RoundStatus::Ended => 6,
+            RoundStatus::Cancelled => 7,
+        }
+    }
+}
+
+/// What happened to a selection, and so to each bet on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Won,
+    Lost,
+    /// Cancelled or refunded: the stake comes back.
+    Void,
+    /// A tie that returns the stake (e.g. banker/player bets on a baccarat tie).
+    Push,
+}
+
+impl Outcome {
+    /// What a bet with this outcome returns to the player; `won_payout` is used when won.
+    #[inline]
+    pub fn returned(self, stake: Money, won_payout: Money) -> Money {
+        match self {
+            Outcome::Won => won_payout,
+            Outcome::Lost => Money::ZERO,
+            Outcome::Void | Outcome::Push => stake,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerLimits {
+    /// Most the player may stake per UTC day.
+    pub daily_stake: Option<Money>,
+    /// Most the player may lose per UTC day (stakes minus returns), counting open bets as lost.
+    pub daily_loss: Option<Money>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencyState {
+    pub code: Code,
+    pub exponent: u8,
+    /// The cashier's side of deposits and withdrawals: minus what players brought in net.
+    pub external: Money,
+    /// The house's side of stakes and winnings.
+    pub house: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: UserId,
+    pub currency: CurrencyId,
+    pub available: Money,
+    pub held: Money,
+    /// Set when a resettlement drove `available` below zero; cleared when it is back at or
+    /// above zero. While set, the account takes no bets and no withdrawals.
+    pub in_debt: bool,
+    pub limits: PlayerLimits,
+    /// UTC day of `staked_today` / `returned_today`.
+    pub day: u32,
+    pub staked_today: Money,
+    pub returned_today: Money,
+}
+
+impl Account {
+    pub fn balance(&self) -> Money {
+        Money(self.available.0 + self.held.0)
+    }
+
+    /// The day's counters as of `day` (zero on a new day).
+    pub fn today(&self, day: u32) -> (Money, Money) {
+        if day == self.day {
+            (self.staked_today, self.returned_today)
+        } else {
+            (Money::ZERO, Money::ZERO)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Game {
+    pub def: GameDef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Round {
+    pub id: ExtId,
+    pub game: GameNo,
+    pub status: RoundStatus,
+    pub bet_start: Timestamp,
+    pub bet_stop: Timestamp,
+    pub stopped_at: Option<Timestamp>,
+    pub drawn_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub result: Option<DrawResult>,
+    /// Every bet accepted on this round, in acceptance order.
+    pub bets: Vec<BetId>,
+    /// Per selection: what the house stands to lose beyond the stakes, summed over bets.
+    pub liability: Vec<Money>,
+}
+
+impl Round {
+    pub fn is_settled(&self) -> bool {
+        self.result.is_some()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BetState {
+    Open,
+    Settled { outcome: Outcome, payout: Money },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bet {
+    pub order_no: ExtId,
+    pub platform: Code,
+    pub account: AccountNo,
+    /// `None` for a bookmaker (seed 004) bet.
+    pub round: Option<RoundNo>,
+    pub selection: SelectionId,
+    pub stake: Money,
+    pub odds: Odds,
+    pub placed_at: Timestamp,
+    pub state: BetState,
+}
+
+impl Bet {
+    /// Seed 000's `bill_status`: 1 open, 2 settled.
+    pub fn bill_status(&self) -> u8 {
+        match self.state {
+            BetState::Open => 1,
+            BetState::Settled { .. } => 2,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PacketStatus {
+    Open,
+    /// Every share was grabbed.
+    Exhausted,
+    /// Expired; what was left went back to the sender.
+    Expired,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedPacket {
+    pub id: ExtId,
+    pub sender: AccountNo,
+    pub total: Money,
+    pub shares: u32,
+    pub kind: PacketKind,
+    pub sent_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Money still in the packet's pool.
+    pub remaining: Money,
+    pub status: PacketStatus,
+    /// Grabs in order: who got which amount.
+    pub grabs: Vec<(UserId, Money)>,
+    #[serde(skip)]
+    pub(crate) grab_by_user: FxHashMap<UserId, u32>,
+}
+
+impl RedPacket {
+    pub fn grabbed(&self) -> u32 {
+        self.grabs.len() as u32
+    }
+
+    /// The amount `user` grabbed, if they did.
+    pub fn grab_of(&self, user: UserId) -> Option<Money> {
+        self.grab_by_user
+            .get(&user)
+            .map(|&i| self.grabs[i as usize].1)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferKind {
+    Deposit,
+    Withdrawal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub id: ExtId,
+    pub kind: TransferKind,
+    pub account: AccountNo,
+    pub amount: Money,
+}
+
+/// The whole state of one engine (one shard).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub(crate) settings: Settings,
+    pub(crate) currencies: Vec<CurrencyState>,
+    pub(crate) games: Vec<Game>,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) rounds: Vec<Round>,
+    pub(crate) bets: Vec<Bet>,
+    pub(crate) packets: Vec<RedPacket>,
+    pub(crate) transfers: Vec<TransferRecord>,
+    pub(crate) excluded_until: BTreeMap<UserId, Timestamp>,
+    /// Bookmaker bet ids refunded before they were seen.
+    pub(crate) partner_refunded: BTreeMap<ExtId, ()>,
+    pub(crate) partner_transactions: BTreeMap<ExtId, BetId>,
+
+    #[serde(skip)]
+    pub(crate) idx: Indexes,
+}
+
+/// Lookups from callers' ids to dense ids. Derived from the vectors; never serialized.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Indexes {
+    pub account_by_user: FxHashMap<(UserId, CurrencyId), AccountNo>,
+    pub game_by_id: FxHashMap<ExtId, GameNo>,
+    pub round_by_id: FxHashMap<ExtId, RoundNo>,
+    pub bet_by_order: FxHashMap<ExtId, BetId>,
+    pub bet_by_partner_id: FxHashMap<ExtId, BetId>,
+    pub packet_by_id: FxHashMap<ExtId, PacketNo>,
+    pub transfer_by_id: FxHashMap<ExtId, u32>,
+    /// Stake per (round, account), for the per-player round limit.
+    pub round_stake: FxHashMap<(RoundNo, AccountNo), Money>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical_bytes() == other.canonical_bytes()
+    }
+}
+
+/// Capacity hints so that a busy engine does not rehash in the middle of a festival.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Capacity {
+    pub accounts: usize,
+    pub bets: usize,
+}
+
+impl State {
+    pub fn new() -> State {
+        State::default()
+    }
+
+    pub fn with_capacity(cap: Capacity) -> State {
+        let mut s = State::default();
+        s.accounts.reserve(cap.accounts);
+        s.idx.account_by_user.reserve(cap.accounts);
+        s.bets.reserve(cap.bets);
+        s.idx.bet_by_order.reserve(cap.bets);
+        s.idx
+            .round_stake
+            .reserve(cap.bets.min(cap.accounts.max(1024)));
+        s
+    }
+
+    // ---- read access ----
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    pub fn currencies(&self) -> &[CurrencyState] {
+        &self.currencies
+    }
+    pub fn currency_by_code(&self, code: &Code) -> Option<CurrencyId> {
+        self.currencies
+            .iter()
+            .position(|c| c.code == *code)
+            .map(|i| CurrencyId(i as u32))
+    }
+    pub fn games(&self) -> &[Game] {
+        &self.games
+    }
+    pub fn game_by_id(&self, id: &ExtId) -> Option<GameNo> {
+        self.idx.game_by_id.get(id).copied()
+    }
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+    pub fn account(&self, no: AccountNo) -> &Account {
+        &self.accounts[no.index()]
+    }
+    pub fn account_of(&self, user: UserId, currency: CurrencyId) -> Option<AccountNo> {
+        self.idx.account_by_user.get(&(user, currency)).copied()
+    }
+    pub fn rounds(&self) -> &[Round] {
+        &self.rounds
+    }
+    pub fn round(&self, no: RoundNo) -> &Round {
+        &self.rounds[no.index()]
+    }
+    pub fn round_by_id(&self, id: &ExtId) -> Option<RoundNo> {
+        self.idx.round_by_id.get(id).copied()
+    }
+    pub fn bets(&self) -> &[Bet] {
+        &self.bets
+    }
+    pub fn bet(&self, id: BetId) -> &Bet {
+        &self.bets[id.index()]
+    }
+    pub fn bet_by_order(&self, order_no: &ExtId) -> Option<BetId> {
+        self.idx.bet_by_order.get(order_no).copied()
+    }
+    pub fn bet_by_partner_id(&self, bet: &ExtId) -> Option<BetId> {
+        self.idx.bet_by_partner_id.get(bet).copied()
+    }
+    pub fn packets(&self) -> &[RedPacket] {
+        &self.packets
+    }
+    pub fn packet(&self, no: PacketNo) -> &RedPacket {
+        &self.packets[no.index()]
+    }
+    pub fn packet_by_id(&self, id: &ExtId) -> Option<PacketNo> {
+        self.idx.packet_by_id.get(id).copied()
+    }
+    pub fn transfer(&self, id: &ExtId) -> Option<&TransferRecord> {
+        self.idx
+            .transfer_by_id
+            .get(id)
+            .map(|&i| &self.transfers[i as usize])
+    }
+    pub fn excluded_until(&self, user: UserId) -> Option<Timestamp> {
+        self.excluded_until.get(&user).copied()
+    }
+    pub fn round_stake(&self, round: RoundNo, account: AccountNo) -> Money {
+        self.idx
+            .round_stake
+            .get(&(round, account))
+            .copied()
+            .unwrap_or(Money::ZERO)
+    }
+
+    /// Per currency, the sum over every account (players' available and held, `external`,
+    /// `house`, red-packet pools). Double entry makes each sum zero, always.
+    pub fn currency_sums(&self) -> Vec<i128> {
+        let mut sums: Vec<i128> = self
+            .currencies
+            .iter()
+            .map(|c| c.external.0 as i128 + c.house.0 as i128)
+            .collect();
+        for a in &self.accounts {
+            sums[a.currency.index()] += a.available.0 as i128 + a.held.0 as i128;
+        }
+        for p in &self.packets {
+            let cur = self.accounts[p.sender.index()].currency;
+            sums[cur.index()] += p.remaining.0 as i128;
+        }
+        sums
+    }
+
+    /// Checks every invariant that a broken engine would violate; used by tests and by
+    /// `journal verify`. Returns the first violation found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (i, s) in self.currency_sums().iter().enumerate() {
+            if *s != 0 {
+                return Err(format!("currency {i} sums to {s}, not zero"));
+            }
+        }
+        let mut held = vec![0i64; self.accounts.len()];
+        for b in &self.bets {
+            if b.state == BetState::Open {
+                held[b.account.index()] += b.stake.0;
+            }
+        }
+        for (i, a) in self.accounts.iter().enumerate() {
+            if a.available.is_negative() && !a.in_debt {
+                return Err(format!(
+                    "account {i} has {} available without being in debt",
+                    a.available
+                ));
+            }
+            if a.held.0 != held[i] {
+                return Err(format!(
+                    "account {i} holds {} but its open bets stake {}",
+                    a.held, held[i]
+                ));
+            }
+        }
+        for (i, p) in self.packets.iter().enumerate() {
+            let grabbed: i64 = p.grabs.iter().map(|g| g.1 .0).sum();
+            let refunded = if p.status == PacketStatus::Expired {
+                p.total.0 - grabbed
+            } else {
+                0
+            };
+            if grabbed + p.remaining.0 + refunded != p.total.0 || p.remaining.is_negative() {
+                return Err(format!("packet {i} does not add up to its total"));
+            }
+            if p.grabs.iter().any(|g| g.1 .0 < 1) {
+                return Err(format!("packet {i} has a share below one minor unit"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The canonical encoding: what the digest hashes and what a snapshot stores.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        bincode::serialize(self).expect("state serializes")
+    }
+
+    /// Rebuilds the derived lookups after deserialization (snapshot restore).
+    pub fn rebuild_indexes(&mut self) {
+        let mut idx = Indexes::default();
+        for (i, a) in self.accounts.iter().enumerate() {
+            idx.account_by_user
+                .insert((a.user, a.currency), AccountNo(i as u32));
+        }
+        for (i, g) in self.games.iter().enumerate() {
+            idx.game_by_id.insert(g.def.game, GameNo(i as u32));
+        }
+        for (i, r) in self.rounds.iter().enumerate() {
+            idx.round_by_id.insert(r.id, RoundNo(i as u32));
+        }
+        for (i, b) in self.bets.iter().enumerate() {
+            let id = BetId(i as u32);
+            match b.round {
+                Some(round) => {
+                    idx.bet_by_order.insert(b.order_no, id);
+                    *idx.round_stake.entry((round, b.account)).or_default() += b.stake;
+                }
+                None => {
+                    idx.bet_by_partner_id.insert(b.order_no, id);
+                }
+            }
+        }
+        for (i, p) in self.packets.iter_mut().enumerate() {
+            idx.packet_by_id.insert(p.id, PacketNo(i as u32));
+            p.grab_by_user = p
+                .grabs
+                .iter()
+                .enumerate()
+                .map(|(k, g)| (g.0, k as u32))
+                .collect();
+        }
+        for (i, t) in self.transfers.iter().enumerate() {
+            idx.transfer_by_id.insert(t.id, i as u32);
+        }
+        self.idx = idx;
+    }
+}
+
+/// Applies one event. It cannot fail: `decide` checked everything. The asserts here guard
+/// against a journal that does not belong to this state (a replay from the wrong position).
+pub fn evolve(state: &mut State, event: &Event) {
+    match event {
+        Event::Configured(s) => state.settings = *s,
+        Event::CurrencyDefined {
+            currency,
+            code,
+            exponent,
+        } => {
+            assert_eq!(
+                currency.index(),
+                state.currencies.len(),
+                "currency ids are dense"
+            );
+            state.currencies.push(CurrencyState {
+                code: *code,
+                exponent: *exponent,
+                external: Money::ZERO,
+                house: Money::ZERO,
+            });
+        }
+        Event::GameDefined { game, def } => {
+            let g = Game {
+                def: (**def).clone(),
+            };
+            if game.index() == state.games.len() {
+                state.idx.game_by_id.insert(def.game, *game);
+                state.games.push(g);
+            } else {
+                state.games[game.index()] = g;
+            }
+        }
+        Event::AccountOpened {
+            account,
+            user,
+            currency,
+        } => {
+            assert_eq!(
+                account.index(),
+                state.accounts.len(),
+                "account numbers are dense"
+            );
+            state.accounts.push(Account {
+                user: *user,
+                currency: *currency,
+                available: Money::ZERO,
+                held: Money::ZERO,
+                in_debt: false,
+                limits: PlayerLimits::default(),
+                day: 0,
+                staked_today: Money::ZERO,
+                returned_today: Money::ZERO,
+            });
+            state
+                .idx
+                .account_by_user
+                .insert((*user, *currency), *account);
+        }
+        Event::Deposited {
+            account,
+            transfer,
+            amount,
+        } => {
+            let cur = credit(state, *account, *amount);
+            state.currencies[cur.index()].external -= *amount;
+            record_transfer(state, *transfer, TransferKind::Deposit, *account, *amount);
+        }
+        Event::Withdrawn {
+            account,
+            transfer,
+            amount,
+        } => {
+            let cur = credit(state, *account, Money(-amount.0));
+            state.currencies[cur.index()].external += *amount;
+            record_transfer(
+                state,
+                *transfer,
+                TransferKind::Withdrawal,
+                *account,
+                *amount,
+            );
+        }
+        Event::LimitsSet { account, limits } => state.accounts[account.index()].limits = *limits,
+        Event::SelfExcluded { user, until } => {
+            state.excluded_until.insert(*user, *until);
+        }
+        Event::RoundOpened {
+            round,
+            id,
+            game,
+            bet_start,
+            bet_stop,
+        } => {
+            assert_eq!(round.index(), state.rounds.len(), "round numbers are dense");
+            let selections = state.games[game.index()].def.selections.len();
+            state.rounds.push(Round {
+                id: *id,
+                game: *game,
+                status: RoundStatus::Betting,
+                bet_start: *bet_start,
+                bet_stop: *bet_stop,
+                stopped_at: None,
+                drawn_at: None,
+                ended_at: None,
+                result: None,
+                bets: Vec::new(),
+                liability: vec![Money::ZERO; selections],
+            });
+            state.idx.round_by_id.insert(*id, *round);
+        }
+        Event::RoundStatusChanged { round, status, at } => {
+            let r = &mut state.rounds[round.index()];
+            r.status = *status;
+            match status {
+                RoundStatus::Stopped => r.stopped_at = Some(*at),
+                RoundStatus::Ended | RoundStatus::Cancelled => r.ended_at = Some(*at),
+                _ => {}
+            }
+        }
+        Event::RoundDrawn {
+            round,
+            result,
+            corrected,
+            at,
+        } => {
+            let r = &mut state.rounds[round.index()];
+            if !corrected {
+                r.status = RoundStatus::Drawn;
+                r.drawn_at = Some(*at);
+            }
+            r.result = Some(result.clone());
+        }
+        Event::BetAccepted(b) => evolve_bet_accepted(state, b),
+        Event::BetSettled {
+            bet,
+            account,
+            stake,
+            outcome,
+            payout,
+            at,
+        } => {
+            let b = &mut state.bets[bet.index()];
+            assert_eq!(b.state, BetState::Open, "only open bets settle");
+            debug_assert_eq!((b.account, b.stake), (*account, *stake));
+            b.state = BetState::Settled {
+                outcome: *outcome,
+                payout: *payout,
+            };
+            let a = &mut state.accounts[account.index()];
+            a.held -= *stake;
+            let cur = a.currency;
+            state.currencies[cur.index()].house += *stake;
+            state.currencies[cur.index()].house -= *payout;
+            credit(state, *account, *payout);
+            count_returned(state, *account, *payout, *at);
+        }
+        Event::BetResettled {
+            bet,
+            account,
+            from,
+            from_payout,
+            to,
+            to_payout,
+            at,
+        } => {
+            let b = &mut state.bets[bet.index()];
+            assert_eq!(
+                b.state,
+                BetState::Settled {
+                    outcome: *from,
+                    payout: *from_payout
+                }
+            );
+            b.state = BetState::Settled {
+                outcome: *to,
+                payout: *to_payout,
+            };
+            let delta = Money(to_payout.0 - from_payout.0);
+            let cur = credit(state, *account, delta);
+            state.currencies[cur.index()].house -= delta;
+            count_returned(state, *account, delta, *at);
+        }
+        Event::PartnerRefundRemembered { bet } => {
+            state.partner_refunded.insert(*bet, ());
+        }
+        Event::PartnerTransactionRecorded { transaction, bet } => {
+            state.partner_transactions.insert(*transaction, *bet);
+        }
+        Event::RedPacketSent(p) => evolve_packet_sent(state, p),
+        Event::RedPacketGrabbed {
+            packet,
+            account,
+            user,
+            share,
+            amount,
+        } => {
+            let p = &mut state.packets[packet.index()];
+            assert_eq!(*share, p.grabbed(), "shares are grabbed in order");
+            p.remaining -= *amount;
+            p.grab_by_user.insert(*user, *share);
+            p.grabs.push((*user, *amount));
+            if p.grabbed() == p.shares {
+                assert_eq!(p.remaining, Money::ZERO, "the last share takes the rest");
+                p.status = PacketStatus::Exhausted;
+            }
+            credit(state, *account, *amount);
+        }
+        Event::RedPacketExpired {
+            packet,
+            account,
+            refund,
+        } => {
+            let p = &mut state.packets[packet.index()];
+            assert_eq!(p.remaining, *refund, "expiry refunds exactly the rest");
+            p.remaining = Money::ZERO;
+            p.status = PacketStatus::Expired;
+            credit(state, *account, *refund);
+        }
+    }
+}
+
+/// Adds `amount` (negative to debit) to an account's available balance, keeping the in-debt
+/// flag true to the balance. Returns the account's currency for the counter-entry.
+#[inline]
+fn credit(state: &mut State, account: AccountNo, amount: Money) -> CurrencyId {
+    let a = &mut state.accounts[account.index()];
+    a.available += amount;
+    if a.available.is_negative() {
+        // Only resettlement may take a balance below zero; decide refuses every other debit.
+        a.in_debt = true;
+    } else if a.in_debt {
+        a.in_debt = false;
+    }
+    a.currency
+}
+
+fn count_returned(state: &mut State, account: AccountNo, amount: Money, at: Timestamp) {
+    let a = &mut state.accounts[account.index()];
+    let day = at.day();
+    if day != a.day {
+        a.day = day;
+        a.staked_today = Money::ZERO;
+        a.returned_today = Money::ZERO;
+    }
+    a.returned_today += amount;
+}
+
+fn record_transfer(
+    state: &mut State,
+    id: ExtId,
+    kind: TransferKind,
+    account: AccountNo,
+    amount: Money,
+) {
+    state
+        .idx
+        .transfer_by_id
+        .insert(id, state.transfers.len() as u32);
+    state.transfers.push(TransferRecord {
+        id,
+        kind,
+        account,
+        amount,
+    });
+}
+
+#[inline]
+fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
+    assert_eq!(e.bet.index(), state.bets.len(), "bet ids are dense");
+    let a = &mut state.accounts[e.account.index()];
+    debug_assert!(a.available >= e.stake, "decide checked the funds");
+    a.available -= e.stake;
+    a.held += e.stake;
+    let day = e.at.day();
+    if day != a.day {
+        a.day = day;
+        a.staked_today = Money::ZERO;
+        a.returned_today = Money::ZERO;
+    }
+    a.staked_today += e.stake;
+    match e.round {
+        Some(round) => {
+            let r = &mut state.rounds[round.index()];
+            r.bets.push(e.bet);
+            let liability = crate::money::liability(e.stake, e.odds).expect("decide checked");
+            r.liability[e.selection.0 as usize] += liability;
+            state.idx.bet_by_order.insert(e.order_no, e.bet);
+            *state.idx.round_stake.entry((round, e.account)).or_default() += e.stake;
+        }
+        None => {
+            state.idx.bet_by_partner_id.insert(e.order_no, e.bet);
+        }
+    }
+    state.bets.push(Bet {
+        order_no: e.order_no,
+        platform: e.platform,
+        account: e.account,
+        round: e.round,
+        selection: e.selection,
+        stake: e.stake,
+        odds: e.odds,
+        placed_at: e.at,
+        state: BetState::Open,
+    });
+}
+
+fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
+    assert_eq!(
+        e.packet.index(),
+        state.packets.len(),
+        "packet numbers are dense"
+    );
+    let a = &mut state.accounts[e.account.index()];
+    a.available -= e.total;
+    debug_assert!(!a.available.is_negative(), "decide checked the funds");
+    state.idx.packet_by_id.insert(e.id, e.packet);
+    state.packets.push(RedPacket {
+        id: e.id,
+        sender: e.account,
+        total: e.total,
+        shares: e.shares,
+        kind: e.kind,
+        sent_at: e.sent_at,
+        expires_at: e.expires_at,
+        remaining: e.total,
+        status: PacketStatus::Open,
+        grabs: Vec::new(),
+        grab_by_user: FxHashMap::default(),
+    });
+}
+
+/// Accessors for a selection of a round's game.
+impl State {
+    pub fn selection_count(&self, round: RoundNo) -> usize {
+        self.games[self.rounds[round.index()].game.index()]
+            .def
+            .selections
+            .len()
+    }
+}
