@@ -17,44 +17,23 @@ pub enum Command {
     DefineGame(GameDef),
 
     /// Money in from the operator's cashier (the `external` account). Idempotent by `transfer`.
-    Deposit {
-        transfer: ExtId,
-        user: UserId,
-        currency: Code,
-        amount: Money,
-    },
+    Deposit { transfer: ExtId, user: UserId, currency: Code, amount: Money },
     /// Money out to the cashier. Idempotent by `transfer`.
-    Withdraw {
-        transfer: ExtId,
-        user: UserId,
-        currency: Code,
-        amount: Money,
-    },
+    Withdraw { transfer: ExtId, user: UserId, currency: Code, amount: Money },
     /// Responsible-gaming limits set by the operator for one account.
-    SetPlayerLimits {
-        user: UserId,
-        currency: Code,
-        limits: PlayerLimits,
-    },
+    SetPlayerLimits { user: UserId, currency: Code, limits: PlayerLimits },
     /// Refuse every bet of the player until `until` (self-exclusion).
     SelfExclude { user: UserId, until: Timestamp },
 
     /// Seed 000 `game_start`: opens the betting window for `window_ms` (the game's default
     /// when `None`). Idempotent for the same round id and game.
-    GameStart {
-        round: ExtId,
-        game: ExtId,
-        window_ms: Option<u64>,
-    },
+    GameStart { round: ExtId, game: ExtId, window_ms: Option<u64> },
     /// Seed 000 `game_stop`: betting closes (status 3). Also sent by the timer at the window end.
     GameStop { round: ExtId },
     /// Seed 000 `new_card` (status 4).
     NewCard { round: ExtId },
     /// Seed 000 `game_draw` / `drawresult` (status 5): with a result, settles every bet.
-    GameDraw {
-        round: ExtId,
-        result: Option<DrawResult>,
-    },
+    GameDraw { round: ExtId, result: Option<DrawResult> },
     /// Seed 000 `game_end` (status 6); the round must be settled.
     GameEnd { round: ExtId },
     /// Cancels a round: every bet is voided and refunded, settled ones are reversed.
@@ -66,34 +45,17 @@ pub enum Command {
     PlaceBet(PlaceBet),
 
     /// Seed 004 `check_bet`: would this stake be accepted? Moves nothing.
-    CheckBet {
-        user: UserId,
-        currency: Code,
-        amount: Money,
-    },
+    CheckBet { user: UserId, currency: Code, amount: Money },
     /// Seed 004 `block_funds`: holds the stake of a bookmaker bet. Idempotent by `bet`.
-    BlockFunds {
-        bet: ExtId,
-        partner: Code,
-        user: UserId,
-        currency: Code,
-        amount: Money,
-    },
+    BlockFunds { bet: ExtId, partner: Code, user: UserId, currency: Code, amount: Money },
     /// Seed 004 `update_bet_status`: won (with payout), lost or void.
-    UpdateBetStatus {
-        bet: ExtId,
-        status: PartnerBetStatus,
-    },
+    UpdateBetStatus { bet: ExtId, status: PartnerBetStatus },
     /// Seed 004 `refund`: releases the hold. For an unknown bet it is answered OK and
     /// remembered, so that a late `BlockFunds` with that id is refused.
     Refund { bet: ExtId },
     /// Seed 004 `recalculate`: a settled bookmaker bet gets a new outcome. Idempotent by
     /// `transaction`.
-    RecalculateBet {
-        bet: ExtId,
-        transaction: ExtId,
-        status: PartnerBetStatus,
-    },
+    RecalculateBet { bet: ExtId, transaction: ExtId, status: PartnerBetStatus },
 
     /// Seed 002 send: the sender is debited into the packet's pool at once.
     SendRedPacket(SendRedPacket),
@@ -114,10 +76,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            max_packet_shares: 1_000_000,
-            default_packet_ttl_ms: 24 * 3_600_000,
-        }
+        Settings { max_packet_shares: 1_000_000, default_packet_ttl_ms: 24 * 3_600_000 }
     }
 }
 

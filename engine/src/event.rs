@@ -4,8 +4,7 @@
 
 use crate::command::{DrawResult, GameDef, PacketKind, Settings};
 use crate::ids::{
-    AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp,
-    UserId,
+    AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp, UserId,
 };
 use crate::money::{Money, Odds};
 use crate::state::{Outcome, PlayerLimits, RoundStatus};
@@ -181,10 +180,6 @@ mod tests {
     #[test]
     fn events_stay_small_enough_to_copy_cheaply() {
         // Settlement emits one event per bet; a large enum would multiply memory traffic.
-        assert!(
-            std::mem::size_of::<Event>() <= 128,
-            "{}",
-            std::mem::size_of::<Event>()
-        );
+        assert!(std::mem::size_of::<Event>() <= 128, "{}", std::mem::size_of::<Event>());
     }
 }

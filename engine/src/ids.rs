@@ -12,9 +12,7 @@ use std::fmt;
 
 /// Milliseconds since the Unix epoch, stamped once at intake by the runtime. The domain never
 /// reads a clock: `now` is always an argument.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -36,9 +34,7 @@ impl Timestamp {
 }
 
 /// A player, as the operator identifies them.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UserId(pub u64);
 
@@ -107,7 +103,7 @@ pub enum IdError {
 
 /// A printable-ASCII string of at most `CAP` bytes, stored inline (no heap), compared and
 /// hashed by its bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct InlineStr<const CAP: usize> {
     len: u8,
     bytes: [u8; CAP],
@@ -128,20 +124,14 @@ impl<const CAP: usize> InlineStr<CAP> {
             return Err(IdError::Empty);
         }
         if b.len() > CAP {
-            return Err(IdError::TooLong {
-                len: b.len(),
-                cap: CAP,
-            });
+            return Err(IdError::TooLong { len: b.len(), cap: CAP });
         }
         if !b.iter().all(|c| c.is_ascii_graphic()) {
             return Err(IdError::NotPrintableAscii);
         }
         let mut bytes = [0u8; CAP];
         bytes[..b.len()].copy_from_slice(b);
-        Ok(Self {
-            len: b.len() as u8,
-            bytes,
-        })
+        Ok(Self { len: b.len() as u8, bytes })
     }
 
     /// Formats `prefix` followed by a number, without allocating: used by benchmarks and
@@ -164,10 +154,7 @@ impl<const CAP: usize> InlineStr<CAP> {
         let mut bytes = [0u8; CAP];
         bytes[..prefix.len()].copy_from_slice(prefix.as_bytes());
         bytes[prefix.len()..total].copy_from_slice(&digits[i..]);
-        Self {
-            len: total as u8,
-            bytes,
-        }
+        Self { len: total as u8, bytes }
     }
 
     pub fn as_str(&self) -> &str {
@@ -177,6 +164,29 @@ impl<const CAP: usize> InlineStr<CAP> {
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
+    }
+
+    /// A 64-bit hash of the id, in one pass over the used bytes, eight at a time. Equal ids
+    /// hash equal because unused bytes are always zero.
+    #[inline]
+    pub fn hash64(&self) -> u64 {
+        let used = self.len as usize;
+        let mut h = (self.len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut i = 0;
+        while i < used {
+            let mut word = [0u8; 8];
+            let n = (CAP - i).min(8);
+            word[..n].copy_from_slice(&self.bytes[i..i + n]);
+            h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            i += 8;
+        }
+        crate::index::mix64(h)
+    }
+}
+
+impl<const CAP: usize> std::hash::Hash for InlineStr<CAP> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash64());
     }
 }
 
@@ -229,10 +239,7 @@ mod tests {
     fn inline_ids_check_their_input() {
         assert_eq!(ExtId::new("abc").unwrap().as_str(), "abc");
         assert_eq!(ExtId::new(""), Err(IdError::Empty));
-        assert!(matches!(
-            ExtId::new(&"x".repeat(40)),
-            Err(IdError::TooLong { .. })
-        ));
+        assert!(matches!(ExtId::new(&"x".repeat(40)), Err(IdError::TooLong { .. })));
         assert_eq!(ExtId::new("a b"), Err(IdError::NotPrintableAscii));
         assert_eq!(ExtId::new("订单"), Err(IdError::NotPrintableAscii));
         let uuid = "123e4567-e89b-12d3-a456-426614174000";

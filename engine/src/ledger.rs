@@ -56,135 +56,61 @@ pub struct Entry {
 
 /// Calls `emit` with each ledger line of `event`. `currency_of` names a player account's
 /// currency (needed for the `external` and `house` sides).
-pub fn entries(
-    event: &Event,
-    currency_of: impl Fn(AccountNo) -> CurrencyId,
-    mut emit: impl FnMut(Entry),
-) {
+pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut emit: impl FnMut(Entry)) {
     use LedgerAccount::*;
     let mut line = |from, to, amount: Money, reason, reference| {
         if amount.is_positive() {
-            emit(Entry {
-                from,
-                to,
-                amount,
-                reason,
-                reference,
-            });
+            emit(Entry { from, to, amount, reason, reference });
         }
     };
     match event {
-        Event::Deposited {
-            account,
-            transfer,
-            amount,
-        } => line(
+        Event::Deposited { account, transfer, amount } => line(
             External(currency_of(*account)),
             Player(*account),
             *amount,
             Reason::Deposit,
             Reference::Transfer(*transfer),
         ),
-        Event::Withdrawn {
-            account,
-            transfer,
-            amount,
-        } => line(
+        Event::Withdrawn { account, transfer, amount } => line(
             Player(*account),
             External(currency_of(*account)),
             *amount,
             Reason::Withdrawal,
             Reference::Transfer(*transfer),
         ),
-        Event::BetAccepted(b) => line(
-            Player(b.account),
-            Held(b.account),
-            b.stake,
-            Reason::BetHold,
-            Reference::Bet(b.bet),
-        ),
-        Event::BetSettled {
-            bet,
-            account,
-            stake,
-            outcome,
-            payout,
-            ..
-        } => {
+        Event::BetAccepted(b) => {
+            line(Player(b.account), Held(b.account), b.stake, Reason::BetHold, Reference::Bet(b.bet))
+        }
+        Event::BetSettled { bet, account, stake, outcome, payout, .. } => {
             let house = House(currency_of(*account));
             let r = Reference::Bet(*bet);
             match outcome {
-                Outcome::Void | Outcome::Push => line(
-                    Held(*account),
-                    Player(*account),
-                    *stake,
-                    Reason::BetRefund,
-                    r,
-                ),
+                Outcome::Void | Outcome::Push => line(Held(*account), Player(*account), *stake, Reason::BetRefund, r),
                 Outcome::Won | Outcome::Lost => {
                     line(Held(*account), house, *stake, Reason::BetStake, r);
                     line(house, Player(*account), *payout, Reason::BetPayout, r);
                 }
             }
         }
-        Event::BetResettled {
-            bet,
-            account,
-            from_payout,
-            to_payout,
-            ..
-        } => {
+        Event::BetResettled { bet, account, from_payout, to_payout, .. } => {
             let house = House(currency_of(*account));
             let delta = to_payout.0 - from_payout.0;
             let r = Reference::Bet(*bet);
             if delta > 0 {
-                line(
-                    house,
-                    Player(*account),
-                    Money(delta),
-                    Reason::Resettlement,
-                    r,
-                );
+                line(house, Player(*account), Money(delta), Reason::Resettlement, r);
             } else {
-                line(
-                    Player(*account),
-                    house,
-                    Money(-delta),
-                    Reason::Resettlement,
-                    r,
-                );
+                line(Player(*account), house, Money(-delta), Reason::Resettlement, r);
             }
         }
-        Event::RedPacketSent(p) => line(
-            Player(p.account),
-            Pool(p.packet),
-            p.total,
-            Reason::PacketSend,
-            Reference::Packet(p.packet),
-        ),
-        Event::RedPacketGrabbed {
-            packet,
-            account,
-            amount,
-            ..
-        } => line(
-            Pool(*packet),
-            Player(*account),
-            *amount,
-            Reason::PacketGrab,
-            Reference::Packet(*packet),
-        ),
-        Event::RedPacketExpired {
-            packet,
-            account,
-            refund,
-        } => line(
-            Pool(*packet),
-            Player(*account),
-            *refund,
-            Reason::PacketRefund,
-            Reference::Packet(*packet),
-        ),
+        Event::RedPacketSent(p) => {
+            line(Player(p.account), Pool(p.packet), p.total, Reason::PacketSend, Reference::Packet(p.packet))
+        }
+        Event::RedPacketGrabbed { packet, account, amount, .. } => {
+            line(Pool(*packet), Player(*account), *amount, Reason::PacketGrab, Reference::Packet(*packet))
+        }
+        Event::RedPacketExpired { packet, account, refund } => {
+            line(Pool(*packet), Player(*account), *refund, Reason::PacketRefund, Reference::Packet(*packet))
+        }
         Event::Configured(_)
         | Event::CurrencyDefined { .. }
         | Event::GameDefined { .. }
@@ -220,15 +146,8 @@ impl LedgerBook {
     }
 
     pub fn apply(&mut self, event: &Event, mut emit: impl FnMut(Line)) {
-        if let Event::AccountOpened {
-            account, currency, ..
-        } = event
-        {
-            assert_eq!(
-                account.index(),
-                self.account_currency.len(),
-                "account numbers are dense"
-            );
+        if let Event::AccountOpened { account, currency, .. } = event {
+            assert_eq!(account.index(), self.account_currency.len(), "account numbers are dense");
             self.account_currency.push(*currency);
         }
         let currencies = &self.account_currency;
@@ -242,11 +161,7 @@ impl LedgerBook {
                 let from_after = *from;
                 let to = balances.entry(entry.to).or_default();
                 *to += entry.amount;
-                emit(Line {
-                    entry,
-                    from_after,
-                    to_after: *to,
-                });
+                emit(Line { entry, from_after, to_after: *to });
             },
         );
     }

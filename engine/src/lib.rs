@@ -14,6 +14,7 @@ pub mod command;
 mod decide;
 pub mod event;
 pub mod ids;
+mod index;
 pub mod ledger;
 pub mod money;
 pub mod reject;
@@ -31,6 +32,11 @@ pub use state::{evolve, State};
 /// The red-packet share rule, exposed for tests and for `croupier fair`.
 pub use decide::share_amount;
 
+/// How many commands ahead [`Engine::execute_batch`] prefetches index slots.
+pub const PREFETCH_LOOKUPS_AHEAD: usize = 6;
+/// How many commands ahead [`Engine::execute_batch`] prefetches the records behind them.
+pub const PREFETCH_RECORDS_AHEAD: usize = 3;
+
 /// A state with a reusable event buffer: `decide` then `evolve` in one call. This is what a
 /// shard runs per command; it allocates nothing once the buffer has grown.
 #[derive(Debug, Default)]
@@ -41,10 +47,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(state: State) -> Self {
-        Engine {
-            state,
-            events: Vec::with_capacity(16),
-        }
+        Engine { state, events: Vec::with_capacity(16) }
     }
 
     /// Decides and applies `cmd`. On success the command's events are in [`Engine::events`].
@@ -56,6 +59,31 @@ impl Engine {
             evolve(&mut self.state, e);
         }
         Ok(reply)
+    }
+
+    /// Executes a batch of stamped commands in order, as a shard does with what it drained
+    /// from its ring. While one command runs, the lookups of the commands
+    /// [`PREFETCH_RECORDS_AHEAD`] and [`PREFETCH_LOOKUPS_AHEAD`] places later are already
+    /// being fetched from memory, so a batch pays its cache misses in parallel rather than
+    /// one after another. Results are exactly those of calling [`Engine::execute`] in turn.
+    /// `done` gets each command's index, result and events.
+    #[inline]
+    pub fn execute_batch(
+        &mut self,
+        batch: &[(Timestamp, Command)],
+        mut done: impl FnMut(usize, Result<Reply, Reject>, &[Event]),
+    ) {
+        for i in 0..batch.len() {
+            if let Some((_, ahead)) = batch.get(i + PREFETCH_LOOKUPS_AHEAD) {
+                self.state.prefetch_lookups(ahead);
+            }
+            if let Some((_, ahead)) = batch.get(i + PREFETCH_RECORDS_AHEAD) {
+                self.state.prefetch_records(ahead);
+            }
+            let (now, cmd) = &batch[i];
+            let result = self.execute(cmd, *now);
+            done(i, result, &self.events);
+        }
     }
 
     /// The events of the last successful command.

@@ -11,9 +11,7 @@ use std::fmt;
 
 /// An amount in a currency's minor unit (cents, fen, kopecks). Signed: system accounts
 /// (`external`, `house`) and resettled player accounts can be negative.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
@@ -83,9 +81,7 @@ impl std::ops::SubAssign for Money {
 
 /// Decimal odds in fixed point with [`Odds::SCALE`] parts per unit (`1.95` is `19_500`).
 /// Four decimal places cover every odds format operators quote; more are refused at the edge.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Odds(pub u32);
 

@@ -182,21 +182,14 @@ mod tests {
         let set: HashSet<_> = Reject::ALL_CODES.iter().collect();
         assert_eq!(set.len(), Reject::ALL_CODES.len());
         for c in Reject::ALL_CODES {
-            assert!(
-                c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'),
-                "{c}"
-            );
+            assert!(c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'), "{c}");
         }
         // Spot-check that code() and the list agree.
         for r in [
-            Reject::InsufficientFunds {
-                available: Money(0),
-            },
+            Reject::InsufficientFunds { available: Money(0) },
             Reject::RoundClosed,
             Reject::PacketEmpty,
-            Reject::SelfExcluded {
-                until: Timestamp(0),
-            },
+            Reject::SelfExcluded { until: Timestamp(0) },
         ] {
             assert!(Reject::ALL_CODES.contains(&r.code()));
         }

@@ -8,9 +8,9 @@
 use crate::command::{DrawResult, GameDef, PacketKind, Settings};
 use crate::event::{BetAccepted, Event, RedPacketSent};
 use crate::ids::{
-    AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp,
-    UserId,
+    AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp, UserId,
 };
+use crate::index::{hash_account_key, hash_user, DenseIndex};
 use crate::money::{Money, Odds};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -194,8 +194,9 @@ pub struct RedPacket {
     pub status: PacketStatus,
     /// Grabs in order: who got which amount.
     pub grabs: Vec<(UserId, Money)>,
+    /// user → index in `grabs`, compared against `grabs`.
     #[serde(skip)]
-    pub(crate) grab_by_user: FxHashMap<UserId, u32>,
+    pub(crate) grab_by_user: DenseIndex,
 }
 
 impl RedPacket {
@@ -204,10 +205,15 @@ impl RedPacket {
     }
 
     /// The amount `user` grabbed, if they did.
-    pub fn grab_of(&self, user: UserId) -> Option<Money> {
-        self.grab_by_user
-            .get(&user)
-            .map(|&i| self.grabs[i as usize].1)
+    #[inline]
+    pub fn grab_of(&self, user: UserId) -> Option<(u32, Money)> {
+        let share = self.grab_by_user.get(hash_user(user), |i| self.grabs[i as usize].0 == user)?;
+        Some((share, self.grabs[share as usize].1))
+    }
+
+    fn index_grab(&mut self, share: u32) {
+        let grabs = &self.grabs;
+        self.grab_by_user.insert(hash_user(grabs[share as usize].0), share, |i| hash_user(grabs[i as usize].0));
     }
 }
 
@@ -248,15 +254,18 @@ pub struct State {
 /// Lookups from callers' ids to dense ids. Derived from the vectors; never serialized.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Indexes {
-    pub account_by_user: FxHashMap<(UserId, CurrencyId), AccountNo>,
+    /// (user, currency) → account, compared against `accounts`.
+    pub account_by_user: DenseIndex,
     pub game_by_id: FxHashMap<ExtId, GameNo>,
     pub round_by_id: FxHashMap<ExtId, RoundNo>,
-    pub bet_by_order: FxHashMap<ExtId, BetId>,
-    pub bet_by_partner_id: FxHashMap<ExtId, BetId>,
+    /// Round bets' order numbers → bet, compared against `bets`.
+    pub bet_by_order: DenseIndex,
+    /// Bookmaker bet ids → bet, compared against `bets`.
+    pub bet_by_partner_id: DenseIndex,
     pub packet_by_id: FxHashMap<ExtId, PacketNo>,
     pub transfer_by_id: FxHashMap<ExtId, u32>,
     /// Stake per (round, account), for the per-player round limit.
-    pub round_stake: FxHashMap<(RoundNo, AccountNo), Money>,
+    pub round_stake: RoundStakes,
 }
 
 impl PartialEq for State {
@@ -280,12 +289,10 @@ impl State {
     pub fn with_capacity(cap: Capacity) -> State {
         let mut s = State::default();
         s.accounts.reserve(cap.accounts);
-        s.idx.account_by_user.reserve(cap.accounts);
+        s.idx.account_by_user = DenseIndex::with_capacity(cap.accounts);
         s.bets.reserve(cap.bets);
-        s.idx.bet_by_order.reserve(cap.bets);
-        s.idx
-            .round_stake
-            .reserve(cap.bets.min(cap.accounts.max(1024)));
+        s.idx.bet_by_order = DenseIndex::with_capacity(cap.bets);
+        s.idx.round_stake.latest.reserve(cap.accounts);
         s
     }
 
@@ -298,10 +305,7 @@ impl State {
         &self.currencies
     }
     pub fn currency_by_code(&self, code: &Code) -> Option<CurrencyId> {
-        self.currencies
-            .iter()
-            .position(|c| c.code == *code)
-            .map(|i| CurrencyId(i as u32))
+        self.currencies.iter().position(|c| c.code == *code).map(|i| CurrencyId(i as u32))
     }
     pub fn games(&self) -> &[Game] {
         &self.games
@@ -315,8 +319,13 @@ impl State {
     pub fn account(&self, no: AccountNo) -> &Account {
         &self.accounts[no.index()]
     }
+    #[inline]
     pub fn account_of(&self, user: UserId, currency: CurrencyId) -> Option<AccountNo> {
-        self.idx.account_by_user.get(&(user, currency)).copied()
+        let found = self.idx.account_by_user.get(hash_account_key(user, currency), |i| {
+            let a = &self.accounts[i as usize];
+            a.user == user && a.currency == currency
+        });
+        found.map(AccountNo)
     }
     pub fn rounds(&self) -> &[Round] {
         &self.rounds
@@ -333,11 +342,14 @@ impl State {
     pub fn bet(&self, id: BetId) -> &Bet {
         &self.bets[id.index()]
     }
+    #[inline]
     pub fn bet_by_order(&self, order_no: &ExtId) -> Option<BetId> {
-        self.idx.bet_by_order.get(order_no).copied()
+        let found = self.idx.bet_by_order.get(order_no.hash64(), |i| self.bets[i as usize].order_no == *order_no);
+        found.map(BetId)
     }
     pub fn bet_by_partner_id(&self, bet: &ExtId) -> Option<BetId> {
-        self.idx.bet_by_partner_id.get(bet).copied()
+        let found = self.idx.bet_by_partner_id.get(bet.hash64(), |i| self.bets[i as usize].order_no == *bet);
+        found.map(BetId)
     }
     pub fn packets(&self) -> &[RedPacket] {
         &self.packets
@@ -349,30 +361,20 @@ impl State {
         self.idx.packet_by_id.get(id).copied()
     }
     pub fn transfer(&self, id: &ExtId) -> Option<&TransferRecord> {
-        self.idx
-            .transfer_by_id
-            .get(id)
-            .map(|&i| &self.transfers[i as usize])
+        self.idx.transfer_by_id.get(id).map(|&i| &self.transfers[i as usize])
     }
     pub fn excluded_until(&self, user: UserId) -> Option<Timestamp> {
         self.excluded_until.get(&user).copied()
     }
+    #[inline]
     pub fn round_stake(&self, round: RoundNo, account: AccountNo) -> Money {
-        self.idx
-            .round_stake
-            .get(&(round, account))
-            .copied()
-            .unwrap_or(Money::ZERO)
+        self.idx.round_stake.get(round, account)
     }
 
     /// Per currency, the sum over every account (players' available and held, `external`,
     /// `house`, red-packet pools). Double entry makes each sum zero, always.
     pub fn currency_sums(&self) -> Vec<i128> {
-        let mut sums: Vec<i128> = self
-            .currencies
-            .iter()
-            .map(|c| c.external.0 as i128 + c.house.0 as i128)
-            .collect();
+        let mut sums: Vec<i128> = self.currencies.iter().map(|c| c.external.0 as i128 + c.house.0 as i128).collect();
         for a in &self.accounts {
             sums[a.currency.index()] += a.available.0 as i128 + a.held.0 as i128;
         }
@@ -399,25 +401,15 @@ impl State {
         }
         for (i, a) in self.accounts.iter().enumerate() {
             if a.available.is_negative() && !a.in_debt {
-                return Err(format!(
-                    "account {i} has {} available without being in debt",
-                    a.available
-                ));
+                return Err(format!("account {i} has {} available without being in debt", a.available));
             }
             if a.held.0 != held[i] {
-                return Err(format!(
-                    "account {i} holds {} but its open bets stake {}",
-                    a.held, held[i]
-                ));
+                return Err(format!("account {i} holds {} but its open bets stake {}", a.held, held[i]));
             }
         }
         for (i, p) in self.packets.iter().enumerate() {
             let grabbed: i64 = p.grabs.iter().map(|g| g.1 .0).sum();
-            let refunded = if p.status == PacketStatus::Expired {
-                p.total.0 - grabbed
-            } else {
-                0
-            };
+            let refunded = if p.status == PacketStatus::Expired { p.total.0 - grabbed } else { 0 };
             if grabbed + p.remaining.0 + refunded != p.total.0 || p.remaining.is_negative() {
                 return Err(format!("packet {i} does not add up to its total"));
             }
@@ -436,9 +428,10 @@ impl State {
     /// Rebuilds the derived lookups after deserialization (snapshot restore).
     pub fn rebuild_indexes(&mut self) {
         let mut idx = Indexes::default();
+        idx.account_by_user = DenseIndex::with_capacity(self.accounts.len());
+        idx.round_stake.latest = vec![(NO_ROUND, Money::ZERO); self.accounts.len()];
         for (i, a) in self.accounts.iter().enumerate() {
-            idx.account_by_user
-                .insert((a.user, a.currency), AccountNo(i as u32));
+            index_account(&mut idx, &self.accounts, i as u32, a);
         }
         for (i, g) in self.games.iter().enumerate() {
             idx.game_by_id.insert(g.def.game, GameNo(i as u32));
@@ -448,24 +441,20 @@ impl State {
         }
         for (i, b) in self.bets.iter().enumerate() {
             let id = BetId(i as u32);
+            index_bet(&mut idx, &self.bets, id, b);
             match b.round {
-                Some(round) => {
-                    idx.bet_by_order.insert(b.order_no, id);
-                    *idx.round_stake.entry((round, b.account)).or_default() += b.stake;
+                Some(round) if self.rounds[round.index()].status == RoundStatus::Betting => {
+                    idx.round_stake.add(round, b.account, b.stake)
                 }
-                None => {
-                    idx.bet_by_partner_id.insert(b.order_no, id);
-                }
+                _ => {}
             }
         }
         for (i, p) in self.packets.iter_mut().enumerate() {
             idx.packet_by_id.insert(p.id, PacketNo(i as u32));
-            p.grab_by_user = p
-                .grabs
-                .iter()
-                .enumerate()
-                .map(|(k, g)| (g.0, k as u32))
-                .collect();
+            p.grab_by_user = DenseIndex::with_capacity(p.grabs.len());
+            for k in 0..p.grabs.len() {
+                p.index_grab(k as u32);
+            }
         }
         for (i, t) in self.transfers.iter().enumerate() {
             idx.transfer_by_id.insert(t.id, i as u32);
@@ -479,16 +468,8 @@ impl State {
 pub fn evolve(state: &mut State, event: &Event) {
     match event {
         Event::Configured(s) => state.settings = *s,
-        Event::CurrencyDefined {
-            currency,
-            code,
-            exponent,
-        } => {
-            assert_eq!(
-                currency.index(),
-                state.currencies.len(),
-                "currency ids are dense"
-            );
+        Event::CurrencyDefined { currency, code, exponent } => {
+            assert_eq!(currency.index(), state.currencies.len(), "currency ids are dense");
             state.currencies.push(CurrencyState {
                 code: *code,
                 exponent: *exponent,
@@ -497,9 +478,7 @@ pub fn evolve(state: &mut State, event: &Event) {
             });
         }
         Event::GameDefined { game, def } => {
-            let g = Game {
-                def: (**def).clone(),
-            };
+            let g = Game { def: (**def).clone() };
             if game.index() == state.games.len() {
                 state.idx.game_by_id.insert(def.game, *game);
                 state.games.push(g);
@@ -507,16 +486,8 @@ pub fn evolve(state: &mut State, event: &Event) {
                 state.games[game.index()] = g;
             }
         }
-        Event::AccountOpened {
-            account,
-            user,
-            currency,
-        } => {
-            assert_eq!(
-                account.index(),
-                state.accounts.len(),
-                "account numbers are dense"
-            );
+        Event::AccountOpened { account, user, currency } => {
+            assert_eq!(account.index(), state.accounts.len(), "account numbers are dense");
             state.accounts.push(Account {
                 user: *user,
                 currency: *currency,
@@ -528,46 +499,25 @@ pub fn evolve(state: &mut State, event: &Event) {
                 staked_today: Money::ZERO,
                 returned_today: Money::ZERO,
             });
-            state
-                .idx
-                .account_by_user
-                .insert((*user, *currency), *account);
+            let a = &state.accounts[account.index()];
+            index_account(&mut state.idx, &state.accounts, account.0, a);
+            state.idx.round_stake.latest.push((NO_ROUND, Money::ZERO));
         }
-        Event::Deposited {
-            account,
-            transfer,
-            amount,
-        } => {
+        Event::Deposited { account, transfer, amount } => {
             let cur = credit(state, *account, *amount);
             state.currencies[cur.index()].external -= *amount;
             record_transfer(state, *transfer, TransferKind::Deposit, *account, *amount);
         }
-        Event::Withdrawn {
-            account,
-            transfer,
-            amount,
-        } => {
+        Event::Withdrawn { account, transfer, amount } => {
             let cur = credit(state, *account, Money(-amount.0));
             state.currencies[cur.index()].external += *amount;
-            record_transfer(
-                state,
-                *transfer,
-                TransferKind::Withdrawal,
-                *account,
-                *amount,
-            );
+            record_transfer(state, *transfer, TransferKind::Withdrawal, *account, *amount);
         }
         Event::LimitsSet { account, limits } => state.accounts[account.index()].limits = *limits,
         Event::SelfExcluded { user, until } => {
             state.excluded_until.insert(*user, *until);
         }
-        Event::RoundOpened {
-            round,
-            id,
-            game,
-            bet_start,
-            bet_stop,
-        } => {
+        Event::RoundOpened { round, id, game, bet_start, bet_stop } => {
             assert_eq!(round.index(), state.rounds.len(), "round numbers are dense");
             let selections = state.games[game.index()].def.selections.len();
             state.rounds.push(Round {
@@ -588,18 +538,16 @@ pub fn evolve(state: &mut State, event: &Event) {
         Event::RoundStatusChanged { round, status, at } => {
             let r = &mut state.rounds[round.index()];
             r.status = *status;
+            if *status != RoundStatus::Betting {
+                state.idx.round_stake.close(*round);
+            }
             match status {
                 RoundStatus::Stopped => r.stopped_at = Some(*at),
                 RoundStatus::Ended | RoundStatus::Cancelled => r.ended_at = Some(*at),
                 _ => {}
             }
         }
-        Event::RoundDrawn {
-            round,
-            result,
-            corrected,
-            at,
-        } => {
+        Event::RoundDrawn { round, result, corrected, at } => {
             let r = &mut state.rounds[round.index()];
             if !corrected {
                 r.status = RoundStatus::Drawn;
@@ -608,21 +556,11 @@ pub fn evolve(state: &mut State, event: &Event) {
             r.result = Some(result.clone());
         }
         Event::BetAccepted(b) => evolve_bet_accepted(state, b),
-        Event::BetSettled {
-            bet,
-            account,
-            stake,
-            outcome,
-            payout,
-            at,
-        } => {
+        Event::BetSettled { bet, account, stake, outcome, payout, at } => {
             let b = &mut state.bets[bet.index()];
             assert_eq!(b.state, BetState::Open, "only open bets settle");
             debug_assert_eq!((b.account, b.stake), (*account, *stake));
-            b.state = BetState::Settled {
-                outcome: *outcome,
-                payout: *payout,
-            };
+            b.state = BetState::Settled { outcome: *outcome, payout: *payout };
             let a = &mut state.accounts[account.index()];
             a.held -= *stake;
             let cur = a.currency;
@@ -631,27 +569,10 @@ pub fn evolve(state: &mut State, event: &Event) {
             credit(state, *account, *payout);
             count_returned(state, *account, *payout, *at);
         }
-        Event::BetResettled {
-            bet,
-            account,
-            from,
-            from_payout,
-            to,
-            to_payout,
-            at,
-        } => {
+        Event::BetResettled { bet, account, from, from_payout, to, to_payout, at } => {
             let b = &mut state.bets[bet.index()];
-            assert_eq!(
-                b.state,
-                BetState::Settled {
-                    outcome: *from,
-                    payout: *from_payout
-                }
-            );
-            b.state = BetState::Settled {
-                outcome: *to,
-                payout: *to_payout,
-            };
+            assert_eq!(b.state, BetState::Settled { outcome: *from, payout: *from_payout });
+            b.state = BetState::Settled { outcome: *to, payout: *to_payout };
             let delta = Money(to_payout.0 - from_payout.0);
             let cur = credit(state, *account, delta);
             state.currencies[cur.index()].house -= delta;
@@ -664,29 +585,19 @@ pub fn evolve(state: &mut State, event: &Event) {
             state.partner_transactions.insert(*transaction, *bet);
         }
         Event::RedPacketSent(p) => evolve_packet_sent(state, p),
-        Event::RedPacketGrabbed {
-            packet,
-            account,
-            user,
-            share,
-            amount,
-        } => {
+        Event::RedPacketGrabbed { packet, account, user, share, amount } => {
             let p = &mut state.packets[packet.index()];
             assert_eq!(*share, p.grabbed(), "shares are grabbed in order");
             p.remaining -= *amount;
-            p.grab_by_user.insert(*user, *share);
             p.grabs.push((*user, *amount));
+            p.index_grab(*share);
             if p.grabbed() == p.shares {
                 assert_eq!(p.remaining, Money::ZERO, "the last share takes the rest");
                 p.status = PacketStatus::Exhausted;
             }
             credit(state, *account, *amount);
         }
-        Event::RedPacketExpired {
-            packet,
-            account,
-            refund,
-        } => {
+        Event::RedPacketExpired { packet, account, refund } => {
             let p = &mut state.packets[packet.index()];
             assert_eq!(p.remaining, *refund, "expiry refunds exactly the rest");
             p.remaining = Money::ZERO;
@@ -722,23 +633,9 @@ fn count_returned(state: &mut State, account: AccountNo, amount: Money, at: Time
     a.returned_today += amount;
 }
 
-fn record_transfer(
-    state: &mut State,
-    id: ExtId,
-    kind: TransferKind,
-    account: AccountNo,
-    amount: Money,
-) {
-    state
-        .idx
-        .transfer_by_id
-        .insert(id, state.transfers.len() as u32);
-    state.transfers.push(TransferRecord {
-        id,
-        kind,
-        account,
-        amount,
-    });
+fn record_transfer(state: &mut State, id: ExtId, kind: TransferKind, account: AccountNo, amount: Money) {
+    state.idx.transfer_by_id.insert(id, state.transfers.len() as u32);
+    state.transfers.push(TransferRecord { id, kind, account, amount });
 }
 
 #[inline]
@@ -761,12 +658,9 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
             r.bets.push(e.bet);
             let liability = crate::money::liability(e.stake, e.odds).expect("decide checked");
             r.liability[e.selection.0 as usize] += liability;
-            state.idx.bet_by_order.insert(e.order_no, e.bet);
-            *state.idx.round_stake.entry((round, e.account)).or_default() += e.stake;
+            state.idx.round_stake.add(round, e.account, e.stake);
         }
-        None => {
-            state.idx.bet_by_partner_id.insert(e.order_no, e.bet);
-        }
+        None => {}
     }
     state.bets.push(Bet {
         order_no: e.order_no,
@@ -779,14 +673,25 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
         placed_at: e.at,
         state: BetState::Open,
     });
+    index_bet(&mut state.idx, &state.bets, e.bet, &state.bets[e.bet.index()]);
+}
+
+fn index_account(idx: &mut Indexes, accounts: &[Account], no: u32, a: &Account) {
+    let rehash = |i: u32| hash_account_key(accounts[i as usize].user, accounts[i as usize].currency);
+    idx.account_by_user.insert(hash_account_key(a.user, a.currency), no, rehash);
+}
+
+/// Round bets are found by order number, bookmaker bets by the bookmaker's bet id; the two
+/// live in separate indexes so one operator's ids cannot collide with the other's.
+#[inline]
+fn index_bet(idx: &mut Indexes, bets: &[Bet], id: BetId, b: &Bet) {
+    let rehash = |i: u32| bets[i as usize].order_no.hash64();
+    let index = if b.round.is_some() { &mut idx.bet_by_order } else { &mut idx.bet_by_partner_id };
+    index.insert(b.order_no.hash64(), id.0, rehash);
 }
 
 fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
-    assert_eq!(
-        e.packet.index(),
-        state.packets.len(),
-        "packet numbers are dense"
-    );
+    assert_eq!(e.packet.index(), state.packets.len(), "packet numbers are dense");
     let a = &mut state.accounts[e.account.index()];
     a.available -= e.total;
     debug_assert!(!a.available.is_negative(), "decide checked the funds");
@@ -802,16 +707,109 @@ fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
         remaining: e.total,
         status: PacketStatus::Open,
         grabs: Vec::new(),
-        grab_by_user: FxHashMap::default(),
+        grab_by_user: DenseIndex::with_capacity(e.shares.min(1 << 20) as usize),
     });
 }
 
 /// Accessors for a selection of a round's game.
 impl State {
     pub fn selection_count(&self, round: RoundNo) -> usize {
-        self.games[self.rounds[round.index()].game.index()]
-            .def
-            .selections
-            .len()
+        self.games[self.rounds[round.index()].game.index()].def.selections.len()
+    }
+}
+
+/// "No round yet" in [`RoundStakes::latest`].
+const NO_ROUND: RoundNo = RoundNo(u32::MAX);
+
+/// What each player has staked on each round still taking bets, for the per-round limit.
+/// Almost every player bets on one round at a time, so each account has one slot for its
+/// latest round (read beside the account, no hash lookup); stakes on other open rounds spill
+/// into a map. Entries of a round that stops taking bets are dropped, so this stays bounded.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RoundStakes {
+    /// Per account: the round it last bet on, and its stake there.
+    pub latest: Vec<(RoundNo, Money)>,
+    earlier: FxHashMap<(RoundNo, AccountNo), Money>,
+}
+
+impl RoundStakes {
+    #[inline]
+    pub fn get(&self, round: RoundNo, account: AccountNo) -> Money {
+        match self.latest[account.index()] {
+            (r, stake) if r == round => stake,
+            _ if self.earlier.is_empty() => Money::ZERO,
+            _ => self.earlier.get(&(round, account)).copied().unwrap_or_default(),
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, round: RoundNo, account: AccountNo, stake: Money) {
+        let slot = &mut self.latest[account.index()];
+        if slot.0 != round {
+            if slot.0 != NO_ROUND && slot.1.is_positive() {
+                self.earlier.insert((slot.0, account), slot.1);
+            }
+            let before = self.earlier.remove(&(round, account)).unwrap_or_default();
+            *slot = (round, before);
+        }
+        slot.1 += stake;
+    }
+
+    /// The round takes no more bets: forget its stakes.
+    pub fn close(&mut self, round: RoundNo) {
+        if !self.earlier.is_empty() {
+            self.earlier.retain(|(r, _), _| *r != round);
+        }
+        // Slots still naming the round are harmless: bets on a closed round are refused
+        // before the limit is read, and the next bet elsewhere overwrites the slot.
+    }
+}
+
+/// Prefetching: hints that let a batch of commands overlap their cache misses. They read
+/// the state and change nothing, so a wrong guess costs only a wasted fetch.
+impl State {
+    /// Stage one, a few commands ahead: the index slots `decide` will probe.
+    #[inline]
+    pub fn prefetch_lookups(&self, cmd: &crate::Command) {
+        match cmd {
+            crate::Command::PlaceBet(b) => {
+                self.idx.bet_by_order.prefetch(b.order_no.hash64());
+                if let Some(cur) = self.currency_by_code(&b.currency) {
+                    self.idx.account_by_user.prefetch(hash_account_key(b.user, cur));
+                }
+            }
+            crate::Command::GrabRedPacket { packet, user } => {
+                if let Some(p) = self.packet_by_id(packet) {
+                    let p = &self.packets[p.index()];
+                    p.grab_by_user.prefetch(hash_user(*user));
+                    let cur = self.accounts[p.sender.index()].currency;
+                    self.idx.account_by_user.prefetch(hash_account_key(*user, cur));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Stage two, a command or two ahead, once the slots are cached: the records behind them.
+    #[inline]
+    pub fn prefetch_records(&self, cmd: &crate::Command) {
+        let (user, cur) = match cmd {
+            crate::Command::PlaceBet(b) => match self.currency_by_code(&b.currency) {
+                Some(cur) => (b.user, cur),
+                None => return,
+            },
+            crate::Command::GrabRedPacket { packet, user } => match self.packet_by_id(packet) {
+                Some(p) => (*user, self.accounts[self.packets[p.index()].sender.index()].currency),
+                None => return,
+            },
+            _ => return,
+        };
+        // Unconfirmed on purpose: confirming would wait for the very record being fetched.
+        if let Some(a) = self.idx.account_by_user.peek(hash_account_key(user, cur)) {
+            if let Some(account) = self.accounts.get(a as usize) {
+                crate::index::prefetch(account);
+                crate::index::prefetch(&self.idx.round_stake.latest[a as usize]);
+            }
+        }
     }
 }

@@ -23,19 +23,11 @@ pub fn id(s: &str) -> ExtId {
 
 /// Banker 1.95, player 2.00, tie 8.00; stakes 1.00 to 10,000.00; 15 s window.
 pub fn baccarat(limits: GameLimits) -> GameDef {
-    let sel = |name: &str, odds: u32| SelectionDef {
-        market: code("main"),
-        name: code(name),
-        odds: Odds(odds),
-    };
+    let sel = |name: &str, odds: u32| SelectionDef { market: code("main"), name: code(name), odds: Odds(odds) };
     GameDef {
         game: id(GAME),
         betting_window_ms: 15_000,
-        selections: vec![
-            sel("banker", 19_500),
-            sel("player", 20_000),
-            sel("tie", 80_000),
-        ],
+        selections: vec![sel("banker", 19_500), sel("player", 20_000), sel("tie", 80_000)],
         limits: vec![limits],
     }
 }
@@ -54,19 +46,14 @@ pub fn default_limits() -> GameLimits {
 pub fn setup_commands(limits: GameLimits) -> Vec<Command> {
     vec![
         Command::Configure(Settings::default()),
-        Command::DefineCurrency {
-            code: code(CURRENCY),
-            exponent: 2,
-        },
+        Command::DefineCurrency { code: code(CURRENCY), exponent: 2 },
         Command::DefineGame(baccarat(limits)),
     ]
 }
 
 /// Runs `cmd`, panicking with the reject: for setup steps that must succeed.
 pub fn must(engine: &mut Engine, cmd: &Command, now: Timestamp) -> Reply {
-    engine
-        .execute(cmd, now)
-        .unwrap_or_else(|r: Reject| panic!("{cmd:?} refused: {r}"))
+    engine.execute(cmd, now).unwrap_or_else(|r: Reject| panic!("{cmd:?} refused: {r}"))
 }
 
 pub fn deposit(user: u64, amount: i64, n: u64) -> Command {
@@ -82,15 +69,7 @@ pub fn deposit(user: u64, amount: i64, n: u64) -> Command {
 pub fn draw(winner: SelectionId) -> DrawResult {
     let outcomes = match winner {
         TIE => vec![Outcome::Push, Outcome::Push, Outcome::Won],
-        w => (0..3)
-            .map(|i| {
-                if i == w.0 {
-                    Outcome::Won
-                } else {
-                    Outcome::Lost
-                }
-            })
-            .collect(),
+        w => (0..3).map(|i| if i == w.0 { Outcome::Won } else { Outcome::Lost }).collect(),
     };
     DrawResult { outcomes }
 }

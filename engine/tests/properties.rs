@@ -15,28 +15,99 @@ const T0: u64 = 1_700_000_000_000;
 /// An abstract step; ids come from small pools so that histories collide, repeat and conflict.
 #[derive(Clone, Debug)]
 enum Step {
-    Deposit { t: u8, user: u8, amount: i64 },
-    Withdraw { t: u8, user: u8, amount: i64 },
-    Start { r: u8, window_ms: Option<u64> },
-    Stop { r: u8 },
-    NewCard { r: u8 },
-    Draw { r: u8, result: Option<u8> },
-    End { r: u8 },
-    Cancel { r: u8 },
-    Resettle { r: u8, winner: u8 },
-    Bet { o: u8, user: u8, r: u8, sel: u16, stake: i64 },
-    Check { user: u8, amount: i64 },
-    Block { b: u8, user: u8, amount: i64 },
-    Update { b: u8, status: u8, payout: i64 },
-    Refund { b: u8 },
-    Recalc { b: u8, tx: u8, status: u8, payout: i64 },
-    Limits { user: u8, stake: Option<i64>, loss: Option<i64> },
-    Exclude { user: u8, for_ms: u64 },
-    Send { p: u8, user: u8, total: i64, shares: u32, lucky: Option<u64>, ttl_ms: u64 },
-    Grab { p: u8, user: u8 },
-    Expire { p: u8 },
+    Deposit {
+        t: u8,
+        user: u8,
+        amount: i64,
+    },
+    Withdraw {
+        t: u8,
+        user: u8,
+        amount: i64,
+    },
+    Start {
+        r: u8,
+        window_ms: Option<u64>,
+    },
+    Stop {
+        r: u8,
+    },
+    NewCard {
+        r: u8,
+    },
+    Draw {
+        r: u8,
+        result: Option<u8>,
+    },
+    End {
+        r: u8,
+    },
+    Cancel {
+        r: u8,
+    },
+    Resettle {
+        r: u8,
+        winner: u8,
+    },
+    Bet {
+        o: u8,
+        user: u8,
+        r: u8,
+        sel: u16,
+        stake: i64,
+    },
+    Check {
+        user: u8,
+        amount: i64,
+    },
+    Block {
+        b: u8,
+        user: u8,
+        amount: i64,
+    },
+    Update {
+        b: u8,
+        status: u8,
+        payout: i64,
+    },
+    Refund {
+        b: u8,
+    },
+    Recalc {
+        b: u8,
+        tx: u8,
+        status: u8,
+        payout: i64,
+    },
+    Limits {
+        user: u8,
+        stake: Option<i64>,
+        loss: Option<i64>,
+    },
+    Exclude {
+        user: u8,
+        for_ms: u64,
+    },
+    Send {
+        p: u8,
+        user: u8,
+        total: i64,
+        shares: u32,
+        lucky: Option<u64>,
+        ttl_ms: u64,
+    },
+    Grab {
+        p: u8,
+        user: u8,
+    },
+    Expire {
+        p: u8,
+    },
     /// Withdraws everything the user has available: spent winnings make resettlement bite.
-    Cashout { t: u8, user: u8 },
+    Cashout {
+        t: u8,
+        user: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -107,8 +178,12 @@ fn command(s: &Step) -> Command {
     let cur = || code(CURRENCY);
     let n = |p: &str, k: u8| ExtId::numbered(p, k as u64);
     match *s {
-        Step::Deposit { t, user, amount } => Command::Deposit { transfer: n("t", t), user: u(user), currency: cur(), amount: Money(amount) },
-        Step::Withdraw { t, user, amount } => Command::Withdraw { transfer: n("t", t), user: u(user), currency: cur(), amount: Money(amount) },
+        Step::Deposit { t, user, amount } => {
+            Command::Deposit { transfer: n("t", t), user: u(user), currency: cur(), amount: Money(amount) }
+        }
+        Step::Withdraw { t, user, amount } => {
+            Command::Withdraw { transfer: n("t", t), user: u(user), currency: cur(), amount: Money(amount) }
+        }
         Step::Start { r, window_ms } => Command::GameStart { round: n("r", r), game: id(GAME), window_ms },
         Step::Stop { r } => Command::GameStop { round: n("r", r) },
         Step::NewCard { r } => Command::NewCard { round: n("r", r) },
@@ -126,10 +201,16 @@ fn command(s: &Step) -> Command {
             platform: code("ag"),
         }),
         Step::Check { user, amount } => Command::CheckBet { user: u(user), currency: cur(), amount: Money(amount) },
-        Step::Block { b, user, amount } => {
-            Command::BlockFunds { bet: n("b", b), partner: code("p1"), user: u(user), currency: cur(), amount: Money(amount) }
+        Step::Block { b, user, amount } => Command::BlockFunds {
+            bet: n("b", b),
+            partner: code("p1"),
+            user: u(user),
+            currency: cur(),
+            amount: Money(amount),
+        },
+        Step::Update { b, status, payout } => {
+            Command::UpdateBetStatus { bet: n("b", b), status: partner_status(status, payout) }
         }
-        Step::Update { b, status, payout } => Command::UpdateBetStatus { bet: n("b", b), status: partner_status(status, payout) },
         Step::Refund { b } => Command::Refund { bet: n("b", b) },
         Step::Recalc { b, tx, status, payout } => {
             Command::RecalculateBet { bet: n("b", b), transaction: n("x", tx), status: partner_status(status, payout) }
@@ -308,6 +389,26 @@ proptest! {
         prop_assert_eq!(a.state().digest(), b.state().digest());
     }
 
+    /// The pipelined batch path decides exactly as one command at a time.
+    #[test]
+    fn batches_decide_exactly_like_single_commands(steps in history()) {
+        let mut single = configured(i64::MAX / 4);
+        let mut batched = configured(i64::MAX / 4);
+        let mut now = T0;
+        let mut batch = Vec::new();
+        let mut expected = Vec::new();
+        for (step, dt) in &steps {
+            now += dt;
+            let cmd = command_in(step, single.state());
+            expected.push((single.execute(&cmd, Timestamp(now)), single.events().to_vec()));
+            batch.push((Timestamp(now), cmd));
+        }
+        let mut got = Vec::new();
+        batched.execute_batch(&batch, |_, r, events| got.push((r, events.to_vec())));
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(batched.state().digest(), single.state().digest());
+    }
+
     /// Red-packet shares: each at least one minor unit, summing exactly to the total, for
     /// any total, count and seed.
     #[test]
@@ -370,9 +471,21 @@ fn random_histories_reach_every_kind_of_event() {
         debt += r.steps_in_debt;
     }
     for name in [
-        "deposited", "withdrawn", "round_opened", "round_status_changed", "round_drawn", "bet_accepted",
-        "bet_settled", "bet_resettled", "partner_refund_remembered", "partner_transaction_recorded",
-        "red_packet_sent", "red_packet_grabbed", "red_packet_expired", "limits_set", "self_excluded",
+        "deposited",
+        "withdrawn",
+        "round_opened",
+        "round_status_changed",
+        "round_drawn",
+        "bet_accepted",
+        "bet_settled",
+        "bet_resettled",
+        "partner_refund_remembered",
+        "partner_transaction_recorded",
+        "red_packet_sent",
+        "red_packet_grabbed",
+        "red_packet_expired",
+        "limits_set",
+        "self_excluded",
     ] {
         assert!(seen.get(name).copied().unwrap_or(0) > 0, "no {name} in 200 histories: {seen:?}");
     }

@@ -11,35 +11,20 @@ use crate::state::{PlayerLimits, State, TransferKind};
 /// Largest currency exponent accepted: 10^18 still fits an i64 minor unit.
 const MAX_EXPONENT: u8 = 18;
 
-pub(super) fn configure(
-    _s: &State,
-    settings: &Settings,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn configure(_s: &State, settings: &Settings, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     if settings.max_packet_shares == 0 {
-        return Err(Reject::InvalidSettings(
-            "max_packet_shares must be at least 1",
-        ));
+        return Err(Reject::InvalidSettings("max_packet_shares must be at least 1"));
     }
     if settings.default_packet_ttl_ms == 0 {
-        return Err(Reject::InvalidSettings(
-            "default_packet_ttl_ms must be positive",
-        ));
+        return Err(Reject::InvalidSettings("default_packet_ttl_ms must be positive"));
     }
     out.push(Event::Configured(*settings));
     Ok(Reply::Done)
 }
 
-pub(super) fn define_currency(
-    s: &State,
-    code: Code,
-    exponent: u8,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn define_currency(s: &State, code: Code, exponent: u8, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     if exponent > MAX_EXPONENT {
-        return Err(Reject::InvalidSettings(
-            "currency exponent must be at most 18",
-        ));
+        return Err(Reject::InvalidSettings("currency exponent must be at most 18"));
     }
     if let Some(id) = s.currency_by_code(&code) {
         return if s.currencies()[id.index()].exponent == exponent {
@@ -49,11 +34,7 @@ pub(super) fn define_currency(
         };
     }
     let currency = CurrencyId(s.currencies().len() as u32);
-    out.push(Event::CurrencyDefined {
-        currency,
-        code,
-        exponent,
-    });
+    out.push(Event::CurrencyDefined { currency, code, exponent });
     Ok(Reply::Done)
 }
 
@@ -68,16 +49,11 @@ fn replay_transfer(
 ) -> Option<Result<Reply, Reject>> {
     let t = s.transfer(transfer)?;
     let a = s.account(t.account);
-    Some(
-        if t.kind == kind && a.user == user && a.currency == cur && t.amount == amount {
-            Ok(Reply::Transfer {
-                account: t.account,
-                replayed: true,
-            })
-        } else {
-            Err(Reject::IdempotencyConflict)
-        },
-    )
+    Some(if t.kind == kind && a.user == user && a.currency == cur && t.amount == amount {
+        Ok(Reply::Transfer { account: t.account, replayed: true })
+    } else {
+        Err(Reject::IdempotencyConflict)
+    })
 }
 
 pub(super) fn deposit(
@@ -97,20 +73,11 @@ pub(super) fn deposit(
     if external.checked_sub(amount).is_none() {
         return Err(Reject::BalanceOverflow);
     }
-    let account = s
-        .account_of(user, cur)
-        .unwrap_or(crate::ids::AccountNo(s.accounts().len() as u32));
+    let account = s.account_of(user, cur).unwrap_or(crate::ids::AccountNo(s.accounts().len() as u32));
     balance_after_credit(s, account, amount)?;
     let account = super::account_or_open(s, user, cur, out);
-    out.push(Event::Deposited {
-        account,
-        transfer,
-        amount,
-    });
-    Ok(Reply::Transfer {
-        account,
-        replayed: false,
-    })
+    out.push(Event::Deposited { account, transfer, amount });
+    Ok(Reply::Transfer { account, replayed: false })
 }
 
 pub(super) fn withdraw(
@@ -132,19 +99,10 @@ pub(super) fn withdraw(
         return Err(Reject::AccountInDebt);
     }
     if a.available < amount {
-        return Err(Reject::InsufficientFunds {
-            available: a.available,
-        });
+        return Err(Reject::InsufficientFunds { available: a.available });
     }
-    out.push(Event::Withdrawn {
-        account,
-        transfer,
-        amount,
-    });
-    Ok(Reply::Transfer {
-        account,
-        replayed: false,
-    })
+    out.push(Event::Withdrawn { account, transfer, amount });
+    Ok(Reply::Transfer { account, replayed: false })
 }
 
 pub(super) fn set_limits(
@@ -155,10 +113,7 @@ pub(super) fn set_limits(
     out: &mut Vec<Event>,
 ) -> Result<Reply, Reject> {
     let cur = currency(s, code)?;
-    for limit in [limits.daily_stake, limits.daily_loss]
-        .into_iter()
-        .flatten()
-    {
+    for limit in [limits.daily_stake, limits.daily_loss].into_iter().flatten() {
         if limit.is_negative() {
             return Err(Reject::InvalidAmount);
         }
@@ -168,12 +123,7 @@ pub(super) fn set_limits(
     Ok(Reply::Done)
 }
 
-pub(super) fn self_exclude(
-    _s: &State,
-    user: UserId,
-    until: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn self_exclude(_s: &State, user: UserId, until: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     out.push(Event::SelfExcluded { user, until });
     Ok(Reply::Done)
 }

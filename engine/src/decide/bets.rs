@@ -10,12 +10,7 @@ use crate::reject::Reject;
 use crate::state::{RoundStatus, State};
 
 #[inline]
-pub(super) fn place_bet(
-    s: &State,
-    b: &PlaceBet,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn place_bet(s: &State, b: &PlaceBet, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     // Idempotency comes first: a retry after the window closed must still get its answer.
     if let Some(bet) = s.bet_by_order(&b.order_no) {
         return replay(s, bet, b);
@@ -29,40 +24,23 @@ pub(super) fn place_bet(
         return Err(Reject::RoundClosed);
     }
     let game = &s.games()[round.game.index()].def;
-    let selection = game
-        .selections
-        .get(b.selection.0 as usize)
-        .ok_or(Reject::UnknownSelection)?;
-    let cur = s
-        .currency_by_code(&b.currency)
-        .ok_or(Reject::UnknownCurrency)?;
-    let limits = game
-        .limits
-        .iter()
-        .find(|l| l.currency == b.currency)
-        .ok_or(Reject::CurrencyNotAccepted)?;
+    let selection = game.selections.get(b.selection.0 as usize).ok_or(Reject::UnknownSelection)?;
+    let cur = s.currency_by_code(&b.currency).ok_or(Reject::UnknownCurrency)?;
+    let limits = game.limits.iter().find(|l| l.currency == b.currency).ok_or(Reject::CurrencyNotAccepted)?;
     if b.stake < limits.min_stake {
-        return Err(Reject::StakeTooLow {
-            min: limits.min_stake,
-        });
+        return Err(Reject::StakeTooLow { min: limits.min_stake });
     }
     if b.stake > limits.max_stake {
-        return Err(Reject::StakeTooHigh {
-            max: limits.max_stake,
-        });
+        return Err(Reject::StakeTooHigh { max: limits.max_stake });
     }
     let account = existing_account(s, b.user, cur)?;
     let staked = s.round_stake(round_no, account);
     let round_left = Money(limits.max_stake_per_user_round.0 - staked.0);
     if b.stake > round_left {
-        return Err(Reject::RoundStakeLimit {
-            remaining: round_left.max(Money::ZERO),
-        });
+        return Err(Reject::RoundStakeLimit { remaining: round_left.max(Money::ZERO) });
     }
     let added = liability(b.stake, selection.odds).ok_or(Reject::LiabilityLimit)?;
-    payout(b.stake, selection.odds)
-        .filter(|p| *p <= super::MAX_BALANCE)
-        .ok_or(Reject::LiabilityLimit)?;
+    payout(b.stake, selection.odds).filter(|p| *p <= super::MAX_BALANCE).ok_or(Reject::LiabilityLimit)?;
     let current = round.liability[b.selection.0 as usize];
     if current.0.saturating_add(added.0) > limits.max_liability_per_selection.0 {
         return Err(Reject::LiabilityLimit);
@@ -80,11 +58,7 @@ pub(super) fn place_bet(
         platform: b.platform,
         at: now,
     }));
-    Ok(Reply::Bet {
-        bet,
-        state: crate::state::BetState::Open,
-        replayed: false,
-    })
+    Ok(Reply::Bet { bet, state: crate::state::BetState::Open, replayed: false })
 }
 
 /// The first answer if the repeat has the same content; a conflict if the order number was
@@ -99,11 +73,7 @@ fn replay(s: &State, bet: BetId, b: &PlaceBet) -> Result<Reply, Reject> {
         && first.stake == b.stake
         && first.platform == b.platform;
     if same {
-        Ok(Reply::Bet {
-            bet,
-            state: first.state,
-            replayed: true,
-        })
+        Ok(Reply::Bet { bet, state: first.state, replayed: true })
     } else {
         Err(Reject::IdempotencyConflict)
     }

@@ -77,12 +77,7 @@ pub enum Reply {
 /// Deviation from the design's `-> Result<Vec<Event>, Reject>`: the caller owns the event
 /// buffer, so accepting a bet allocates nothing (the runtime clears and reuses one buffer).
 /// On `Err`, `out` is as it was.
-pub fn decide(
-    state: &State,
-    cmd: &Command,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub fn decide(state: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     let mark = out.len();
     let result = dispatch(state, cmd, now, out);
     if result.is_err() {
@@ -91,72 +86,37 @@ pub fn decide(
     result
 }
 
-fn dispatch(
-    s: &State,
-    cmd: &Command,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+fn dispatch(s: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     match cmd {
         Command::PlaceBet(b) => bets::place_bet(s, b, now, out),
         Command::GrabRedPacket { packet, user } => red_packets::grab(s, packet, *user, now, out),
         Command::Configure(settings) => accounts::configure(s, settings, out),
-        Command::DefineCurrency { code, exponent } => {
-            accounts::define_currency(s, *code, *exponent, out)
-        }
+        Command::DefineCurrency { code, exponent } => accounts::define_currency(s, *code, *exponent, out),
         Command::DefineGame(def) => rounds::define_game(s, def, out),
-        Command::Deposit {
-            transfer,
-            user,
-            currency,
-            amount,
-        } => accounts::deposit(s, *transfer, *user, currency, *amount, out),
-        Command::Withdraw {
-            transfer,
-            user,
-            currency,
-            amount,
-        } => accounts::withdraw(s, *transfer, *user, currency, *amount, out),
-        Command::SetPlayerLimits {
-            user,
-            currency,
-            limits,
-        } => accounts::set_limits(s, *user, currency, *limits, out),
+        Command::Deposit { transfer, user, currency, amount } => {
+            accounts::deposit(s, *transfer, *user, currency, *amount, out)
+        }
+        Command::Withdraw { transfer, user, currency, amount } => {
+            accounts::withdraw(s, *transfer, *user, currency, *amount, out)
+        }
+        Command::SetPlayerLimits { user, currency, limits } => accounts::set_limits(s, *user, currency, *limits, out),
         Command::SelfExclude { user, until } => accounts::self_exclude(s, *user, *until, out),
-        Command::GameStart {
-            round,
-            game,
-            window_ms,
-        } => rounds::game_start(s, round, game, *window_ms, now, out),
+        Command::GameStart { round, game, window_ms } => rounds::game_start(s, round, game, *window_ms, now, out),
         Command::GameStop { round } => rounds::game_stop(s, round, now, out),
         Command::NewCard { round } => rounds::new_card(s, round, now, out),
-        Command::GameDraw { round, result } => {
-            rounds::game_draw(s, round, result.as_ref(), now, out)
-        }
+        Command::GameDraw { round, result } => rounds::game_draw(s, round, result.as_ref(), now, out),
         Command::GameEnd { round } => rounds::game_end(s, round, now, out),
         Command::CancelRound { round } => rounds::cancel(s, round, now, out),
         Command::ResettleRound { round, result } => rounds::resettle(s, round, result, now, out),
-        Command::CheckBet {
-            user,
-            currency,
-            amount,
-        } => partner::check_bet(s, *user, currency, *amount, now),
-        Command::BlockFunds {
-            bet,
-            partner,
-            user,
-            currency,
-            amount,
-        } => partner::block_funds(s, *bet, *partner, *user, currency, *amount, now, out),
-        Command::UpdateBetStatus { bet, status } => {
-            partner::update_status(s, bet, *status, now, out)
+        Command::CheckBet { user, currency, amount } => partner::check_bet(s, *user, currency, *amount, now),
+        Command::BlockFunds { bet, partner, user, currency, amount } => {
+            partner::block_funds(s, *bet, *partner, *user, currency, *amount, now, out)
         }
+        Command::UpdateBetStatus { bet, status } => partner::update_status(s, bet, *status, now, out),
         Command::Refund { bet } => partner::refund(s, *bet, now, out),
-        Command::RecalculateBet {
-            bet,
-            transaction,
-            status,
-        } => partner::recalculate(s, bet, *transaction, *status, now, out),
+        Command::RecalculateBet { bet, transaction, status } => {
+            partner::recalculate(s, bet, *transaction, *status, now, out)
+        }
         Command::SendRedPacket(p) => red_packets::send(s, p, now, out),
         Command::ExpireRedPacket { packet } => red_packets::expire(s, packet, now, out),
     }
@@ -197,24 +157,18 @@ fn check_stake(s: &State, account: AccountNo, stake: Money, now: Timestamp) -> R
     if let Some(limit) = a.limits.daily_stake {
         let remaining = Money(limit.0 - staked.0);
         if stake > remaining {
-            return Err(Reject::DailyStakeLimit {
-                remaining: remaining.max(Money::ZERO),
-            });
+            return Err(Reject::DailyStakeLimit { remaining: remaining.max(Money::ZERO) });
         }
     }
     if let Some(limit) = a.limits.daily_loss {
         // Open bets count as lost: the limit must hold whatever happens to them.
         let remaining = Money(limit.0 - (staked.0 - returned.0));
         if stake > remaining {
-            return Err(Reject::DailyLossLimit {
-                remaining: remaining.max(Money::ZERO),
-            });
+            return Err(Reject::DailyLossLimit { remaining: remaining.max(Money::ZERO) });
         }
     }
     if a.available < stake {
-        return Err(Reject::InsufficientFunds {
-            available: a.available,
-        });
+        return Err(Reject::InsufficientFunds { available: a.available });
     }
     Ok(())
 }
@@ -226,11 +180,7 @@ fn account_or_open(s: &State, user: UserId, cur: CurrencyId, out: &mut Vec<Event
         Some(a) => a,
         None => {
             let account = AccountNo(s.accounts().len() as u32);
-            out.push(Event::AccountOpened {
-                account,
-                user,
-                currency: cur,
-            });
+            out.push(Event::AccountOpened { account, user, currency: cur });
             account
         }
     }
@@ -239,12 +189,6 @@ fn account_or_open(s: &State, user: UserId, cur: CurrencyId, out: &mut Vec<Event
 /// The balance an account would have after `amount` more, if it stays within bounds. A
 /// just-opened account (not in the state yet) has none.
 fn balance_after_credit(s: &State, account: AccountNo, amount: Money) -> Result<Money, Reject> {
-    let available = s
-        .accounts()
-        .get(account.index())
-        .map_or(Money::ZERO, |a| a.available);
-    available
-        .checked_add(amount)
-        .filter(|b| *b <= MAX_BALANCE)
-        .ok_or(Reject::BalanceOverflow)
+    let available = s.accounts().get(account.index()).map_or(Money::ZERO, |a| a.available);
+    available.checked_add(amount).filter(|b| *b <= MAX_BALANCE).ok_or(Reject::BalanceOverflow)
 }

@@ -9,13 +9,7 @@ use crate::money::{Money, Odds};
 use crate::reject::Reject;
 use crate::state::{BetState, Outcome, State};
 
-pub(super) fn check_bet(
-    s: &State,
-    user: UserId,
-    code: &Code,
-    amount: Money,
-    now: Timestamp,
-) -> Result<Reply, Reject> {
+pub(super) fn check_bet(s: &State, user: UserId, code: &Code, amount: Money, now: Timestamp) -> Result<Reply, Reject> {
     positive(amount)?;
     let cur = currency(s, code)?;
     let account = existing_account(s, user, cur)?;
@@ -39,13 +33,8 @@ pub(super) fn block_funds(
     if let Some(id) = s.bet_by_partner_id(&bet) {
         let b = s.bet(id);
         let a = s.account(b.account);
-        return if a.user == user && a.currency == cur && b.stake == amount && b.platform == partner
-        {
-            Ok(Reply::Bet {
-                bet: id,
-                state: b.state,
-                replayed: true,
-            })
+        return if a.user == user && a.currency == cur && b.stake == amount && b.platform == partner {
+            Ok(Reply::Bet { bet: id, state: b.state, replayed: true })
         } else {
             Err(Reject::IdempotencyConflict)
         };
@@ -68,11 +57,7 @@ pub(super) fn block_funds(
         platform: partner,
         at: now,
     }));
-    Ok(Reply::Bet {
-        bet: id,
-        state: BetState::Open,
-        replayed: false,
-    })
+    Ok(Reply::Bet { bet: id, state: BetState::Open, replayed: false })
 }
 
 /// The outcome and the amount returned to the player for a bookmaker status.
@@ -105,47 +90,21 @@ pub(super) fn update_status(
     let (outcome, payout) = settlement(status, b.stake)?;
     match b.state {
         BetState::Open => {
-            out.push(Event::BetSettled {
-                bet: id,
-                account: b.account,
-                stake: b.stake,
-                outcome,
-                payout,
-                at: now,
-            });
-            Ok(Reply::Bet {
-                bet: id,
-                state: BetState::Settled { outcome, payout },
-                replayed: false,
-            })
+            out.push(Event::BetSettled { bet: id, account: b.account, stake: b.stake, outcome, payout, at: now });
+            Ok(Reply::Bet { bet: id, state: BetState::Settled { outcome, payout }, replayed: false })
         }
-        BetState::Settled {
-            outcome: o,
-            payout: p,
-        } if o == outcome && p == payout => Ok(Reply::Bet {
-            bet: id,
-            state: b.state,
-            replayed: true,
-        }),
+        BetState::Settled { outcome: o, payout: p } if o == outcome && p == payout => {
+            Ok(Reply::Bet { bet: id, state: b.state, replayed: true })
+        }
         // A void bet is terminal: a second void or refund gets the first outcome.
-        BetState::Settled {
-            outcome: Outcome::Void,
-            ..
-        } if outcome == Outcome::Void => Ok(Reply::Bet {
-            bet: id,
-            state: b.state,
-            replayed: true,
-        }),
+        BetState::Settled { outcome: Outcome::Void, .. } if outcome == Outcome::Void => {
+            Ok(Reply::Bet { bet: id, state: b.state, replayed: true })
+        }
         BetState::Settled { .. } => Err(Reject::BetSettled),
     }
 }
 
-pub(super) fn refund(
-    s: &State,
-    bet: ExtId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn refund(s: &State, bet: ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     let Some(id) = s.bet_by_partner_id(&bet) else {
         // Refund before the bet: remember it so the late block is refused (seed 004: the
         // refund must win the race, or money is held for a bet the bookmaker cancelled).
@@ -158,14 +117,7 @@ pub(super) fn refund(
     let b = s.bet(id);
     match b.state {
         BetState::Open => update_status(s, &bet, PartnerBetStatus::Void, now, out),
-        BetState::Settled {
-            outcome: Outcome::Void,
-            ..
-        } => Ok(Reply::Bet {
-            bet: id,
-            state: b.state,
-            replayed: true,
-        }),
+        BetState::Settled { outcome: Outcome::Void, .. } => Ok(Reply::Bet { bet: id, state: b.state, replayed: true }),
         BetState::Settled { .. } => Err(Reject::BetSettled),
     }
 }
@@ -182,44 +134,18 @@ pub(super) fn recalculate(
     let b = s.bet(id);
     if let Some(&seen) = s.partner_transactions.get(&transaction) {
         return if seen == id {
-            Ok(Reply::Bet {
-                bet: id,
-                state: b.state,
-                replayed: true,
-            })
+            Ok(Reply::Bet { bet: id, state: b.state, replayed: true })
         } else {
             Err(Reject::IdempotencyConflict)
         };
     }
-    let BetState::Settled {
-        outcome: from,
-        payout: from_payout,
-    } = b.state
-    else {
+    let BetState::Settled { outcome: from, payout: from_payout } = b.state else {
         return Err(Reject::BetNotSettled);
     };
     let (to, to_payout) = settlement(status, b.stake)?;
     if (from, from_payout) != (to, to_payout) {
-        out.push(Event::BetResettled {
-            bet: id,
-            account: b.account,
-            from,
-            from_payout,
-            to,
-            to_payout,
-            at: now,
-        });
+        out.push(Event::BetResettled { bet: id, account: b.account, from, from_payout, to, to_payout, at: now });
     }
-    out.push(Event::PartnerTransactionRecorded {
-        transaction,
-        bet: id,
-    });
-    Ok(Reply::Bet {
-        bet: id,
-        state: BetState::Settled {
-            outcome: to,
-            payout: to_payout,
-        },
-        replayed: false,
-    })
+    out.push(Event::PartnerTransactionRecorded { transaction, bet: id });
+    Ok(Reply::Bet { bet: id, state: BetState::Settled { outcome: to, payout: to_payout }, replayed: false })
 }

@@ -9,12 +9,7 @@ use crate::money::Money;
 use crate::reject::Reject;
 use crate::state::{PacketStatus, RedPacket, State};
 
-pub(super) fn send(
-    s: &State,
-    p: &SendRedPacket,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn send(s: &State, p: &SendRedPacket, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     positive(p.total)?;
     let cur = currency(s, &p.currency)?;
     if let Some(no) = s.packet_by_id(&p.packet) {
@@ -26,10 +21,7 @@ pub(super) fn send(
             && first.shares == p.shares
             && first.kind == p.kind;
         return if same {
-            Ok(Reply::PacketSent {
-                packet: no,
-                replayed: true,
-            })
+            Ok(Reply::PacketSent { packet: no, replayed: true })
         } else {
             Err(Reject::IdempotencyConflict)
         };
@@ -47,9 +39,7 @@ pub(super) fn send(
         return Err(Reject::AccountInDebt);
     }
     if a.available < p.total {
-        return Err(Reject::InsufficientFunds {
-            available: a.available,
-        });
+        return Err(Reject::InsufficientFunds { available: a.available });
     }
     let ttl = p.ttl_ms.unwrap_or(s.settings().default_packet_ttl_ms);
     let packet = PacketNo(s.packets().len() as u32);
@@ -63,30 +53,15 @@ pub(super) fn send(
         sent_at: now,
         expires_at: now.saturating_add_ms(ttl),
     }));
-    Ok(Reply::PacketSent {
-        packet,
-        replayed: false,
-    })
+    Ok(Reply::PacketSent { packet, replayed: false })
 }
 
 #[inline]
-pub(super) fn grab(
-    s: &State,
-    id: &ExtId,
-    user: UserId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn grab(s: &State, id: &ExtId, user: UserId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     let no = s.packet_by_id(id).ok_or(Reject::PacketNotFound)?;
     let p = s.packet(no);
-    if let Some(&share) = p.grab_by_user.get(&user) {
-        let amount = p.grabs[share as usize].1;
-        return Ok(Reply::Grabbed {
-            packet: no,
-            share,
-            amount,
-            replayed: true,
-        });
+    if let Some((share, amount)) = p.grab_of(user) {
+        return Ok(Reply::Grabbed { packet: no, share, amount, replayed: true });
     }
     if p.status == PacketStatus::Expired || now >= p.expires_at {
         return Err(Reject::PacketExpired);
@@ -97,59 +72,25 @@ pub(super) fn grab(
     let share = p.grabbed();
     let amount = share_amount(p);
     let cur = s.account(p.sender).currency;
-    let account = s
-        .account_of(user, cur)
-        .unwrap_or(crate::ids::AccountNo(s.accounts().len() as u32));
+    let account = s.account_of(user, cur).unwrap_or(crate::ids::AccountNo(s.accounts().len() as u32));
     balance_after_credit(s, account, amount)?;
     let account = super::account_or_open(s, user, cur, out);
-    out.push(Event::RedPacketGrabbed {
-        packet: no,
-        account,
-        user,
-        share,
-        amount,
-    });
-    Ok(Reply::Grabbed {
-        packet: no,
-        share,
-        amount,
-        replayed: false,
-    })
+    out.push(Event::RedPacketGrabbed { packet: no, account, user, share, amount });
+    Ok(Reply::Grabbed { packet: no, share, amount, replayed: false })
 }
 
-pub(super) fn expire(
-    s: &State,
-    id: &ExtId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn expire(s: &State, id: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     let no = s.packet_by_id(id).ok_or(Reject::PacketNotFound)?;
     let p = s.packet(no);
     match p.status {
-        PacketStatus::Expired => Ok(Reply::PacketExpired {
-            packet: no,
-            refund: p.remaining,
-            replayed: true,
-        }),
+        PacketStatus::Expired => Ok(Reply::PacketExpired { packet: no, refund: p.remaining, replayed: true }),
         // Fully grabbed: nothing to give back.
-        PacketStatus::Exhausted => Ok(Reply::PacketExpired {
-            packet: no,
-            refund: Money::ZERO,
-            replayed: true,
-        }),
+        PacketStatus::Exhausted => Ok(Reply::PacketExpired { packet: no, refund: Money::ZERO, replayed: true }),
         PacketStatus::Open if now < p.expires_at => Err(Reject::PacketNotExpired),
         PacketStatus::Open => {
             debug_assert!(p.remaining.is_positive(), "an open packet has a share left");
-            out.push(Event::RedPacketExpired {
-                packet: no,
-                account: p.sender,
-                refund: p.remaining,
-            });
-            Ok(Reply::PacketExpired {
-                packet: no,
-                refund: p.remaining,
-                replayed: false,
-            })
+            out.push(Event::RedPacketExpired { packet: no, account: p.sender, refund: p.remaining });
+            Ok(Reply::PacketExpired { packet: no, refund: p.remaining, replayed: false })
         }
     }
 }
@@ -160,10 +101,7 @@ pub fn share_amount(p: &RedPacket) -> Money {
     let k = p.grabbed();
     let left = (p.shares - k) as i64;
     let rest = p.remaining.0;
-    debug_assert!(
-        left >= 1 && rest >= left,
-        "each remaining share can get a minor unit"
-    );
+    debug_assert!(left >= 1 && rest >= left, "each remaining share can get a minor unit");
     if left == 1 {
         return Money(rest);
     }

@@ -14,20 +14,12 @@ const MAX_WINDOW_MS: u64 = 86_400_000;
 
 pub(super) fn define_game(s: &State, def: &GameDef, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     if def.selections.is_empty() || def.selections.len() > u16::MAX as usize {
-        return Err(Reject::InvalidGame(
-            "a game needs between 1 and 65535 selections",
-        ));
+        return Err(Reject::InvalidGame("a game needs between 1 and 65535 selections"));
     }
     if def.betting_window_ms == 0 || def.betting_window_ms > MAX_WINDOW_MS {
-        return Err(Reject::InvalidGame(
-            "betting window must be between 1 ms and 24 h",
-        ));
+        return Err(Reject::InvalidGame("betting window must be between 1 ms and 24 h"));
     }
-    if def
-        .selections
-        .iter()
-        .any(|sel| sel.odds.0 < crate::money::Odds::SCALE)
-    {
+    if def.selections.iter().any(|sel| sel.odds.0 < crate::money::Odds::SCALE) {
         return Err(Reject::InvalidGame("odds must be at least 1.0"));
     }
     for l in &def.limits {
@@ -35,25 +27,15 @@ pub(super) fn define_game(s: &State, def: &GameDef, out: &mut Vec<Event>) -> Res
             return Err(Reject::UnknownCurrency);
         }
         let ordered = l.min_stake.is_positive() && l.min_stake <= l.max_stake;
-        if !ordered
-            || l.max_stake_per_user_round.is_negative()
-            || l.max_liability_per_selection.is_negative()
-        {
-            return Err(Reject::InvalidGame(
-                "limits need 0 < min_stake <= max_stake and non-negative caps",
-            ));
+        if !ordered || l.max_stake_per_user_round.is_negative() || l.max_liability_per_selection.is_negative() {
+            return Err(Reject::InvalidGame("limits need 0 < min_stake <= max_stake and non-negative caps"));
         }
     }
-    let game = s
-        .game_by_id(&def.game)
-        .unwrap_or(GameNo(s.games().len() as u32));
+    let game = s.game_by_id(&def.game).unwrap_or(GameNo(s.games().len() as u32));
     if s.games().get(game.index()).is_some_and(|g| g.def == *def) {
         return Ok(Reply::Done);
     }
-    out.push(Event::GameDefined {
-        game,
-        def: Box::new(def.clone()),
-    });
+    out.push(Event::GameDefined { game, def: Box::new(def.clone()) });
     Ok(Reply::Done)
 }
 
@@ -74,37 +56,19 @@ pub(super) fn game_start(
     if let Some(no) = s.round_by_id(round) {
         let r = s.round(no);
         return if r.game == game_no {
-            Ok(Reply::RoundOpened {
-                round: no,
-                bet_start: r.bet_start,
-                bet_stop: r.bet_stop,
-                replayed: true,
-            })
+            Ok(Reply::RoundOpened { round: no, bet_start: r.bet_start, bet_stop: r.bet_stop, replayed: true })
         } else {
             Err(Reject::IdempotencyConflict)
         };
     }
     let window = window_ms.unwrap_or(s.games()[game_no.index()].def.betting_window_ms);
     if window == 0 || window > MAX_WINDOW_MS {
-        return Err(Reject::InvalidSettings(
-            "betting window must be between 1 ms and 24 h",
-        ));
+        return Err(Reject::InvalidSettings("betting window must be between 1 ms and 24 h"));
     }
     let no = RoundNo(s.rounds().len() as u32);
     let bet_stop = now.saturating_add_ms(window);
-    out.push(Event::RoundOpened {
-        round: no,
-        id: *round,
-        game: game_no,
-        bet_start: now,
-        bet_stop,
-    });
-    Ok(Reply::RoundOpened {
-        round: no,
-        bet_start: now,
-        bet_stop,
-        replayed: false,
-    })
+    out.push(Event::RoundOpened { round: no, id: *round, game: game_no, bet_start: now, bet_stop });
+    Ok(Reply::RoundOpened { round: no, bet_start: now, bet_stop, replayed: false })
 }
 
 /// A plain status step: `to` from one of `from`; asking for the status the round already
@@ -119,88 +83,35 @@ fn step(
 ) -> Result<Reply, Reject> {
     let (no, r) = find(s, round)?;
     if r.status == to {
-        return Ok(Reply::RoundStatus {
-            round: no,
-            status: to,
-            replayed: true,
-        });
+        return Ok(Reply::RoundStatus { round: no, status: to, replayed: true });
     }
     if !from.contains(&r.status) {
         return Err(Reject::InvalidRoundTransition { from: r.status, to });
     }
-    out.push(Event::RoundStatusChanged {
-        round: no,
-        status: to,
-        at: now,
-    });
-    Ok(Reply::RoundStatus {
-        round: no,
-        status: to,
-        replayed: false,
-    })
+    out.push(Event::RoundStatusChanged { round: no, status: to, at: now });
+    Ok(Reply::RoundStatus { round: no, status: to, replayed: false })
 }
 
-pub(super) fn game_stop(
-    s: &State,
-    round: &ExtId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
-    step(
-        s,
-        round,
-        &[RoundStatus::Betting],
-        RoundStatus::Stopped,
-        now,
-        out,
-    )
+pub(super) fn game_stop(s: &State, round: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
+    step(s, round, &[RoundStatus::Betting], RoundStatus::Stopped, now, out)
 }
 
-pub(super) fn new_card(
-    s: &State,
-    round: &ExtId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
-    step(
-        s,
-        round,
-        &[RoundStatus::Stopped],
-        RoundStatus::Dealing,
-        now,
-        out,
-    )
+pub(super) fn new_card(s: &State, round: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
+    step(s, round, &[RoundStatus::Stopped], RoundStatus::Dealing, now, out)
 }
 
-pub(super) fn game_end(
-    s: &State,
-    round: &ExtId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn game_end(s: &State, round: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     let (_, r) = find(s, round)?;
     if r.status == RoundStatus::Drawn && !r.is_settled() {
         // Ending a round whose bets were never settled would strand their holds.
-        return Err(Reject::InvalidRoundTransition {
-            from: r.status,
-            to: RoundStatus::Ended,
-        });
+        return Err(Reject::InvalidRoundTransition { from: r.status, to: RoundStatus::Ended });
     }
-    step(
-        s,
-        round,
-        &[RoundStatus::Drawn],
-        RoundStatus::Ended,
-        now,
-        out,
-    )
+    step(s, round, &[RoundStatus::Drawn], RoundStatus::Ended, now, out)
 }
 
 fn check_result(s: &State, no: RoundNo, result: &DrawResult) -> Result<(), Reject> {
     if result.outcomes.len() != s.selection_count(no) {
-        return Err(Reject::InvalidDrawResult(
-            "one outcome per selection of the game, in its order",
-        ));
+        return Err(Reject::InvalidDrawResult("one outcome per selection of the game, in its order"));
     }
     Ok(())
 }
@@ -214,44 +125,19 @@ pub(super) fn game_draw(
 ) -> Result<Reply, Reject> {
     let (no, r) = find(s, round)?;
     let Some(result) = result else {
-        return step(
-            s,
-            round,
-            &[RoundStatus::Stopped, RoundStatus::Dealing],
-            RoundStatus::Drawn,
-            now,
-            out,
-        );
+        return step(s, round, &[RoundStatus::Stopped, RoundStatus::Dealing], RoundStatus::Drawn, now, out);
     };
     check_result(s, no, result)?;
     match (r.status, &r.result) {
         (RoundStatus::Stopped | RoundStatus::Dealing, _) | (RoundStatus::Drawn, None) => {}
         (RoundStatus::Drawn | RoundStatus::Ended, Some(first)) if first == result => {
-            return Ok(Reply::RoundSettled {
-                round: no,
-                bets: 0,
-                replayed: true,
-            });
+            return Ok(Reply::RoundSettled { round: no, bets: 0, replayed: true });
         }
-        (from, _) => {
-            return Err(Reject::InvalidRoundTransition {
-                from,
-                to: RoundStatus::Drawn,
-            })
-        }
+        (from, _) => return Err(Reject::InvalidRoundTransition { from, to: RoundStatus::Drawn }),
     }
-    out.push(Event::RoundDrawn {
-        round: no,
-        result: result.clone(),
-        corrected: false,
-        at: now,
-    });
+    out.push(Event::RoundDrawn { round: no, result: result.clone(), corrected: false, at: now });
     let bets = settle_bets(s, r, |sel| result.outcomes[sel], now, out);
-    Ok(Reply::RoundSettled {
-        round: no,
-        bets,
-        replayed: false,
-    })
+    Ok(Reply::RoundSettled { round: no, bets, replayed: false })
 }
 
 pub(super) fn resettle(
@@ -265,57 +151,24 @@ pub(super) fn resettle(
     check_result(s, no, result)?;
     let settled = matches!(r.status, RoundStatus::Drawn | RoundStatus::Ended) && r.is_settled();
     if !settled {
-        return Err(Reject::InvalidRoundTransition {
-            from: r.status,
-            to: RoundStatus::Drawn,
-        });
+        return Err(Reject::InvalidRoundTransition { from: r.status, to: RoundStatus::Drawn });
     }
     if r.result.as_ref() == Some(result) {
-        return Ok(Reply::RoundSettled {
-            round: no,
-            bets: 0,
-            replayed: true,
-        });
+        return Ok(Reply::RoundSettled { round: no, bets: 0, replayed: true });
     }
-    out.push(Event::RoundDrawn {
-        round: no,
-        result: result.clone(),
-        corrected: true,
-        at: now,
-    });
+    out.push(Event::RoundDrawn { round: no, result: result.clone(), corrected: true, at: now });
     let bets = settle_bets(s, r, |sel| result.outcomes[sel], now, out);
-    Ok(Reply::RoundSettled {
-        round: no,
-        bets,
-        replayed: false,
-    })
+    Ok(Reply::RoundSettled { round: no, bets, replayed: false })
 }
 
-pub(super) fn cancel(
-    s: &State,
-    round: &ExtId,
-    now: Timestamp,
-    out: &mut Vec<Event>,
-) -> Result<Reply, Reject> {
+pub(super) fn cancel(s: &State, round: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     let (no, r) = find(s, round)?;
     if r.status == RoundStatus::Cancelled {
-        return Ok(Reply::RoundSettled {
-            round: no,
-            bets: 0,
-            replayed: true,
-        });
+        return Ok(Reply::RoundSettled { round: no, bets: 0, replayed: true });
     }
-    out.push(Event::RoundStatusChanged {
-        round: no,
-        status: RoundStatus::Cancelled,
-        at: now,
-    });
+    out.push(Event::RoundStatusChanged { round: no, status: RoundStatus::Cancelled, at: now });
     let bets = settle_bets(s, r, |_| Outcome::Void, now, out);
-    Ok(Reply::RoundSettled {
-        round: no,
-        bets,
-        replayed: false,
-    })
+    Ok(Reply::RoundSettled { round: no, bets, replayed: false })
 }
 
 /// Emits, for every bet of the round, the event that brings it to the outcome its selection
@@ -344,10 +197,7 @@ fn settle_bets(
                 payout: returned,
                 at: now,
             }),
-            BetState::Settled {
-                outcome: from,
-                payout: from_payout,
-            } => {
+            BetState::Settled { outcome: from, payout: from_payout } => {
                 if from == outcome && from_payout == returned {
                     continue;
                 }
