@@ -294,10 +294,7 @@ impl RawHeader {
     fn decode(path: &Path, b: &[u8; HEADER_LEN]) -> Result<Self, SnapshotError> {
         let magic: [u8; 8] = field(b, 0);
         if magic != MAGIC {
-            return Err(SnapshotError::BadMagic {
-                path: path.to_path_buf(),
-                found: magic,
-            });
+            return Err(SnapshotError::BadMagic { path: path.to_path_buf(), found: magic });
         }
         let version = u32::from_le_bytes(field(b, OFF_VERSION));
         if version != FORMAT_VERSION {
@@ -310,11 +307,7 @@ impl RawHeader {
         let stored = u32::from_le_bytes(field(b, OFF_HEADER_CRC));
         let computed = crc32c::crc32c(&b[..OFF_HEADER_CRC]);
         if stored != computed {
-            return Err(SnapshotError::HeaderChecksum {
-                path: path.to_path_buf(),
-                stored,
-                computed,
-            });
+            return Err(SnapshotError::HeaderChecksum { path: path.to_path_buf(), stored, computed });
         }
         Ok(RawHeader {
             header: SnapshotHeader {
@@ -384,13 +377,8 @@ struct TempGuard {
 
 impl TempGuard {
     fn new(path: PathBuf) -> Self {
-        in_flight()
-            .get_or_insert_with(HashSet::new)
-            .insert(path.clone());
-        TempGuard {
-            path,
-            committed: false,
-        }
+        in_flight().get_or_insert_with(HashSet::new).insert(path.clone());
+        TempGuard { path, committed: false }
     }
 }
 
@@ -428,11 +416,7 @@ impl<W: Write> Write for PayloadWriter<W> {
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> SnapshotError + 'a {
-    move |source| SnapshotError::Io {
-        path: path.to_path_buf(),
-        op,
-        source,
-    }
+    move |source| SnapshotError::Io { path: path.to_path_buf(), op, source }
 }
 
 /// Makes a rename or unlink in `dir` durable. Only meaningful (and only possible) on Unix;
@@ -440,9 +424,7 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> Sna
 fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
     #[cfg(unix)]
     {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir, "fsync directory"))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "fsync directory"))?;
     }
     #[cfg(not(unix))]
     let _ = dir;
@@ -455,30 +437,17 @@ fn open_checked(path: &Path) -> Result<(File, RawHeader, u64), SnapshotError> {
     let mut file = File::open(path).map_err(io_err(path, "open"))?;
     let actual = file.metadata().map_err(io_err(path, "stat"))?.len();
     if actual < HEADER_LEN as u64 {
-        return Err(SnapshotError::Truncated {
-            path: path.to_path_buf(),
-            expected: HEADER_LEN as u64,
-            actual,
-        });
+        return Err(SnapshotError::Truncated { path: path.to_path_buf(), expected: HEADER_LEN as u64, actual });
     }
     let mut buf = [0u8; HEADER_LEN];
-    file.read_exact(&mut buf)
-        .map_err(io_err(path, "read header"))?;
+    file.read_exact(&mut buf).map_err(io_err(path, "read header"))?;
     let raw = RawHeader::decode(path, &buf)?;
     let expected = raw.file_len();
     if actual < expected {
-        return Err(SnapshotError::Truncated {
-            path: path.to_path_buf(),
-            expected,
-            actual,
-        });
+        return Err(SnapshotError::Truncated { path: path.to_path_buf(), expected, actual });
     }
     if actual > expected {
-        return Err(SnapshotError::TrailingBytes {
-            path: path.to_path_buf(),
-            expected,
-            actual,
-        });
+        return Err(SnapshotError::TrailingBytes { path: path.to_path_buf(), expected, actual });
     }
     Ok((file, raw, actual))
 }
@@ -526,11 +495,7 @@ impl SnapshotStore {
     }
 
     /// Durably writes a snapshot whose payload is already in memory. See [`Self::write_with`].
-    pub fn write(
-        &self,
-        header: &SnapshotHeader,
-        payload: &[u8],
-    ) -> Result<SnapshotInfo, SnapshotError> {
+    pub fn write(&self, header: &SnapshotHeader, payload: &[u8]) -> Result<SnapshotInfo, SnapshotError> {
         self.write_with(header, Some(payload.len() as u64), |w| w.write_all(payload))
     }
 
@@ -558,9 +523,7 @@ impl SnapshotStore {
         let final_path = self.dir.join(&final_name);
         let temp_path = self.dir.join(format!(
             ".{}{}{}-{}",
-            final_name
-                .strip_suffix(NAME_SUFFIX)
-                .unwrap_or(final_name.as_str()),
+            final_name.strip_suffix(NAME_SUFFIX).unwrap_or(final_name.as_str()),
             TEMP_MARKER,
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -568,39 +531,20 @@ impl SnapshotStore {
         let tp = temp_path.as_path();
         let mut guard = TempGuard::new(temp_path.clone());
 
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(tp)
-            .map_err(io_err(tp, "create temp file"))?;
+        let file = OpenOptions::new().write(true).create_new(true).open(tp).map_err(io_err(tp, "create temp file"))?;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        out.write_all(&[0u8; HEADER_LEN])
-            .map_err(io_err(tp, "write placeholder header"))?;
-        let mut payload = PayloadWriter {
-            inner: &mut out,
-            crc: 0,
-            len: 0,
-        };
+        out.write_all(&[0u8; HEADER_LEN]).map_err(io_err(tp, "write placeholder header"))?;
+        let mut payload = PayloadWriter { inner: &mut out, crc: 0, len: 0 };
         fill(&mut payload).map_err(io_err(tp, "write payload"))?;
         let (payload_crc, payload_len) = (payload.crc, payload.len);
         if let Some(expected) = expected_len {
             if expected != payload_len {
-                return Err(SnapshotError::LengthMismatch {
-                    path: temp_path.clone(),
-                    expected,
-                    actual: payload_len,
-                });
+                return Err(SnapshotError::LengthMismatch { path: temp_path.clone(), expected, actual: payload_len });
             }
         }
-        let mut file = out
-            .into_inner()
-            .map_err(|e| io_err(tp, "flush payload")(e.into_error()))?;
+        let mut file = out.into_inner().map_err(|e| io_err(tp, "flush payload")(e.into_error()))?;
 
-        let raw = RawHeader {
-            header: *header,
-            payload_len,
-            payload_crc,
-        };
+        let raw = RawHeader { header: *header, payload_len, payload_crc };
         file.seek(SeekFrom::Start(0))
             .and_then(|_| file.write_all(&raw.encode()))
             .map_err(io_err(tp, "write header"))?;
@@ -612,12 +556,7 @@ impl SnapshotStore {
         drop(guard);
         sync_dir(&self.dir)?;
 
-        Ok(SnapshotInfo {
-            path: final_path,
-            shard: header.shard,
-            position: header.position,
-            bytes: raw.file_len(),
-        })
+        Ok(SnapshotInfo { path: final_path, shard: header.shard, position: header.position, bytes: raw.file_len() })
     }
 
     /// Snapshot files found by name (temp and foreign files ignored), sorted by
@@ -633,11 +572,7 @@ impl SnapshotStore {
             if shard.is_some_and(|want| want != s) {
                 continue;
             }
-            out.push(Entry {
-                path: ent.path(),
-                shard: s,
-                position,
-            });
+            out.push(Entry { path: ent.path(), shard: s, position });
         }
         out.sort_by_key(|e| (e.shard, e.position));
         Ok(out)
@@ -656,12 +591,7 @@ impl SnapshotStore {
             .map(|e| {
                 let (_, raw, bytes) = open_checked(&e.path)?;
                 check_name(&e.path, (e.shard, e.position), &raw.header)?;
-                Ok(SnapshotInfo {
-                    path: e.path,
-                    shard: e.shard,
-                    position: e.position,
-                    bytes,
-                })
+                Ok(SnapshotInfo { path: e.path, shard: e.shard, position: e.position, bytes })
             })
             .collect()
     }
@@ -694,11 +624,7 @@ impl SnapshotStore {
         })?;
         let computed = crc32c::crc32c(&payload);
         if computed != raw.payload_crc {
-            return Err(SnapshotError::PayloadChecksum {
-                path: path.to_path_buf(),
-                stored: raw.payload_crc,
-                computed,
-            });
+            return Err(SnapshotError::PayloadChecksum { path: path.to_path_buf(), stored: raw.payload_crc, computed });
         }
         Ok((raw.header, payload))
     }
@@ -721,14 +647,7 @@ impl SnapshotStore {
         let mut skipped = Vec::new();
         for e in self.scan(Some(shard))?.into_iter().rev() {
             match self.load_entry(&e) {
-                Ok((header, payload)) => {
-                    return Ok(Some(Loaded {
-                        header,
-                        payload,
-                        path: e.path,
-                        skipped,
-                    }))
-                }
+                Ok((header, payload)) => return Ok(Some(Loaded { header, payload, path: e.path, skipped })),
                 Err(err) => skipped.push((e.path, err)),
             }
         }
@@ -744,19 +663,11 @@ impl SnapshotStore {
     /// verifies snapshots newest first until one passes, which normally means one file.
     pub fn prune(&self, shard: u32, keep: usize) -> Result<Vec<PathBuf>, SnapshotError> {
         let entries = self.scan(Some(shard))?;
-        let newest_valid = entries
-            .iter()
-            .rev()
-            .find(|e| self.load_entry(e).is_ok())
-            .map(|e| e.path.clone());
+        let newest_valid = entries.iter().rev().find(|e| self.load_entry(e).is_ok()).map(|e| e.path.clone());
         let first_kept = entries.len().saturating_sub(keep);
 
-        let mut victims: Vec<PathBuf> = entries
-            .into_iter()
-            .take(first_kept)
-            .map(|e| e.path)
-            .filter(|p| Some(p) != newest_valid.as_ref())
-            .collect();
+        let mut victims: Vec<PathBuf> =
+            entries.into_iter().take(first_kept).map(|e| e.path).filter(|p| Some(p) != newest_valid.as_ref()).collect();
 
         let rd = fs::read_dir(&self.dir).map_err(io_err(&self.dir, "read directory"))?;
         let mut temps = Vec::new();
@@ -795,11 +706,7 @@ mod tests {
 
     fn raw() -> RawHeader {
         RawHeader {
-            header: SnapshotHeader {
-                shard: 7,
-                position: 0x0102_0304_0506_0708,
-                digest: [0xAB; 32],
-            },
+            header: SnapshotHeader { shard: 7, position: 0x0102_0304_0506_0708, digest: [0xAB; 32] },
             payload_len: 1234,
             payload_crc: 0xDEAD_BEEF,
         }
@@ -838,14 +745,8 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_strays_are_ignored() {
-        assert_eq!(
-            snapshot_name(3, 1234),
-            "shard-0003-00000000000000001234.snap"
-        );
-        assert_eq!(
-            parse_snapshot_name("shard-0003-00000000000000001234.snap"),
-            Some((3, 1234))
-        );
+        assert_eq!(snapshot_name(3, 1234), "shard-0003-00000000000000001234.snap");
+        assert_eq!(parse_snapshot_name("shard-0003-00000000000000001234.snap"), Some((3, 1234)));
         let big = snapshot_name(u32::MAX, u64::MAX);
         assert_eq!(parse_snapshot_name(&big), Some((u32::MAX, u64::MAX)));
         for stray in [
@@ -859,24 +760,14 @@ mod tests {
         ] {
             assert_eq!(parse_snapshot_name(stray), None, "{stray}");
         }
-        assert_eq!(
-            parse_temp_name(".shard-0003-00000000000000001234.snap.tmp-99-5"),
-            Some(3)
-        );
-        assert_eq!(
-            parse_temp_name("shard-0003-00000000000000001234.snap"),
-            None
-        );
+        assert_eq!(parse_temp_name(".shard-0003-00000000000000001234.snap.tmp-99-5"), Some(3));
+        assert_eq!(parse_temp_name("shard-0003-00000000000000001234.snap"), None);
     }
 
     #[test]
     fn payload_writer_crc_matches_one_shot() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
-        let mut w = PayloadWriter {
-            inner: Vec::new(),
-            crc: 0,
-            len: 0,
-        };
+        let mut w = PayloadWriter { inner: Vec::new(), crc: 0, len: 0 };
         for chunk in data.chunks(37) {
             w.write_all(chunk).unwrap();
         }

@@ -4,19 +4,13 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use croupier_snapshots::{
-    SnapshotError, SnapshotHeader, SnapshotInfo, SnapshotStore, FORMAT_VERSION, HEADER_LEN,
-};
+use croupier_snapshots::{SnapshotError, SnapshotHeader, SnapshotInfo, SnapshotStore, FORMAT_VERSION, HEADER_LEN};
 
 fn header(shard: u32, position: u64) -> SnapshotHeader {
     let mut digest = [0u8; 32];
     digest[..8].copy_from_slice(&position.to_le_bytes());
     digest[31] = shard as u8;
-    SnapshotHeader {
-        shard,
-        position,
-        digest,
-    }
+    SnapshotHeader { shard, position, digest }
 }
 
 fn payload(seed: u64, len: usize) -> Vec<u8> {
@@ -44,18 +38,14 @@ fn flip_bit(path: &Path, offset: usize, bit: u8) {
 }
 
 fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
 
 fn temp_file(store: &SnapshotStore, shard: u32, position: u64) -> PathBuf {
-    let p = store
-        .dir()
-        .join(format!(".shard-{shard:04}-{position:020}.snap.tmp-4242-0"));
+    let p = store.dir().join(format!(".shard-{shard:04}-{position:020}.snap.tmp-4242-0"));
     fs::write(&p, b"half-written garbage").unwrap();
     p
 }
@@ -71,13 +61,7 @@ fn open_creates_the_directory_and_rejects_a_file() {
     let file = tmp.path().join("plain");
     fs::write(&file, b"x").unwrap();
     let err = SnapshotStore::open(&file).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SnapshotError::NotADirectory { .. } | SnapshotError::Io { .. }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, SnapshotError::NotADirectory { .. } | SnapshotError::Io { .. }), "{err}");
 }
 
 #[test]
@@ -103,10 +87,7 @@ fn round_trip() {
     assert_eq!(data2, data);
 
     // Only the final file remains: no temp files.
-    assert_eq!(
-        file_names(s.dir()),
-        vec!["shard-0003-00000000000000001234.snap"]
-    );
+    assert_eq!(file_names(s.dir()), vec!["shard-0003-00000000000000001234.snap"]);
 }
 
 #[test]
@@ -145,10 +126,7 @@ fn streaming_write_matches_in_memory_write() {
     assert_eq!(fs::read(&info.path).unwrap(), streamed);
 
     // With a correct hint it succeeds too.
-    s.write_with(&header(1, 51), Some(data.len() as u64), |w| {
-        w.write_all(&data)
-    })
-    .unwrap();
+    s.write_with(&header(1, 51), Some(data.len() as u64), |w| w.write_all(&data)).unwrap();
 }
 
 #[test]
@@ -165,73 +143,30 @@ fn streaming_write_failure_commits_nothing_and_leaves_no_temp() {
     assert!(matches!(err, SnapshotError::Io { .. }), "{err}");
     assert!(err.to_string().contains("serializer failed"), "{err}");
 
-    let err = s
-        .write_with(&header(1, 20), Some(100), |w| w.write_all(&[7; 99]))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SnapshotError::LengthMismatch {
-                expected: 100,
-                actual: 99,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = s.write_with(&header(1, 20), Some(100), |w| w.write_all(&[7; 99])).unwrap_err();
+    assert!(matches!(err, SnapshotError::LengthMismatch { expected: 100, actual: 99, .. }), "{err}");
 
     // The existing snapshot is untouched, nothing else exists.
-    assert_eq!(
-        file_names(s.dir()),
-        vec!["shard-0001-00000000000000000010.snap"]
-    );
+    assert_eq!(file_names(s.dir()), vec!["shard-0001-00000000000000000010.snap"]);
     assert_eq!(s.load(s.path_for(1, 10)).unwrap().1, b"old");
 }
 
 #[test]
 fn list_is_sorted_by_shard_then_position_and_filters() {
     let (_tmp, s) = store();
-    for (shard, pos) in [
-        (2, 5),
-        (0, 100),
-        (1, 7),
-        (0, 9),
-        (10, 1),
-        (1, 1_000_000),
-        (0, 10),
-    ] {
-        s.write(&header(shard, pos), &payload(pos, pos as usize % 50))
-            .unwrap();
+    for (shard, pos) in [(2, 5), (0, 100), (1, 7), (0, 9), (10, 1), (1, 1_000_000), (0, 10)] {
+        s.write(&header(shard, pos), &payload(pos, pos as usize % 50)).unwrap();
     }
     // Foreign files and temp files are ignored.
     fs::write(s.dir().join("README"), b"hi").unwrap();
     fs::write(s.dir().join("shard-1-2.snap"), b"not canonical").unwrap();
     temp_file(&s, 0, 11);
 
-    let all: Vec<(u32, u64)> = s
-        .list(None)
-        .unwrap()
-        .iter()
-        .map(|i| (i.shard, i.position))
-        .collect();
-    assert_eq!(
-        all,
-        vec![
-            (0, 9),
-            (0, 10),
-            (0, 100),
-            (1, 7),
-            (1, 1_000_000),
-            (2, 5),
-            (10, 1)
-        ]
-    );
+    let all: Vec<(u32, u64)> = s.list(None).unwrap().iter().map(|i| (i.shard, i.position)).collect();
+    assert_eq!(all, vec![(0, 9), (0, 10), (0, 100), (1, 7), (1, 1_000_000), (2, 5), (10, 1)]);
 
     let zero = s.list(Some(0)).unwrap();
-    assert_eq!(
-        zero.iter().map(|i| i.position).collect::<Vec<_>>(),
-        vec![9, 10, 100]
-    );
+    assert_eq!(zero.iter().map(|i| i.position).collect::<Vec<_>>(), vec![9, 10, 100]);
     for i in &zero {
         assert_eq!(i.bytes, fs::metadata(&i.path).unwrap().len());
         assert_eq!(i.path, s.path_for(0, i.position));
@@ -247,11 +182,7 @@ fn list_reports_a_corrupt_header_by_name() {
     flip_bit(&bad.path, 20, 3);
     let err = s.list(Some(0)).unwrap_err();
     assert!(matches!(err, SnapshotError::HeaderChecksum { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .contains("shard-0000-00000000000000000002.snap"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("shard-0000-00000000000000000002.snap"), "{err}");
     // Other shards are unaffected.
     assert!(s.list(Some(1)).unwrap().is_empty());
 }
@@ -266,16 +197,10 @@ fn flipped_payload_bit_is_a_payload_checksum_error() {
     assert_eq!(s.list(Some(4)).unwrap().len(), 1);
     // ... but load does not.
     let err = s.load(&info.path).unwrap_err();
-    assert!(
-        matches!(err, SnapshotError::PayloadChecksum { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, SnapshotError::PayloadChecksum { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("payload checksum mismatch"), "{msg}");
-    assert!(
-        msg.contains("shard-0004-00000000000000000040.snap"),
-        "{msg}"
-    );
+    assert!(msg.contains("shard-0004-00000000000000000040.snap"), "{msg}");
 }
 
 #[test]
@@ -288,10 +213,7 @@ fn flipped_header_bit_is_a_header_checksum_error() {
     assert!(matches!(err, SnapshotError::HeaderChecksum { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("header checksum mismatch"), "{msg}");
-    assert!(
-        msg.contains("shard-0004-00000000000000000040.snap"),
-        "{msg}"
-    );
+    assert!(msg.contains("shard-0004-00000000000000000040.snap"), "{msg}");
 
     // A bit of the stored payload length: still the header checksum, not a bogus size error.
     let info = s.write(&header(4, 41), &payload(3, 100)).unwrap();
@@ -314,20 +236,8 @@ fn bad_magic_and_unsupported_version_are_named() {
     bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     fs::write(&info.path, bytes).unwrap();
     let err = s.load(&info.path).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SnapshotError::UnsupportedVersion {
-                found: 2,
-                supported: 1,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err
-        .to_string()
-        .contains("unsupported snapshot format version 2"));
+    assert!(matches!(err, SnapshotError::UnsupportedVersion { found: 2, supported: 1, .. }), "{err}");
+    assert!(err.to_string().contains("unsupported snapshot format version 2"));
 }
 
 #[test]
@@ -338,12 +248,7 @@ fn truncated_and_overlong_files_are_detected() {
 
     // Payload cut short.
     let info = s.write(&header(2, 1), &data).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(&info.path)
-        .unwrap()
-        .set_len(full - 1)
-        .unwrap();
+    OpenOptions::new().write(true).open(&info.path).unwrap().set_len(full - 1).unwrap();
     let err = s.load(&info.path).unwrap_err();
     assert!(
         matches!(err, SnapshotError::Truncated { expected, actual, .. }
@@ -352,19 +257,11 @@ fn truncated_and_overlong_files_are_detected() {
     );
     assert!(err.to_string().contains("truncated"), "{err}");
     // list checks sizes too.
-    assert!(matches!(
-        s.list(Some(2)).unwrap_err(),
-        SnapshotError::Truncated { .. }
-    ));
+    assert!(matches!(s.list(Some(2)).unwrap_err(), SnapshotError::Truncated { .. }));
 
     // Cut inside the header.
     let info = s.write(&header(2, 2), &data).unwrap();
-    OpenOptions::new()
-        .write(true)
-        .open(&info.path)
-        .unwrap()
-        .set_len(10)
-        .unwrap();
+    OpenOptions::new().write(true).open(&info.path).unwrap().set_len(10).unwrap();
     let err = s.load(&info.path).unwrap_err();
     assert!(
         matches!(err, SnapshotError::Truncated { expected, actual: 10, .. }
@@ -375,19 +272,11 @@ fn truncated_and_overlong_files_are_detected() {
     // Empty file.
     let info = s.write(&header(2, 3), &data).unwrap();
     fs::write(&info.path, b"").unwrap();
-    assert!(matches!(
-        s.load(&info.path).unwrap_err(),
-        SnapshotError::Truncated { actual: 0, .. }
-    ));
+    assert!(matches!(s.load(&info.path).unwrap_err(), SnapshotError::Truncated { actual: 0, .. }));
 
     // Extra bytes appended.
     let info = s.write(&header(2, 4), &data).unwrap();
-    OpenOptions::new()
-        .append(true)
-        .open(&info.path)
-        .unwrap()
-        .write_all(b"!")
-        .unwrap();
+    OpenOptions::new().append(true).open(&info.path).unwrap().write_all(b"!").unwrap();
     let err = s.load(&info.path).unwrap_err();
     assert!(matches!(err, SnapshotError::TrailingBytes { .. }), "{err}");
 }
@@ -415,15 +304,9 @@ fn load_newest_valid_skips_corrupt_newer_snapshots() {
     assert_eq!(loaded.path, older.path);
     assert_eq!(loaded.skipped.len(), 2);
     assert_eq!(loaded.skipped[0].0, newest.path);
-    assert!(matches!(
-        loaded.skipped[0].1,
-        SnapshotError::PayloadChecksum { .. }
-    ));
+    assert!(matches!(loaded.skipped[0].1, SnapshotError::PayloadChecksum { .. }));
     assert_eq!(loaded.skipped[1].0, newer.path);
-    assert!(matches!(
-        loaded.skipped[1].1,
-        SnapshotError::Truncated { .. }
-    ));
+    assert!(matches!(loaded.skipped[1].1, SnapshotError::Truncated { .. }));
 
     // When the newest is fine nothing is skipped.
     let loaded = s.load_newest_valid(1).unwrap().unwrap();
@@ -452,21 +335,11 @@ fn a_renamed_snapshot_is_rejected_by_name_mismatch() {
     assert_eq!(loaded.header.position, 5);
     assert_eq!(loaded.skipped.len(), 1);
     assert!(
-        matches!(
-            loaded.skipped[0].1,
-            SnapshotError::NameMismatch {
-                name_position: 9,
-                header_position: 5,
-                ..
-            }
-        ),
+        matches!(loaded.skipped[0].1, SnapshotError::NameMismatch { name_position: 9, header_position: 5, .. }),
         "{}",
         loaded.skipped[0].1
     );
-    assert!(matches!(
-        s.list(Some(0)).unwrap_err(),
-        SnapshotError::NameMismatch { .. }
-    ));
+    assert!(matches!(s.list(Some(0)).unwrap_err(), SnapshotError::NameMismatch { .. }));
 }
 
 #[test]
@@ -477,16 +350,8 @@ fn prune_keeps_the_newest_n() {
         s.write(&header(1, pos), &payload(pos, 64)).unwrap();
     }
     let removed = s.prune(0, 2).unwrap();
-    assert_eq!(
-        removed,
-        vec![s.path_for(0, 1), s.path_for(0, 2), s.path_for(0, 3)]
-    );
-    let left: Vec<u64> = s
-        .list(Some(0))
-        .unwrap()
-        .iter()
-        .map(|i| i.position)
-        .collect();
+    assert_eq!(removed, vec![s.path_for(0, 1), s.path_for(0, 2), s.path_for(0, 3)]);
+    let left: Vec<u64> = s.list(Some(0)).unwrap().iter().map(|i| i.position).collect();
     assert_eq!(left, vec![4, 5]);
     // Other shards untouched.
     assert_eq!(s.list(Some(1)).unwrap().len(), 5);
@@ -513,10 +378,7 @@ fn prune_never_removes_the_newest_valid_snapshot() {
     assert_eq!(removed, vec![s.path_for(0, 1), s.path_for(0, 3)]);
     assert_eq!(
         file_names(s.dir()),
-        vec![
-            "shard-0000-00000000000000000002.snap",
-            "shard-0000-00000000000000000004.snap"
-        ]
+        vec!["shard-0000-00000000000000000002.snap", "shard-0000-00000000000000000004.snap"]
     );
     assert_eq!(s.load_newest_valid(0).unwrap().unwrap().header.position, 2);
 }
@@ -542,10 +404,7 @@ fn leftover_temp_file_is_ignored_and_then_pruned() {
     assert!(s.path_for(0, 1).exists());
 
     assert_eq!(s.prune(1, 1).unwrap(), vec![temp1]);
-    assert_eq!(
-        file_names(s.dir()),
-        vec!["shard-0000-00000000000000000001.snap"]
-    );
+    assert_eq!(file_names(s.dir()), vec!["shard-0000-00000000000000000001.snap"]);
 }
 
 #[test]
@@ -557,9 +416,7 @@ fn prune_leaves_a_write_in_flight_alone() {
         .write_with(&header(0, 2), None, |w| {
             w.write_all(b"first half ")?;
             // The temp file of this very write exists now; a concurrent prune must spare it.
-            let removed = s2
-                .prune(0, 0)
-                .map_err(|e| io::Error::other(e.to_string()))?;
+            let removed = s2.prune(0, 0).map_err(|e| io::Error::other(e.to_string()))?;
             assert!(removed.is_empty(), "{removed:?}");
             w.write_all(b"second half")
         })
