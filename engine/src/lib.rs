@@ -12,6 +12,7 @@
 
 pub mod command;
 mod decide;
+pub mod durable;
 pub mod event;
 pub mod ids;
 mod index;
@@ -53,12 +54,25 @@ impl Engine {
     /// Decides and applies `cmd`. On success the command's events are in [`Engine::events`].
     #[inline]
     pub fn execute(&mut self, cmd: &Command, now: Timestamp) -> Result<Reply, Reject> {
+        let reply = self.decide(cmd, now)?;
+        self.apply_decided();
+        Ok(reply)
+    }
+
+    /// Decides `cmd` without applying it: the events wait in [`Engine::events`] until
+    /// [`Engine::apply_decided`] (a durable shard journals them in between).
+    #[inline]
+    pub fn decide(&mut self, cmd: &Command, now: Timestamp) -> Result<Reply, Reject> {
         self.events.clear();
-        let reply = decide(&self.state, cmd, now, &mut self.events)?;
+        decide(&self.state, cmd, now, &mut self.events)
+    }
+
+    /// Applies the events of the last `decide`.
+    #[inline]
+    pub fn apply_decided(&mut self) {
         for e in &self.events {
             evolve(&mut self.state, e);
         }
-        Ok(reply)
     }
 
     /// Executes a batch of stamped commands in order, as a shard does with what it drained

@@ -427,8 +427,11 @@ impl State {
 
     /// Rebuilds the derived lookups after deserialization (snapshot restore).
     pub fn rebuild_indexes(&mut self) {
-        let mut idx = Indexes::default();
-        idx.account_by_user = DenseIndex::with_capacity(self.accounts.len());
+        let mut idx = Indexes {
+            account_by_user: DenseIndex::with_capacity(self.accounts.len()),
+            bet_by_order: DenseIndex::with_capacity(self.bets.len()),
+            ..Indexes::default()
+        };
         idx.round_stake.latest = vec![(NO_ROUND, Money::ZERO); self.accounts.len()];
         for (i, a) in self.accounts.iter().enumerate() {
             index_account(&mut idx, &self.accounts, i as u32, a);
@@ -652,15 +655,12 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
         a.returned_today = Money::ZERO;
     }
     a.staked_today += e.stake;
-    match e.round {
-        Some(round) => {
-            let r = &mut state.rounds[round.index()];
-            r.bets.push(e.bet);
-            let liability = crate::money::liability(e.stake, e.odds).expect("decide checked");
-            r.liability[e.selection.0 as usize] += liability;
-            state.idx.round_stake.add(round, e.account, e.stake);
-        }
-        None => {}
+    if let Some(round) = e.round {
+        let r = &mut state.rounds[round.index()];
+        r.bets.push(e.bet);
+        let liability = crate::money::liability(e.stake, e.odds).expect("decide checked");
+        r.liability[e.selection.0 as usize] += liability;
+        state.idx.round_stake.add(round, e.account, e.stake);
     }
     state.bets.push(Bet {
         order_no: e.order_no,

@@ -92,6 +92,15 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnapshotError {
+    /// The file passed every check here, but its owner could not use its payload (for
+    /// example the decoded state does not reproduce the digest in the header).
+    #[error("{path}: rejected: {reason}", path = path.display())]
+    Rejected {
+        /// The snapshot file.
+        path: PathBuf,
+        /// Why its owner refused it.
+        reason: String,
+    },
     /// An operating-system call failed; `op` says which step (open, read, fsync, rename, ...).
     #[error("{path}: {op}: {source}", path = path.display())]
     Io {
@@ -254,6 +263,15 @@ pub struct Loaded {
     /// The file it came from.
     pub path: PathBuf,
     /// Newer snapshots that were tried first and rejected, newest first, with the reason.
+    pub skipped: Vec<(PathBuf, SnapshotError)>,
+}
+
+/// Result of [`SnapshotStore::load_newest_accepted`].
+#[derive(Debug)]
+pub struct Accepted<T> {
+    /// The decoded newest acceptable snapshot, its header and file.
+    pub found: Option<(T, SnapshotHeader, PathBuf)>,
+    /// Newer snapshots refused, newest first, with the reason.
     pub skipped: Vec<(PathBuf, SnapshotError)>,
 }
 
@@ -644,14 +662,29 @@ impl SnapshotStore {
     /// caller then replays from the start of the journal); only a failure to read the directory
     /// itself is an error.
     pub fn load_newest_valid(&self, shard: u32) -> Result<Option<Loaded>, SnapshotError> {
+        let Accepted { found, skipped } = self.load_newest_accepted(shard, |_, payload| Ok(payload))?;
+        Ok(found.map(|(payload, header, path)| Loaded { header, payload, path, skipped }))
+    }
+
+    /// Like [`Self::load_newest_valid`], but the caller decodes each candidate's payload and may
+    /// refuse it (`Err(reason)`), in which case the next older snapshot is tried. Everything
+    /// refused is reported, also when nothing was accepted.
+    pub fn load_newest_accepted<T>(
+        &self,
+        shard: u32,
+        mut decode: impl FnMut(&SnapshotHeader, Vec<u8>) -> Result<T, String>,
+    ) -> Result<Accepted<T>, SnapshotError> {
         let mut skipped = Vec::new();
         for e in self.scan(Some(shard))?.into_iter().rev() {
             match self.load_entry(&e) {
-                Ok((header, payload)) => return Ok(Some(Loaded { header, payload, path: e.path, skipped })),
+                Ok((header, payload)) => match decode(&header, payload) {
+                    Ok(value) => return Ok(Accepted { found: Some((value, header, e.path)), skipped }),
+                    Err(reason) => skipped.push((e.path.clone(), SnapshotError::Rejected { path: e.path, reason })),
+                },
                 Err(err) => skipped.push((e.path, err)),
             }
         }
-        Ok(None)
+        Ok(Accepted { found: None, skipped })
     }
 
     /// Removes all but the newest `keep` snapshots of `shard`, plus leftover temp files of that

@@ -1,0 +1,350 @@
+//! A durable shard: the engine behind a journal and snapshots.
+//!
+//! Per command: `decide` → the events are appended to the journal (as one or more parts,
+//! see [`codec`]) → `evolve` → the answer is released once the records meet the durability
+//! setting. Restore is the newest snapshot whose state reproduces its recorded digest, plus
+//! `evolve` over every whole command journaled after it.
+//!
+//! This module is runtime, not domain: it does I/O and starts a snapshot thread. The domain
+//! modules never depend on it.
+
+pub mod codec;
+
+use crate::ids::Timestamp;
+use crate::state::{Capacity, State};
+use crate::{Command, Engine, Event, Reject, Reply};
+use croupier_journal::{Durability, DurableWatch, Journal, JournalConfig, JournalError, JournalReader, TailCut};
+use croupier_snapshots::{SnapshotError, SnapshotHeader, SnapshotInfo, SnapshotStore};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("journal record {seq} does not decode: {reason}")]
+    Decode { seq: u64, reason: String },
+    #[error("snapshot {path} is at position {snapshot} but the journal ends at {journal}: records are missing")]
+    SnapshotAhead { path: PathBuf, snapshot: u64, journal: u64 },
+    #[error("the shard stopped after an earlier journal failure; restart it to restore")]
+    Poisoned,
+    #[error("snapshot thread failed: {0}")]
+    SnapshotThread(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    pub data_dir: PathBuf,
+    pub shard: u32,
+    pub durability: Durability,
+    pub segment_bytes: u64,
+    pub fsync_interval: Duration,
+    /// Start a snapshot after this many journal records since the last one; `None`: only on
+    /// request and at a clean shutdown.
+    pub snapshot_every_records: Option<u64>,
+    /// Snapshots kept per shard; older ones are pruned after each write.
+    pub keep_snapshots: usize,
+    pub capacity: Capacity,
+}
+
+impl ShardConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, shard: u32) -> Self {
+        ShardConfig {
+            data_dir: data_dir.into(),
+            shard,
+            durability: Durability::Fsync,
+            segment_bytes: 64 << 20,
+            fsync_interval: Duration::from_millis(1),
+            snapshot_every_records: Some(1_000_000),
+            keep_snapshots: 3,
+            capacity: Capacity::default(),
+        }
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        journal_dir(&self.data_dir, self.shard)
+    }
+
+    fn journal_config(&self) -> JournalConfig {
+        let mut j = JournalConfig::new(self.journal_dir());
+        j.durability = self.durability;
+        j.segment_bytes = self.segment_bytes;
+        j.fsync_interval = self.fsync_interval;
+        j
+    }
+}
+
+/// `<data>/shard-<n>/journal`.
+pub fn journal_dir(data_dir: &Path, shard: u32) -> PathBuf {
+    data_dir.join(format!("shard-{shard:04}")).join("journal")
+}
+
+/// `<data>/snapshots`, shared by all shards (file names carry the shard).
+pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("snapshots")
+}
+
+/// What a restore found and did.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreReport {
+    pub shard: u32,
+    /// The snapshot restored from and its journal position.
+    pub snapshot: Option<(PathBuf, u64)>,
+    /// Newer snapshots refused, with the reason.
+    pub skipped_snapshots: Vec<(PathBuf, String)>,
+    pub records_replayed: u64,
+    pub events_replayed: u64,
+    pub commands_replayed: u64,
+    /// Commands whose parts stopped short (never acknowledged): (first position, parts).
+    pub aborted_commands: Vec<(u64, u32)>,
+    /// Journal position of the last record read (parts of an aborted command included).
+    pub position: u64,
+    /// Journal position of the last record of the last whole command applied: the state is
+    /// exactly the state the live shard had there.
+    pub applied_position: u64,
+    pub digest: [u8; 32],
+    /// A torn tail the journal cut on open.
+    pub cut: Option<TailCut>,
+}
+
+/// Restores a state from a snapshot store and a journal directory, without opening the
+/// journal for writing: used by `open`, and by audits of a copied data folder.
+pub fn replay_into(
+    state: &mut State,
+    journal: &Path,
+    after: u64,
+    report: &mut RestoreReport,
+    mut on_command: impl FnMut(u64, &[Event]),
+) -> Result<(), ShardError> {
+    if !journal.exists() {
+        return Ok(());
+    }
+    let reader = JournalReader::open(journal)?;
+    let mut assembler = codec::Assembler::default();
+    for record in reader.iter_from(after + 1) {
+        let record = record?;
+        let assembled = assembler
+            .push(record.seq, record.payload)
+            .map_err(|e| ShardError::Decode { seq: record.seq, reason: e.to_string() })?;
+        report.records_replayed += 1;
+        report.position = record.seq;
+        if let codec::Assembled::Command { events, aborted } = assembled {
+            report.aborted_commands.extend(aborted);
+            report.applied_position = record.seq;
+            for e in events {
+                crate::evolve(state, e);
+            }
+            report.events_replayed += events.len() as u64;
+            report.commands_replayed += 1;
+            on_command(record.seq, events);
+        }
+    }
+    report.aborted_commands.extend(assembler.unfinished());
+    Ok(())
+}
+
+fn restore(cfg: &ShardConfig, store: &SnapshotStore, journal_last: u64) -> Result<(State, RestoreReport), ShardError> {
+    let mut report = RestoreReport { shard: cfg.shard, ..Default::default() };
+    let found = store.load_newest_accepted(cfg.shard, |header, payload| {
+        let state = State::from_canonical_bytes(&payload).map_err(|e| format!("state does not decode: {e}"))?;
+        if state.digest() != header.digest {
+            return Err("decoded state does not reproduce the header's digest".to_string());
+        }
+        Ok(state)
+    })?;
+    report.skipped_snapshots = found.skipped.into_iter().map(|(p, e)| (p, e.to_string())).collect();
+    let (mut state, after) = match found.found {
+        Some((state, header, path)) => {
+            if header.position > journal_last {
+                return Err(ShardError::SnapshotAhead { path, snapshot: header.position, journal: journal_last });
+            }
+            report.snapshot = Some((path, header.position));
+            (state, header.position)
+        }
+        None => (State::with_capacity(cfg.capacity), 0),
+    };
+    report.position = after;
+    report.applied_position = after;
+    replay_into(&mut state, &cfg.journal_dir(), after, &mut report, |_, _| {})?;
+    report.digest = state.digest();
+    Ok((state, report))
+}
+
+pub struct DurableShard {
+    cfg: ShardConfig,
+    engine: Engine,
+    journal: Journal,
+    store: SnapshotStore,
+    buf: Vec<u8>,
+    /// Journal position of the last record applied.
+    position: u64,
+    snapshot_position: u64,
+    writer: Option<JoinHandle<Result<SnapshotInfo, ShardError>>>,
+    poisoned: bool,
+}
+
+/// The result of one command on a durable shard: the engine's answer, or a reject.
+pub type Answer = Result<Reply, Reject>;
+
+impl DurableShard {
+    /// Opens (creating if needed) and restores the shard.
+    pub fn open(cfg: ShardConfig) -> Result<(DurableShard, RestoreReport), ShardError> {
+        let (journal, opened) = Journal::open(cfg.journal_config())?;
+        let store = SnapshotStore::open(snapshot_dir(&cfg.data_dir))?;
+        let (state, mut report) = restore(&cfg, &store, journal.last_seq())?;
+        report.cut = opened.cut;
+        debug_assert_eq!(report.position, journal.last_seq(), "every record was read");
+        let shard = DurableShard {
+            position: journal.last_seq(),
+            snapshot_position: report.snapshot.as_ref().map_or(0, |s| s.1),
+            engine: Engine::new(state),
+            journal,
+            store,
+            buf: Vec::with_capacity(4096),
+            writer: None,
+            poisoned: false,
+            cfg,
+        };
+        Ok((shard, report))
+    }
+
+    pub fn state(&self) -> &State {
+        self.engine.state()
+    }
+
+    /// Journal position of the last record applied.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub fn config(&self) -> &ShardConfig {
+        &self.cfg
+    }
+
+    pub fn durable_watch(&self) -> DurableWatch {
+        self.journal.durable_watch()
+    }
+
+    /// One command, answered once durable. For throughput use [`Self::execute_batch`].
+    pub fn execute(&mut self, cmd: &Command, now: Timestamp) -> Result<Answer, ShardError> {
+        let answer = self.apply(cmd, now)?;
+        let seq = self.journal.commit()?;
+        self.journal.wait_durable(seq)?;
+        self.after_commit()?;
+        Ok(answer)
+    }
+
+    /// Decides, journals and applies a batch, then commits it as one group. Answers are
+    /// pushed to `answers`; they may be released once the returned position is durable
+    /// ([`Self::durable_watch`]), at once in `process` mode.
+    pub fn execute_batch(
+        &mut self,
+        batch: &[(Timestamp, Command)],
+        answers: &mut Vec<Answer>,
+    ) -> Result<u64, ShardError> {
+        for i in 0..batch.len() {
+            if let Some((_, ahead)) = batch.get(i + crate::PREFETCH_LOOKUPS_AHEAD) {
+                self.engine.state().prefetch_lookups(ahead);
+            }
+            if let Some((_, ahead)) = batch.get(i + crate::PREFETCH_RECORDS_AHEAD) {
+                self.engine.state().prefetch_records(ahead);
+            }
+            let (now, cmd) = &batch[i];
+            answers.push(self.apply(cmd, *now)?);
+        }
+        let seq = self.journal.commit()?;
+        self.after_commit()?;
+        Ok(seq)
+    }
+
+    /// decide → journal → evolve. A journal failure poisons the shard: its state and journal
+    /// may disagree about the command in flight, so only a restore may continue.
+    fn apply(&mut self, cmd: &Command, now: Timestamp) -> Result<Answer, ShardError> {
+        if self.poisoned {
+            return Err(ShardError::Poisoned);
+        }
+        let answer = match self.engine.decide(cmd, now) {
+            Ok(reply) => reply,
+            Err(reject) => return Ok(Err(reject)),
+        };
+        if self.engine.events().is_empty() {
+            return Ok(Ok(answer));
+        }
+        let journal = &mut self.journal;
+        let max = journal.max_payload();
+        let mut last = self.position;
+        let written = codec::encode(self.engine.events(), max, &mut self.buf, |part| {
+            last = journal.append(part)?;
+            Ok::<_, JournalError>(())
+        });
+        if let Err(e) = written {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        self.position = last;
+        self.engine.apply_decided();
+        Ok(Ok(answer))
+    }
+
+    fn after_commit(&mut self) -> Result<(), ShardError> {
+        let due = self.cfg.snapshot_every_records.is_some_and(|n| self.position - self.snapshot_position >= n);
+        let idle = self.writer.as_ref().is_none_or(|w| w.is_finished());
+        if due && idle {
+            self.finish_snapshot()?;
+            self.start_snapshot()?;
+        }
+        Ok(())
+    }
+
+    /// Starts writing a snapshot of the current state on a background thread and returns how
+    /// long the shard was stalled (the copy). The file is written only once every record it
+    /// covers is durable, so a snapshot is never ahead of the journal.
+    pub fn start_snapshot(&mut self) -> Result<Duration, ShardError> {
+        self.finish_snapshot()?;
+        self.journal.commit()?;
+        let started = Instant::now();
+        let state = self.engine.state().clone();
+        let stall = started.elapsed();
+        let (position, shard, keep) = (self.position, self.cfg.shard, self.cfg.keep_snapshots);
+        let store = self.store.clone();
+        let watch = self.journal.durable_watch();
+        self.snapshot_position = position;
+        let writer = std::thread::Builder::new()
+            .name(format!("snapshot-{shard}"))
+            .spawn(move || {
+                watch.wait(position)?;
+                let header = SnapshotHeader { shard, position, digest: state.digest() };
+                let info = store
+                    .write_with(&header, None, |w| bincode::serialize_into(w, &state).map_err(std::io::Error::other))?;
+                store.prune(shard, keep)?;
+                Ok(info)
+            })
+            .map_err(|e| ShardError::SnapshotThread(e.to_string()))?;
+        self.writer = Some(writer);
+        Ok(stall)
+    }
+
+    /// Waits for the snapshot in flight, if any, and returns what it wrote.
+    pub fn finish_snapshot(&mut self) -> Result<Option<SnapshotInfo>, ShardError> {
+        match self.writer.take() {
+            None => Ok(None),
+            Some(w) => w.join().map_err(|_| ShardError::SnapshotThread("panicked".into()))?.map(Some),
+        }
+    }
+
+    /// Clean shutdown: a last snapshot (when asked), then the journal is synced and closed.
+    pub fn close(mut self, snapshot: bool) -> Result<Option<SnapshotInfo>, ShardError> {
+        self.journal.commit()?;
+        let info = if snapshot && self.position > self.snapshot_position {
+            self.start_snapshot()?;
+            self.finish_snapshot()?
+        } else {
+            self.finish_snapshot()?
+        };
+        self.journal.close()?;
+        Ok(info)
+    }
+}
