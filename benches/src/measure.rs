@@ -1,0 +1,179 @@
+//! The measured loop: throughput over the whole loop, latency from sampled operations.
+//!
+//! Reading the clock costs about 20-25 ns, which would dominate an operation of ~150 ns if
+//! every one were timed. So **every 64th operation is timed on its own** (two clock reads
+//! around it) and recorded in the histogram; the other 63 run untimed. Percentiles are
+//! therefore over 1/64 of the operations, chosen by position and not by speed, and each
+//! sampled latency includes about one clock read of overhead. A single stall that no sample
+//! hits would be missed by `max`, so the loop also reports the slowest stretch of 64
+//! consecutive operations (the time between two sample starts), which covers every operation.
+//!
+//! In batch mode ([`measured_batches`], for `Engine::execute_batch`) the operations of a batch
+//! overlap their memory accesses, so no single one can be timed alone: each batch is timed as
+//! a whole and its duration divided by its length is recorded once per operation.
+
+use crate::{Observer, Phase};
+use hdrhistogram::Histogram;
+use std::time::{Duration, Instant};
+
+/// One operation in this many is timed individually.
+pub const SAMPLE_EVERY: u64 = 64;
+/// The observer hears about progress every this many operations.
+pub const PROGRESS_EVERY: u64 = 65_536;
+
+// Both are powers of two, so a progress point is always at the start of a sampled batch.
+const _: () =
+    assert!(SAMPLE_EVERY.is_power_of_two() && PROGRESS_EVERY.is_power_of_two() && PROGRESS_EVERY >= SAMPLE_EVERY);
+
+/// A latency histogram in nanoseconds, 1 ns to 1 hour, three significant digits. Its size is
+/// fixed up front, so recording never allocates.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// What a measured loop saw.
+#[derive(Debug)]
+pub struct LoopStats {
+    pub ops: u64,
+    pub accepted: u64,
+    pub elapsed: Duration,
+    /// Sampled per-operation latencies, in nanoseconds.
+    pub latency_ns: Histogram<u64>,
+    /// The slowest stretch of at most [`SAMPLE_EVERY`] consecutive operations.
+    pub worst_batch: Duration,
+    /// Heap allocations during the loop, not counting the observer's own progress reporting;
+    /// `None` when the observer cannot count.
+    pub allocations: Option<u64>,
+}
+
+/// Runs `op(i)` for `i` in `0..ops`; `op` answers whether the operation was accepted.
+#[inline(never)]
+pub fn measured_loop<F: FnMut(u64) -> bool>(ops: u64, obs: &mut dyn Observer, mut op: F) -> LoopStats {
+    let mut hist = latency_histogram();
+    let mut accepted = 0u64;
+    let mut worst_batch = Duration::ZERO;
+    let mut progress_allocs = 0u64;
+    obs.phase(Phase::Measure, ops);
+    let allocs_before = obs.allocations();
+    let start = Instant::now();
+    let mut batch_start: Option<Instant> = None;
+    let mut i = 0u64;
+    while i < ops {
+        let t = Instant::now();
+        if let Some(b) = batch_start {
+            worst_batch = worst_batch.max(t.duration_since(b));
+        }
+        batch_start = Some(t);
+        accepted += op(i) as u64;
+        hist.saturating_record((t.elapsed().as_nanos() as u64).max(1));
+        let end = (i + SAMPLE_EVERY).min(ops);
+        for j in i + 1..end {
+            accepted += op(j) as u64;
+        }
+        i = end;
+        if i & (PROGRESS_EVERY - 1) == 0 && i < ops {
+            let a0 = obs.allocations();
+            obs.progress(i);
+            if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
+                progress_allocs += a1 - a0;
+            }
+            // The stretch across a progress report is not the engine's time.
+            batch_start = None;
+        }
+    }
+    let end = Instant::now();
+    let allocs_after = obs.allocations();
+    if let Some(b) = batch_start {
+        worst_batch = worst_batch.max(end.duration_since(b));
+    }
+    obs.progress(ops);
+    LoopStats {
+        ops,
+        accepted,
+        elapsed: end.duration_since(start),
+        latency_ns: hist,
+        worst_batch,
+        allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a - progress_allocs),
+    }
+}
+
+/// Runs `batch(start, len)` over `0..ops` in batches of `len` (the last may be shorter);
+/// `batch` answers how many of its operations were accepted. Each batch is timed whole.
+#[inline(never)]
+pub fn measured_batches<F: FnMut(u64, usize) -> u64>(
+    ops: u64,
+    batch_len: usize,
+    obs: &mut dyn Observer,
+    mut batch: F,
+) -> LoopStats {
+    assert!(batch_len > 0, "batches hold at least one operation");
+    let mut hist = latency_histogram();
+    let mut accepted = 0u64;
+    let mut worst_batch = Duration::ZERO;
+    let mut progress_allocs = 0u64;
+    obs.phase(Phase::Measure, ops);
+    let allocs_before = obs.allocations();
+    let start = Instant::now();
+    let mut i = 0u64;
+    while i < ops {
+        let len = (ops - i).min(batch_len as u64);
+        let t = Instant::now();
+        accepted += batch(i, len as usize);
+        let d = t.elapsed();
+        worst_batch = worst_batch.max(d);
+        hist.saturating_record_n(((d.as_nanos() as u64) / len).max(1), len);
+        let before = i;
+        i += len;
+        if i / PROGRESS_EVERY != before / PROGRESS_EVERY && i < ops {
+            let a0 = obs.allocations();
+            obs.progress(i);
+            if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
+                progress_allocs += a1 - a0;
+            }
+        }
+    }
+    let end = Instant::now();
+    let allocs_after = obs.allocations();
+    obs.progress(ops);
+    LoopStats {
+        ops,
+        accepted,
+        elapsed: end.duration_since(start),
+        latency_ns: hist,
+        worst_batch,
+        allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a - progress_allocs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Quiet;
+
+    #[test]
+    fn every_op_runs_once_and_every_64th_is_sampled() {
+        let mut seen = Vec::new();
+        let stats = measured_loop(1000, &mut Quiet, |i| {
+            seen.push(i);
+            i % 3 != 0
+        });
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        assert_eq!(stats.ops, 1000);
+        assert_eq!(stats.accepted, (0..1000).filter(|i| i % 3 != 0).count() as u64);
+        assert_eq!(stats.latency_ns.len(), 1000_u64.div_ceil(SAMPLE_EVERY));
+        assert!(stats.allocations.is_none());
+    }
+
+    #[test]
+    fn batches_cover_every_op_and_record_one_latency_per_op() {
+        let mut seen = Vec::new();
+        let stats = measured_batches(1000, 64, &mut Quiet, |start, len| {
+            assert!(len == 64 || (start == 960 && len == 40));
+            seen.extend(start..start + len as u64);
+            len as u64 - 1
+        });
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        assert_eq!(stats.accepted, 1000 - 16);
+        assert_eq!(stats.latency_ns.len(), 1000);
+    }
+}

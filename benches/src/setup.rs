@@ -1,0 +1,101 @@
+//! Building the starting states. Nothing here is timed.
+
+use crate::{Error, Observer, Phase};
+use croupier_engine::command::{GameLimits, Settings};
+use croupier_engine::ids::{Code, ExtId, Timestamp};
+use croupier_engine::state::Capacity;
+use croupier_engine::testkit::{self, CURRENCY, GAME};
+use croupier_engine::{Command, Engine, Money, Reply, State};
+
+/// The clock the scenarios start at (2023-11-14, UTC).
+pub(crate) const T0: Timestamp = Timestamp(1_700_000_000_000);
+/// The longest betting window the engine allows (24 h): long enough for any run.
+pub(crate) const WINDOW_MS: u64 = 86_400_000;
+/// The engine numbers accounts, bets and shares with u32.
+pub(crate) const MAX_COUNT: u64 = u32::MAX as u64 - 1;
+/// Stakes are drawn from 1.00 to 100.00 in steps of 1.00 (minor units of CNY).
+pub(crate) const STAKE_STEP: i64 = 100;
+pub(crate) const STAKE_STEPS: u64 = 100;
+pub(crate) const MAX_DRAWN_STAKE: i64 = STAKE_STEP * STAKE_STEPS as i64;
+/// The sum of all deposits stays below this, far from i64's limit on the cashier's account.
+const TOTAL_DEPOSITS: i64 = 1_000_000_000_000_000_000;
+/// Progress during setup is reported this often.
+const SETUP_PROGRESS_EVERY: u64 = 65_536;
+
+pub(crate) fn currency() -> Code {
+    testkit::code(CURRENCY)
+}
+
+/// The game limits of the bet scenarios: the engine's stake bounds, but caps per player and
+/// per selection high enough that every drawn bet is accepted.
+pub(crate) fn limits() -> GameLimits {
+    GameLimits {
+        max_stake_per_user_round: Money(i64::MAX / 4),
+        max_liability_per_selection: Money(i64::MAX / 4),
+        ..testkit::default_limits()
+    }
+}
+
+pub(crate) fn check_count(what: &str, n: u64, min: u64) -> Result<(), Error> {
+    if n < min || n > MAX_COUNT {
+        return Err(Error::InvalidConfig(format!("{what} must be between {min} and {MAX_COUNT}, not {n}")));
+    }
+    Ok(())
+}
+
+/// Runs a setup command, naming it if it is refused.
+pub(crate) fn step(
+    engine: &mut Engine,
+    cmd: &Command,
+    now: Timestamp,
+    what: impl FnOnce() -> String,
+) -> Result<Reply, Error> {
+    engine.execute(cmd, now).map_err(|reject| Error::Setup { step: what(), reject })
+}
+
+/// An engine with the test currency and game, sized for `cap`.
+pub(crate) fn configured_engine(cap: Capacity, settings: Settings, limits: GameLimits) -> Result<Engine, Error> {
+    let mut engine = Engine::new(State::with_capacity(cap));
+    for cmd in testkit::setup_commands(limits) {
+        let cmd = match cmd {
+            Command::Configure(_) => Command::Configure(settings),
+            other => other,
+        };
+        step(&mut engine, &cmd, T0, || format!("{cmd:?}"))?;
+    }
+    Ok(engine)
+}
+
+/// Per account, a deposit that keeps the sum of all deposits in bounds.
+pub(crate) fn deposit_cap(accounts: u64) -> i64 {
+    TOTAL_DEPOSITS / accounts.max(1) as i64
+}
+
+/// Opens and funds accounts for users `1..=count` with `amount` each.
+pub(crate) fn fund_users(engine: &mut Engine, count: u64, amount: i64, obs: &mut dyn Observer) -> Result<(), Error> {
+    for u in 1..=count {
+        let cmd = testkit::deposit(u, amount, u);
+        step(engine, &cmd, T0, || format!("deposit for user {u}"))?;
+        if u % SETUP_PROGRESS_EVERY == 0 {
+            obs.progress(u);
+        }
+    }
+    Ok(())
+}
+
+/// Opens the round every bet scenario bets on, for the longest window the engine allows.
+pub(crate) fn open_round(engine: &mut Engine, round: ExtId) -> Result<(), Error> {
+    let cmd = Command::GameStart { round, game: testkit::id(GAME), window_ms: Some(WINDOW_MS) };
+    step(engine, &cmd, T0, || "open the round".into())?;
+    Ok(())
+}
+
+/// The time of operation `i` of a loop: the clock advances 1 ms per 1,024 operations.
+#[inline]
+pub(crate) fn now_at(i: u64) -> Timestamp {
+    Timestamp(T0.0 + (i >> 10))
+}
+
+pub(crate) fn announce_setup(obs: &mut dyn Observer, total: u64) {
+    obs.phase(Phase::Setup, total);
+}

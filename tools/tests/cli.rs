@@ -1,0 +1,149 @@
+//! Runs the built `croupier` binary as a user would.
+
+use std::process::{Command, Output};
+
+fn croupier(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_croupier")).args(args).output().expect("the croupier binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+#[test]
+fn bench_json_has_every_key_with_sane_numbers() {
+    let out = croupier(&["bench", "engine-bets", "--ops", "20000", "--accounts", "1000", "--json"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.trim().lines().count(), 1, "exactly one JSON object: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    let obj = v.as_object().expect("a JSON object");
+    for key in [
+        "scenario",
+        "ops",
+        "seconds",
+        "ops_per_sec",
+        "latency_us",
+        "accepted",
+        "rejected",
+        "digest",
+        "allocations",
+        "allocations_per_op",
+        "settle_ms",
+        "worst_batch_us",
+    ] {
+        assert!(obj.contains_key(key), "missing {key} in {stdout}");
+    }
+    assert_eq!(v["scenario"], "engine-bets");
+    assert_eq!(v["ops"], 20_000);
+    let accepted = v["accepted"].as_u64().unwrap();
+    let rejected = v["rejected"].as_u64().unwrap();
+    assert_eq!(accepted + rejected, 20_000);
+    assert!(accepted >= 19_000, "nearly every bet is accepted: {accepted}");
+    let seconds = v["seconds"].as_f64().unwrap();
+    let ops_per_sec = v["ops_per_sec"].as_f64().unwrap();
+    assert!(seconds > 0.0 && seconds < 600.0);
+    assert!((ops_per_sec * seconds - 20_000.0).abs() < 1.0);
+    let lat = &v["latency_us"];
+    let q: Vec<f64> = ["p50", "p99", "p999", "max"]
+        .iter()
+        .map(|k| lat[*k].as_f64().unwrap_or_else(|| panic!("latency_us.{k} in {stdout}")))
+        .collect();
+    assert!(q[0] > 0.0, "{q:?}");
+    assert!(q.windows(2).all(|w| w[0] <= w[1]), "percentiles rise: {q:?}");
+    assert!(q[3] < seconds * 1e6, "no op took longer than the loop: {q:?}");
+    let digest = v["digest"].as_str().unwrap();
+    assert_eq!(digest.len(), 64);
+    assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
+    let allocations = v["allocations"].as_u64().unwrap();
+    let per_op = v["allocations_per_op"].as_f64().unwrap();
+    assert!((per_op - allocations as f64 / 20_000.0).abs() < 1e-9);
+    assert!(per_op < 0.01, "no allocation per accepted bet: {per_op}");
+    assert!(v["settle_ms"].is_null());
+
+    // The same seed and sizes reproduce the state exactly.
+    let again = croupier(&["bench", "engine-bets", "--ops", "20000", "--accounts", "1000", "--json"]);
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(w["digest"], v["digest"]);
+}
+
+#[test]
+fn settle_and_grab_report_their_own_figures() {
+    let out = croupier(&["bench", "engine-settle", "--bets", "5000", "--accounts", "500", "--json"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["ops"].as_u64(), v["accepted"].as_u64()), (Some(5_000), Some(5_000)));
+    let settle_ms = v["settle_ms"].as_f64().unwrap();
+    assert!((settle_ms / 1e3 - v["seconds"].as_f64().unwrap()).abs() < 1e-9);
+
+    let out = croupier(&["bench", "engine-grab", "--grabs", "5000", "--json"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["ops"].as_u64(), v["accepted"].as_u64()), (Some(5_000), Some(5_000)));
+    // The sender and every grabber.
+    assert_eq!(v["accounts"].as_u64(), Some(5_001));
+
+    // Through Engine::execute_batch: the same state, every op in the histogram.
+    let out = croupier(&["bench", "engine-grab", "--grabs", "5000", "--batch", "64", "--json"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(b["digest"], v["digest"]);
+    assert_eq!(b["latency_sampling"], "batches of 64 timed whole, batch time / 64 per op");
+}
+
+#[test]
+fn the_table_names_the_figures() {
+    let out = croupier(&["bench", "engine-grab", "--grabs", "3000"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for word in ["engine-grab", "ops/s", "p99.9", "allocations", "digest"] {
+        assert!(stdout.contains(word), "{word} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn help_explains_every_scenario() {
+    let top = croupier(&["--help"]);
+    assert!(top.status.success());
+    assert!(text(&top.stdout).contains("bench"));
+    let out = croupier(&["bench", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for needle in [
+        "engine-bets",
+        "engine-settle",
+        "engine-grab",
+        "--ops",
+        "--accounts",
+        "--bets",
+        "--grabs",
+        "--seed",
+        "--json",
+        "every 64th",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn bad_arguments_fail_with_a_clear_message() {
+    let out = croupier(&["bench", "engine-dice"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("invalid value 'engine-dice'") && err.contains("engine-bets"), "{err}");
+
+    let out = croupier(&["bench", "engine-bets", "--ops", "lots"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--ops"));
+
+    let out = croupier(&["bench", "engine-grab", "--ops", "10"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("--ops does not apply to engine-grab"), "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+
+    let out = croupier(&["bench", "engine-bets", "--accounts", "0", "--ops", "10"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("benchmark engine-bets failed") && err.contains("accounts must be"), "{err}");
+}
