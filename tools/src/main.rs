@@ -2,6 +2,7 @@
 
 mod alloc_count;
 mod bench;
+mod data;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,12 +26,28 @@ enum Command {
     /// Measure the engine's throughput and latency on a synthetic workload (one thread, no
     /// journal), with a progress bar on stderr and a table or JSON on stdout.
     Bench(bench::BenchArgs),
+    /// Restore every shard of a data folder (newest valid snapshot plus the journal after it),
+    /// cutting a torn journal tail, and print per shard the snapshot used, what was replayed,
+    /// the position and the state digest.
+    Restore(data::RestoreArgs),
+    /// Audit or print a data folder's journals.
+    #[command(subcommand)]
+    Journal(data::JournalCommand),
+    /// Write or list snapshots.
+    #[command(subcommand)]
+    Snapshot(data::SnapshotCommand),
+    /// Print one round's events, bets and settlements in order (seed 000's game replay).
+    Replay(data::ReplayArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Restore(args) => data::restore(&args),
+        Command::Journal(cmd) => data::journal(&cmd),
+        Command::Snapshot(cmd) => data::snapshot(&cmd),
+        Command::Replay(args) => data::replay(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

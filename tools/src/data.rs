@@ -1,0 +1,355 @@
+//! Sub-commands that work on a data folder: `restore`, `journal verify|dump`,
+//! `snapshot create|list` and `replay --round`.
+//!
+//! Layout of a data folder: `shard-<n>/journal/*.seg` per shard, `snapshots/*.snap` shared.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use croupier_engine::durable::{self, journal_dir, snapshot_dir, DurableShard, RestoreReport, ShardConfig};
+use croupier_engine::event::Event;
+use croupier_engine::ids::RoundNo;
+use croupier_engine::{ExtId, State};
+use croupier_journal::Durability;
+use croupier_snapshots::SnapshotStore;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Where the data lives.
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// The data folder (journals and snapshots), as `croupier serve` and `croupier bench bets`
+    /// write it.
+    #[arg(long, default_value = "./croupier-data", env = "CROUPIER_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// The shards present in a data folder, by their journal directories.
+pub fn shards(data_dir: &Path) -> Result<Vec<u32>> {
+    if !data_dir.is_dir() {
+        bail!("{} is not a data folder (no such directory)", data_dir.display());
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(data_dir).with_context(|| format!("reading {}", data_dir.display()))? {
+        let name = e?.file_name();
+        if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("shard-")).and_then(|n| n.parse().ok()) {
+            out.push(n);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        bail!("{} holds no shard journals (expected shard-0000/journal)", data_dir.display());
+    }
+    Ok(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------- restore
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn report_json(r: &RestoreReport) -> serde_json::Value {
+    json!({
+        "shard": r.shard,
+        "snapshot": r.snapshot.as_ref().map(|(p, pos)| json!({"path": p, "position": pos})),
+        "skipped_snapshots": r.skipped_snapshots.iter().map(|(p, why)| json!({"path": p, "reason": why})).collect::<Vec<_>>(),
+        "records_replayed": r.records_replayed,
+        "events_replayed": r.events_replayed,
+        "commands_replayed": r.commands_replayed,
+        "aborted_commands": r.aborted_commands.iter().map(|(pos, parts)| json!({"position": pos, "parts": parts})).collect::<Vec<_>>(),
+        "position": r.position,
+        "applied_position": r.applied_position,
+        "digest": hex(&r.digest),
+        "cut": r.cut.as_ref().map(|c| json!({"segment": c.segment, "offset": c.offset, "bytes": c.bytes})),
+    })
+}
+
+/// Restores every shard (newest valid snapshot plus the journal after it), cutting a torn
+/// journal tail, and reports what it used.
+pub fn restore(args: &RestoreArgs) -> Result<()> {
+    let mut reports = Vec::new();
+    for shard in shards(&args.data.data_dir)? {
+        let mut cfg = ShardConfig::new(&args.data.data_dir, shard);
+        cfg.durability = Durability::Process;
+        cfg.snapshot_every_records = None;
+        let (s, report) = DurableShard::open(cfg).with_context(|| format!("restoring shard {shard}"))?;
+        s.state().check_invariants().map_err(anyhow::Error::msg).context("money invariants after restore")?;
+        s.close(false)?;
+        reports.push(report);
+    }
+    if args.json {
+        println!("{}", json!({ "shards": reports.iter().map(report_json).collect::<Vec<_>>() }));
+        return Ok(());
+    }
+    for r in &reports {
+        println!("shard {}", r.shard);
+        match &r.snapshot {
+            Some((p, pos)) => println!("  snapshot         {} (position {pos})", p.display()),
+            None => println!("  snapshot         none: replayed the journal from the start"),
+        }
+        for (p, why) in &r.skipped_snapshots {
+            println!("  skipped          {}: {why}", p.display());
+        }
+        println!(
+            "  replayed         {} records, {} events, {} commands",
+            r.records_replayed, r.events_replayed, r.commands_replayed
+        );
+        for (pos, parts) in &r.aborted_commands {
+            println!("  dropped          a command of {parts} part(s) at position {pos}, cut off by a crash (never acknowledged)");
+        }
+        if let Some(c) = &r.cut {
+            println!("  cut torn tail    {} bytes at {}:{}", c.bytes, c.segment.display(), c.offset);
+        }
+        println!("  position         {}", r.applied_position);
+        println!("  digest           {}", hex(&r.digest));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- journal
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check framing, checksums and the hash chain of every segment, then replay every event
+    /// and check the money invariants (each currency sums to zero, no overdraft outside debt,
+    /// holds equal open stakes). Exits non-zero naming the segment and offset of the first
+    /// problem.
+    Verify(VerifyArgs),
+    /// Print the journaled events, one line per event with its position.
+    Dump(DumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Only this shard (default: all).
+    #[arg(long)]
+    pub shard: Option<u32>,
+    /// Start at this journal position.
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn journal(cmd: &JournalCommand) -> Result<()> {
+    match cmd {
+        JournalCommand::Verify(a) => verify(a),
+        JournalCommand::Dump(a) => dump(a),
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<()> {
+    let mut out = Vec::new();
+    for shard in shards(&args.data.data_dir)? {
+        let dir = journal_dir(&args.data.data_dir, shard);
+        let report =
+            croupier_journal::verify(&dir).with_context(|| format!("shard {shard}: journal {}", dir.display()))?;
+        let mut state = State::new();
+        let mut replay = RestoreReport::default();
+        durable::replay_into(&mut state, &dir, 0, &mut replay, |_, _| {})
+            .with_context(|| format!("shard {shard}: replaying {}", dir.display()))?;
+        state.check_invariants().map_err(anyhow::Error::msg).with_context(|| {
+            format!("shard {shard}: money invariants after replaying to position {}", replay.applied_position)
+        })?;
+        out.push(json!({
+            "shard": shard,
+            "segments": report.segments,
+            "records": report.records,
+            "seals": report.seals,
+            "first_seq": report.first_seq,
+            "last_seq": report.last_seq,
+            "chain": report.chain_hex(),
+            "unsealed_records": report.unsealed_records,
+            "torn_tail": report.torn_tail.as_ref().map(|c| json!({"segment": c.segment, "offset": c.offset, "bytes": c.bytes})),
+            "events": replay.events_replayed,
+            "aborted_commands": replay.aborted_commands.len(),
+            "digest": hex(&state.digest()),
+        }));
+    }
+    if args.json {
+        println!("{}", json!({ "ok": true, "shards": out }));
+    } else {
+        for s in &out {
+            println!(
+                "shard {}: ok — {} segments, {} records ({} sealed batches), positions {}..{}, {} events replayed, money invariants hold, chain {}, digest {}",
+                s["shard"], s["segments"], s["records"], s["seals"], s["first_seq"], s["last_seq"], s["events"], s["chain"].as_str().unwrap_or(""), s["digest"].as_str().unwrap_or("")
+            );
+            if s["unsealed_records"].as_u64().unwrap_or(0) > 0 || !s["torn_tail"].is_null() {
+                println!("  note: the tail has {} unsealed records and torn tail {}: the writer stopped mid-batch; the next open cuts or seals it", s["unsealed_records"], s["torn_tail"]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dump(args: &DumpArgs) -> Result<()> {
+    let shards = match args.shard {
+        Some(s) => vec![s],
+        None => shards(&args.data.data_dir)?,
+    };
+    for shard in shards {
+        let dir = journal_dir(&args.data.data_dir, shard);
+        let mut state = State::new();
+        let mut report = RestoreReport::default();
+        let mut failed = None;
+        durable::replay_into(&mut state, &dir, args.from.saturating_sub(1), &mut report, |position, events| {
+            for (i, e) in events.iter().enumerate() {
+                let line = if args.json {
+                    serde_json::to_string(
+                        &json!({"shard": shard, "position": position, "index": i, "event": e.name(), "data": e}),
+                    )
+                } else {
+                    Ok(format!("{shard}:{position}.{i} {} {e:?}", e.name()))
+                };
+                match line {
+                    Ok(l) => println!("{l}"),
+                    Err(err) => failed = Some(err),
+                }
+            }
+        })
+        .with_context(|| format!("reading shard {shard}"))?;
+        if let Some(e) = failed {
+            bail!("an event does not print as JSON: {e}");
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- snapshot
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Restore each shard and write a snapshot of it now (the journal is kept).
+    Create(DataDirArgs),
+    /// List the snapshot files with shard, journal position and size.
+    List(DataDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DataDirArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+pub fn snapshot(cmd: &SnapshotCommand) -> Result<()> {
+    match cmd {
+        SnapshotCommand::Create(a) => {
+            for shard in shards(&a.data.data_dir)? {
+                let mut cfg = ShardConfig::new(&a.data.data_dir, shard);
+                cfg.durability = Durability::Process;
+                cfg.snapshot_every_records = None;
+                let (mut s, _) = DurableShard::open(cfg).with_context(|| format!("restoring shard {shard}"))?;
+                let stall = s.start_snapshot()?;
+                let info = s.finish_snapshot()?.context("snapshot thread wrote nothing")?;
+                s.close(false)?;
+                println!(
+                    "shard {shard}: {} (position {}, {} bytes, shard stalled {:.1} ms)",
+                    info.path.display(),
+                    info.position,
+                    info.bytes,
+                    stall.as_secs_f64() * 1e3
+                );
+            }
+            Ok(())
+        }
+        SnapshotCommand::List(a) => {
+            let store = SnapshotStore::open(snapshot_dir(&a.data.data_dir))?;
+            let list = store.list(None)?;
+            if list.is_empty() {
+                println!("no snapshots in {}", snapshot_dir(&a.data.data_dir).display());
+            }
+            for i in list {
+                println!(
+                    "shard {:>4}  position {:>12}  {:>12} bytes  {}",
+                    i.shard,
+                    i.position,
+                    i.bytes,
+                    i.path.display()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------- replay
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The round id, as given to `game_start`.
+    #[arg(long)]
+    pub round: String,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Seed 000's game replay: a round's events, bets and settlements in journal order.
+pub fn replay(args: &ReplayArgs) -> Result<()> {
+    let wanted = ExtId::new(&args.round).map_err(|e| anyhow::anyhow!("--round {:?}: {e}", args.round))?;
+    let mut found = false;
+    for shard in shards(&args.data.data_dir)? {
+        let dir = journal_dir(&args.data.data_dir, shard);
+        let mut state = State::new();
+        let mut report = RestoreReport::default();
+        let mut round: Option<RoundNo> = None;
+        let mut bets = std::collections::HashSet::new();
+        durable::replay_into(&mut state, &dir, 0, &mut report, |position, events| {
+            for (i, e) in events.iter().enumerate() {
+                let mine = match e {
+                    Event::RoundOpened { round: no, id, .. } if *id == wanted => {
+                        round = Some(*no);
+                        true
+                    }
+                    Event::RoundStatusChanged { round: no, .. } | Event::RoundDrawn { round: no, .. } => {
+                        Some(*no) == round
+                    }
+                    Event::BetAccepted(b) if b.round.is_some() && b.round == round => {
+                        bets.insert(b.bet);
+                        true
+                    }
+                    Event::BetSettled { bet, .. } | Event::BetResettled { bet, .. } => bets.contains(bet),
+                    _ => false,
+                };
+                if mine {
+                    found = true;
+                    if args.json {
+                        println!(
+                            "{}",
+                            json!({"shard": shard, "position": position, "index": i, "event": e.name(), "data": e})
+                        );
+                    } else {
+                        println!("{shard}:{position}.{i} {} {e:?}", e.name());
+                    }
+                }
+            }
+        })?;
+    }
+    if !found {
+        bail!("no round {:?} in {}", args.round, args.data.data_dir.display());
+    }
+    Ok(())
+}
