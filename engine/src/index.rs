@@ -171,14 +171,18 @@ impl Slots {
     fn zeroed(len: usize) -> Slots {
         debug_assert!(len.is_power_of_two());
         let layout = Self::layout(len);
+        // Allocate, advise, then zero: zeroing first would fault the pages in as small pages
+        // before the kernel heard the advice.
         // SAFETY: the layout has a non-zero size (len >= 16).
-        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw as *mut u64) else { alloc::handle_alloc_error(layout) };
         #[cfg(target_os = "linux")]
         if layout.size() >= HUGE_PAGE {
-            // SAFETY: advising our own, page-aligned mapping; failure only loses the hint.
+            // SAFETY: advising our own, page-aligned allocation; failure only loses the hint.
             unsafe { libc::madvise(raw as *mut libc::c_void, layout.size(), libc::MADV_HUGEPAGE) };
         }
+        // SAFETY: `raw` holds `layout.size()` writable bytes; EMPTY slots are zero.
+        unsafe { std::ptr::write_bytes(raw, 0, layout.size()) };
         Slots { ptr, len }
     }
 

@@ -10,6 +10,7 @@
 //! Money is [`Money`], integer minor units; every balance change is a double-entry transfer
 //! ([`ledger`]), so each currency's accounts sum to zero after every event.
 
+pub mod chunked;
 pub mod command;
 mod decide;
 pub mod durable;

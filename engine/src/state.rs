@@ -5,6 +5,7 @@
 //! [`State::rebuild_indexes`]. The digest and snapshots encode only the vectors, so two states
 //! built by the same history, or one restored from a snapshot, encode to the same bytes.
 
+use crate::chunked::Chunked;
 use crate::command::{DrawResult, GameDef, PacketKind, Settings};
 use crate::event::{BetAccepted, Event, RedPacketSent};
 use crate::ids::{
@@ -130,7 +131,7 @@ pub struct Round {
     pub ended_at: Option<Timestamp>,
     pub result: Option<DrawResult>,
     /// Every bet accepted on this round, in acceptance order.
-    pub bets: Vec<BetId>,
+    pub bets: Chunked<BetId>,
     /// Per selection: what the house stands to lose beyond the stakes, summed over bets.
     pub liability: Vec<Money>,
 }
@@ -237,9 +238,9 @@ pub struct State {
     pub(crate) settings: Settings,
     pub(crate) currencies: Vec<CurrencyState>,
     pub(crate) games: Vec<Game>,
-    pub(crate) accounts: Vec<Account>,
+    pub(crate) accounts: Chunked<Account>,
     pub(crate) rounds: Vec<Round>,
-    pub(crate) bets: Vec<Bet>,
+    pub(crate) bets: Chunked<Bet>,
     pub(crate) packets: Vec<RedPacket>,
     pub(crate) transfers: Vec<TransferRecord>,
     pub(crate) excluded_until: BTreeMap<UserId, Timestamp>,
@@ -313,7 +314,7 @@ impl State {
     pub fn game_by_id(&self, id: &ExtId) -> Option<GameNo> {
         self.idx.game_by_id.get(id).copied()
     }
-    pub fn accounts(&self) -> &[Account] {
+    pub fn accounts(&self) -> &Chunked<Account> {
         &self.accounts
     }
     pub fn account(&self, no: AccountNo) -> &Account {
@@ -336,7 +337,7 @@ impl State {
     pub fn round_by_id(&self, id: &ExtId) -> Option<RoundNo> {
         self.idx.round_by_id.get(id).copied()
     }
-    pub fn bets(&self) -> &[Bet] {
+    pub fn bets(&self) -> &Chunked<Bet> {
         &self.bets
     }
     pub fn bet(&self, id: BetId) -> &Bet {
@@ -432,7 +433,7 @@ impl State {
             bet_by_order: DenseIndex::with_capacity(self.bets.len()),
             ..Indexes::default()
         };
-        idx.round_stake.latest = vec![(NO_ROUND, Money::ZERO); self.accounts.len()];
+        idx.round_stake.latest = (0..self.accounts.len()).map(|_| (NO_ROUND, Money::ZERO)).collect();
         for (i, a) in self.accounts.iter().enumerate() {
             index_account(&mut idx, &self.accounts, i as u32, a);
         }
@@ -533,7 +534,7 @@ pub fn evolve(state: &mut State, event: &Event) {
                 drawn_at: None,
                 ended_at: None,
                 result: None,
-                bets: Vec::new(),
+                bets: Chunked::new(),
                 liability: vec![Money::ZERO; selections],
             });
             state.idx.round_by_id.insert(*id, *round);
@@ -676,7 +677,7 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
     index_bet(&mut state.idx, &state.bets, e.bet, &state.bets[e.bet.index()]);
 }
 
-fn index_account(idx: &mut Indexes, accounts: &[Account], no: u32, a: &Account) {
+fn index_account(idx: &mut Indexes, accounts: &Chunked<Account>, no: u32, a: &Account) {
     let rehash = |i: u32| hash_account_key(accounts[i as usize].user, accounts[i as usize].currency);
     idx.account_by_user.insert(hash_account_key(a.user, a.currency), no, rehash);
 }
@@ -684,7 +685,7 @@ fn index_account(idx: &mut Indexes, accounts: &[Account], no: u32, a: &Account) 
 /// Round bets are found by order number, bookmaker bets by the bookmaker's bet id; the two
 /// live in separate indexes so one operator's ids cannot collide with the other's.
 #[inline]
-fn index_bet(idx: &mut Indexes, bets: &[Bet], id: BetId, b: &Bet) {
+fn index_bet(idx: &mut Indexes, bets: &Chunked<Bet>, id: BetId, b: &Bet) {
     let rehash = |i: u32| bets[i as usize].order_no.hash64();
     let index = if b.round.is_some() { &mut idx.bet_by_order } else { &mut idx.bet_by_partner_id };
     index.insert(b.order_no.hash64(), id.0, rehash);
@@ -706,7 +707,8 @@ fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
         expires_at: e.expires_at,
         remaining: e.total,
         status: PacketStatus::Open,
-        grabs: Vec::new(),
+        // Every share will be grabbed in a festival: reserve them all (capped) up front.
+        grabs: Vec::with_capacity(e.shares.min(1 << 20) as usize),
         grab_by_user: DenseIndex::with_capacity(e.shares.min(1 << 20) as usize),
     });
 }
@@ -728,7 +730,7 @@ const NO_ROUND: RoundNo = RoundNo(u32::MAX);
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RoundStakes {
     /// Per account: the round it last bet on, and its stake there.
-    pub latest: Vec<(RoundNo, Money)>,
+    pub latest: Chunked<(RoundNo, Money)>,
     earlier: FxHashMap<(RoundNo, AccountNo), Money>,
 }
 

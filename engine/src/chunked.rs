@@ -1,0 +1,218 @@
+//! [`Chunked`]: a growable sequence stored in fixed-size chunks that never move.
+//!
+//! A `Vec` that doubles copies everything it holds: at ten million bets that is a gigabyte
+//! copied while the shard stands still. Here growth allocates one more chunk of
+//! [`CHUNK`] elements and copies nothing, so the longest pause is one chunk's allocation.
+//! Indexing costs one more load (the chunk table is small and stays in cache). It serializes
+//! exactly like a `Vec` (a length, then the elements), so the canonical encoding and the
+//! digest do not depend on the layout.
+
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::ser::{Serialize, Serializer};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// Elements per chunk.
+pub const CHUNK_BITS: u32 = 16;
+pub const CHUNK: usize = 1 << CHUNK_BITS;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Chunked<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allocates the chunks for `n` more elements now, so that pushing them allocates nothing.
+    pub fn reserve(&mut self, n: usize) {
+        let chunks = (self.len + n).div_ceil(CHUNK);
+        self.chunks.reserve(chunks.saturating_sub(self.chunks.len()));
+        while self.chunks.len() < chunks {
+            self.chunks.push(new_chunk());
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        let chunk = self.len >> CHUNK_BITS;
+        if chunk == self.chunks.len() {
+            self.chunks.push(new_chunk());
+        }
+        let c = &mut self.chunks[chunk];
+        debug_assert!(c.len() < CHUNK && c.capacity() == CHUNK, "a chunk never grows past its capacity");
+        c.push(value);
+        self.len += 1;
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&T> {
+        if i < self.len {
+            Some(&self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        if i < self.len {
+            Some(&mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
+        } else {
+            None
+        }
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
+        self.chunks.iter_mut().flat_map(|c| c.iter_mut())
+    }
+}
+
+/// A chunk's memory, asked of the kernel as huge pages and faulted in now, in one call,
+/// rather than one page fault per 4 KiB while the shard is taking bets.
+fn new_chunk<T>() -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(CHUNK);
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
+        let end = (v.as_ptr() as usize + CHUNK * std::mem::size_of::<T>()) & !(PAGE - 1);
+        if end > start {
+            // SAFETY: advice on memory this Vec owns; a refusal (old kernel) loses only speed.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE);
+            }
+        }
+    }
+    v
+}
+
+impl<T> std::ops::Index<usize> for Chunked<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, i: usize) -> &T {
+        self.get(i).unwrap_or_else(|| panic!("index {i} out of range for length {}", self.len))
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Chunked<T> {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        let len = self.len;
+        self.get_mut(i).unwrap_or_else(|| panic!("index {i} out of range for length {len}"))
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Chunked<T> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<T>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl<T> FromIterator<T> for Chunked<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut c = Chunked::new();
+        for v in iter {
+            c.push(v);
+        }
+        c
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Chunked<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Serialize> Serialize for Chunked<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for v in self.iter() {
+            seq.serialize_element(v)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Chunked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Chunked<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Chunked<T>, A::Error> {
+                let mut c = Chunked::new();
+                c.reserve(seq.size_hint().unwrap_or(0));
+                while let Some(v) = seq.next_element()? {
+                    c.push(v);
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_seq(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaves_like_a_vec_across_chunk_boundaries() {
+        let n = CHUNK * 2 + 17;
+        let c: Chunked<u32> = (0..n as u32).collect();
+        let v: Vec<u32> = (0..n as u32).collect();
+        assert_eq!(c.len(), n);
+        assert_eq!(c[CHUNK], CHUNK as u32);
+        assert_eq!(c.get(n), None);
+        assert!(c.iter().copied().eq(v.iter().copied()));
+        assert_eq!(c.iter().rev().next(), Some(&(n as u32 - 1)));
+        // Same bytes as a Vec, so digests do not depend on the layout.
+        assert_eq!(bincode::serialize(&c).unwrap(), bincode::serialize(&v).unwrap());
+        let back: Chunked<u32> = bincode::deserialize(&bincode::serialize(&v).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn reserved_chunks_are_used_without_moving() {
+        let mut c = Chunked::new();
+        c.reserve(CHUNK + 1);
+        c.push(1u8);
+        let first = &c[0] as *const u8;
+        for i in 0..CHUNK {
+            c.push(i as u8);
+        }
+        assert_eq!(first, &c[0] as *const u8, "elements never move");
+        assert_eq!(c.len(), CHUNK + 1);
+    }
+}
