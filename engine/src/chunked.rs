@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(c[CHUNK], CHUNK as u32);
         assert_eq!(c.get(n), None);
         assert!(c.iter().copied().eq(v.iter().copied()));
-        assert_eq!(c.iter().rev().next(), Some(&(n as u32 - 1)));
+        assert_eq!(c.iter().next_back(), Some(&(n as u32 - 1)));
         // Same bytes as a Vec, so digests do not depend on the layout.
         assert_eq!(bincode::serialize(&c).unwrap(), bincode::serialize(&v).unwrap());
         let back: Chunked<u32> = bincode::deserialize(&bincode::serialize(&v).unwrap()).unwrap();
