@@ -1,8 +1,13 @@
-//! [`Chunked`]: a growable sequence stored in fixed-size chunks that never move.
+//! [`Chunked`]: a growable sequence stored in fixed-size, copy-on-write chunks.
 //!
 //! A `Vec` that doubles copies everything it holds: at ten million bets that is a gigabyte
 //! copied while the shard stands still. Here growth allocates one more chunk of
 //! [`CHUNK`] elements and copies nothing, so the longest pause is one chunk's allocation.
+//!
+//! Chunks are shared (`Arc`): cloning a `Chunked` copies pointers, not elements, which is how a
+//! shard hands a snapshot of millions of accounts to a background thread while stalling for
+//! microseconds. The first write to a shared chunk afterwards copies that one chunk.
+//!
 //! Indexing costs one more load (the chunk table is small and stays in cache). It serializes
 //! exactly like a `Vec` (a length, then the elements), so the canonical encoding and the
 //! digest do not depend on the layout.
@@ -11,15 +16,40 @@ use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// Elements per chunk.
 pub const CHUNK_BITS: u32 = 16;
 pub const CHUNK: usize = 1 << CHUNK_BITS;
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
+    /// Never has a `Weak` pointer: uniqueness is `strong_count == 1` (see [`unique`]).
+    chunks: Vec<Arc<Vec<T>>>,
     len: usize,
+}
+
+impl<T> Clone for Chunked<T> {
+    /// Shares every chunk: O(chunks), whatever the number of elements.
+    fn clone(&self) -> Self {
+        Chunked { chunks: self.chunks.clone(), len: self.len }
+    }
+}
+
+/// The chunk, made unique first by copying it if a clone still shares it.
+#[inline]
+fn unique<T: Clone>(chunk: &mut Arc<Vec<T>>) -> &mut Vec<T> {
+    if Arc::strong_count(chunk) != 1 {
+        let mut fresh = new_chunk();
+        fresh.extend_from_slice(chunk);
+        *chunk = Arc::new(fresh);
+    }
+    // SAFETY: the count is 1 and no `Weak` exists (none is ever made), so this is the only
+    // handle; no other thread can gain one, because cloning needs `&self.chunks`, which we
+    // borrow mutably. The Acquire load in `strong_count` orders us after the last drop by
+    // another thread. This is `Arc::get_mut` without its atomic read-modify-write on the weak
+    // count, which matters on the bet path.
+    unsafe { &mut *(Arc::as_ptr(chunk) as *mut Vec<T>) }
 }
 
 impl<T> Default for Chunked<T> {
@@ -38,7 +68,7 @@ impl<T> Chunked<T> {
         let chunks = (self.len + n).div_ceil(CHUNK);
         self.chunks.reserve(chunks.saturating_sub(self.chunks.len()));
         while self.chunks.len() < chunks {
-            self.chunks.push(new_chunk());
+            self.chunks.push(Arc::new(new_chunk()));
         }
     }
 
@@ -53,12 +83,15 @@ impl<T> Chunked<T> {
     }
 
     #[inline]
-    pub fn push(&mut self, value: T) {
+    pub fn push(&mut self, value: T)
+    where
+        T: Clone,
+    {
         let chunk = self.len >> CHUNK_BITS;
         if chunk == self.chunks.len() {
-            self.chunks.push(new_chunk());
+            self.chunks.push(Arc::new(new_chunk()));
         }
-        let c = &mut self.chunks[chunk];
+        let c = unique(&mut self.chunks[chunk]);
         debug_assert!(c.len() < CHUNK && c.capacity() == CHUNK, "a chunk never grows past its capacity");
         c.push(value);
         self.len += 1;
@@ -74,9 +107,12 @@ impl<T> Chunked<T> {
     }
 
     #[inline]
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T>
+    where
+        T: Clone,
+    {
         if i < self.len {
-            Some(&mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)])
+            Some(&mut unique(&mut self.chunks[i >> CHUNK_BITS])[i & (CHUNK - 1)])
         } else {
             None
         }
@@ -86,8 +122,11 @@ impl<T> Chunked<T> {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
-        self.chunks.iter_mut().flat_map(|c| c.iter_mut())
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> + '_
+    where
+        T: Clone,
+    {
+        self.chunks.iter_mut().flat_map(|c| unique(c).iter_mut())
     }
 }
 
@@ -119,7 +158,7 @@ impl<T> std::ops::Index<usize> for Chunked<T> {
     }
 }
 
-impl<T> std::ops::IndexMut<usize> for Chunked<T> {
+impl<T: Clone> std::ops::IndexMut<usize> for Chunked<T> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
         let len = self.len;
@@ -129,13 +168,14 @@ impl<T> std::ops::IndexMut<usize> for Chunked<T> {
 
 impl<'a, T> IntoIterator for &'a Chunked<T> {
     type Item = &'a T;
-    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<T>>>;
+    type IntoIter =
+        std::iter::FlatMap<std::slice::Iter<'a, Arc<Vec<T>>>, &'a Vec<T>, fn(&'a Arc<Vec<T>>) -> &'a Vec<T>>;
     fn into_iter(self) -> Self::IntoIter {
-        self.chunks.iter().flatten()
+        self.chunks.iter().flat_map(|c| &**c)
     }
 }
 
-impl<T> FromIterator<T> for Chunked<T> {
+impl<T: Clone> FromIterator<T> for Chunked<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut c = Chunked::new();
         for v in iter {
@@ -162,10 +202,10 @@ impl<T: Serialize> Serialize for Chunked<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Chunked<T> {
+impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Chunked<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        impl<'de, T: Deserialize<'de> + Clone> Visitor<'de> for V<T> {
             type Value = Chunked<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a sequence")
@@ -214,5 +254,23 @@ mod tests {
         }
         assert_eq!(first, &c[0] as *const u8, "elements never move");
         assert_eq!(c.len(), CHUNK + 1);
+    }
+
+    #[test]
+    fn clones_share_chunks_until_written() {
+        let mut live: Chunked<u64> = (0..(CHUNK as u64 + 10)).collect();
+        let snapshot = live.clone();
+        let untouched = &snapshot[CHUNK] as *const u64;
+        live[3] = 999;
+        live.push(7);
+        assert_eq!(snapshot[3], 3, "a clone keeps the values it was taken with");
+        assert_eq!(snapshot.len(), CHUNK + 10);
+        assert_eq!((live[3], live.len()), (999, CHUNK + 11));
+        // The second chunk was written too (push), so it was copied; the snapshot's stays put.
+        assert_eq!(untouched, &snapshot[CHUNK] as *const u64);
+        drop(snapshot);
+        let before = &live[4] as *const u64;
+        live[4] = 1;
+        assert_eq!(before, &live[4] as *const u64, "unique again: written in place");
     }
 }

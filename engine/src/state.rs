@@ -239,10 +239,10 @@ pub struct State {
     pub(crate) currencies: Vec<CurrencyState>,
     pub(crate) games: Vec<Game>,
     pub(crate) accounts: Chunked<Account>,
-    pub(crate) rounds: Vec<Round>,
+    pub(crate) rounds: Chunked<Round>,
     pub(crate) bets: Chunked<Bet>,
-    pub(crate) packets: Vec<RedPacket>,
-    pub(crate) transfers: Vec<TransferRecord>,
+    pub(crate) packets: Chunked<RedPacket>,
+    pub(crate) transfers: Chunked<TransferRecord>,
     pub(crate) excluded_until: BTreeMap<UserId, Timestamp>,
     /// Bookmaker bet ids refunded before they were seen.
     pub(crate) partner_refunded: BTreeMap<ExtId, ()>,
@@ -328,7 +328,7 @@ impl State {
         });
         found.map(AccountNo)
     }
-    pub fn rounds(&self) -> &[Round] {
+    pub fn rounds(&self) -> &Chunked<Round> {
         &self.rounds
     }
     pub fn round(&self, no: RoundNo) -> &Round {
@@ -352,7 +352,7 @@ impl State {
         let found = self.idx.bet_by_partner_id.get(bet.hash64(), |i| self.bets[i as usize].order_no == *bet);
         found.map(BetId)
     }
-    pub fn packets(&self) -> &[RedPacket] {
+    pub fn packets(&self) -> &Chunked<RedPacket> {
         &self.packets
     }
     pub fn packet(&self, no: PacketNo) -> &RedPacket {
@@ -419,6 +419,26 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// A copy for a snapshot: the data, sharing every chunk with the live state (so this takes
+    /// microseconds however large the state is), without the derived indexes, which a restore
+    /// rebuilds. Writes to the live state afterwards copy only the chunks they touch.
+    pub fn snapshot_copy(&self) -> State {
+        State {
+            settings: self.settings,
+            currencies: self.currencies.clone(),
+            games: self.games.clone(),
+            accounts: self.accounts.clone(),
+            rounds: self.rounds.clone(),
+            bets: self.bets.clone(),
+            packets: self.packets.clone(),
+            transfers: self.transfers.clone(),
+            excluded_until: self.excluded_until.clone(),
+            partner_refunded: self.partner_refunded.clone(),
+            partner_transactions: self.partner_transactions.clone(),
+            idx: Indexes::default(),
+        }
     }
 
     /// The canonical encoding: what the digest hashes and what a snapshot stores.

@@ -306,7 +306,7 @@ impl DurableShard {
         self.finish_snapshot()?;
         self.journal.commit()?;
         let started = Instant::now();
-        let state = self.engine.state().clone();
+        let state = self.engine.state().snapshot_copy();
         let stall = started.elapsed();
         let (position, shard, keep) = (self.position, self.cfg.shard, self.cfg.keep_snapshots);
         let store = self.store.clone();
