@@ -9,6 +9,10 @@
 //! | [`Scenario::EngineSettle`] | one round holding many open bets, stopped | one `GameDraw` with a result | bets settled |
 //! | [`Scenario::EngineGrab`] | one lucky red packet, a few funded accounts | one grab per distinct user | grabs |
 //!
+//! [`durable`] adds the scenarios that touch a disk: `bets` ([`Scenario::DurableBets`]:
+//! `PlaceBet` through a `DurableShard`, journal and snapshots included, in a data folder that
+//! is kept) and `fsync` (the raw latency of a 4 KiB `fdatasync` on that folder's disk).
+//!
 //! Throughput is operations divided by the wall time of the measured loop (setup, checks and
 //! digest excluded). Latency: see [`measure`] (every 64th operation is timed on its own).
 //! `engine-bets` and `engine-grab` can also hand their commands to `Engine::execute_batch`
@@ -19,6 +23,7 @@
 //! how `croupier bench` proves that accepting a bet allocates nothing in the steady state.
 
 pub mod bets;
+pub mod durable;
 pub mod grab;
 pub mod measure;
 pub mod rng;
@@ -26,6 +31,7 @@ pub mod settle;
 mod setup;
 
 pub use bets::{BetsConfig, BetsWorkload};
+pub use durable::{DurableBetsConfig, DurableBetsReport, FsyncReport};
 pub use grab::{GrabConfig, GrabWorkload};
 pub use settle::{SettleConfig, SettleWorkload};
 
@@ -40,10 +46,13 @@ pub enum Scenario {
     EngineBets,
     EngineSettle,
     EngineGrab,
+    /// `PlaceBet` through a durable shard (journal, snapshots): [`durable::run_bets`].
+    DurableBets,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [Scenario::EngineBets, Scenario::EngineSettle, Scenario::EngineGrab];
+    pub const ALL: [Scenario; 4] =
+        [Scenario::EngineBets, Scenario::EngineSettle, Scenario::EngineGrab, Scenario::DurableBets];
 
     /// The stable name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -51,6 +60,7 @@ impl Scenario {
             Scenario::EngineBets => "engine-bets",
             Scenario::EngineSettle => "engine-settle",
             Scenario::EngineGrab => "engine-grab",
+            Scenario::DurableBets => "bets",
         }
     }
 }
@@ -131,6 +141,9 @@ pub enum LatencySampling {
     Batched(u64),
     /// The one measured operation (a settlement) timed as a whole.
     Single,
+    /// Batches of n commands through a durable shard; each command is recorded at the time
+    /// from its batch's start until its answer may be released (see [`durable`]).
+    Released(u64),
 }
 
 /// What a run measured.
@@ -201,6 +214,8 @@ pub enum Error {
     Setup { step: String, reject: Reject },
     /// The state after the run is wrong.
     Verification(String),
+    /// The data folder, journal or snapshots failed (durable scenarios).
+    Data(String),
 }
 
 impl fmt::Display for Error {
@@ -209,6 +224,7 @@ impl fmt::Display for Error {
             Error::InvalidConfig(m) => write!(f, "invalid benchmark size: {m}"),
             Error::Setup { step, reject } => write!(f, "setup step {step} was refused: {reject}"),
             Error::Verification(m) => write!(f, "verification failed after the run: {m}"),
+            Error::Data(m) => write!(f, "{m}"),
         }
     }
 }

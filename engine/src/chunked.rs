@@ -22,17 +22,26 @@ use std::sync::Arc;
 pub const CHUNK_BITS: u32 = 16;
 pub const CHUNK: usize = 1 << CHUNK_BITS;
 
-#[derive(PartialEq, Eq)]
 pub struct Chunked<T> {
     /// Never has a `Weak` pointer: uniqueness is `strong_count == 1` (see [`unique`]).
     chunks: Vec<Arc<Vec<T>>>,
     len: usize,
 }
 
+/// Equal when the elements are, whatever chunks are reserved.
+impl<T: PartialEq> PartialEq for Chunked<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Eq> Eq for Chunked<T> {}
+
 impl<T> Clone for Chunked<T> {
-    /// Shares every chunk: O(chunks), whatever the number of elements.
+    /// Shares every chunk in use: O(chunks), whatever the number of elements. Chunks reserved
+    /// but still empty stay with the original, so filling them later copies nothing.
     fn clone(&self) -> Self {
-        Chunked { chunks: self.chunks.clone(), len: self.len }
+        Chunked { chunks: self.chunks[..self.len.div_ceil(CHUNK)].to_vec(), len: self.len }
     }
 }
 
@@ -269,6 +278,16 @@ mod tests {
         // The second chunk was written too (push), so it was copied; the snapshot's stays put.
         assert_eq!(untouched, &snapshot[CHUNK] as *const u64);
         drop(snapshot);
+        let mut reserved: Chunked<u64> = Chunked::new();
+        reserved.reserve(3 * CHUNK);
+        reserved.push(1);
+        let copy = reserved.clone();
+        let chunk_two = reserved.chunks[1].as_ptr();
+        for i in 0..CHUNK as u64 {
+            reserved.push(i);
+        }
+        assert_eq!(chunk_two, reserved.chunks[1].as_ptr(), "a reserved chunk is not shared, so not copied");
+        assert_eq!(copy.len(), 1);
         let before = &live[4] as *const u64;
         live[4] = 1;
         assert_eq!(before, &live[4] as *const u64, "unique again: written in place");

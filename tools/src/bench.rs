@@ -4,9 +4,12 @@
 use crate::alloc_count;
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args, ValueEnum};
+use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
 use croupier_benches::{BetsConfig, Config, GrabConfig, LatencySampling, Observer, Phase, Report, SettleConfig};
+use croupier_journal::Durability;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const AFTER_HELP: &str = "\
@@ -22,18 +25,39 @@ Measurement:
   one draw as a whole. 'allocations' counts every heap alloc/realloc made during the
   measured loop (a counting global allocator), less those of the progress bar.
 
+Durable scenarios (they need --data-dir; the folder is created and kept):
+  bets      PlaceBet through a durable shard (journal and snapshots) in batches of --batch
+            (default 256) with --durability process|fsync. Setup (funding --accounts players,
+            default 100000, and opening one round) goes through the shard too, untimed.
+            Latency is per command, from the start of its batch until its answer may be
+            released: in process mode when execute_batch returns; in fsync mode when the
+            shard sees the durable watermark cover the batch (it keeps executing while up
+            to 64 batches wait for the flusher). Throughput runs until the last batch is
+            released. Snapshots follow the shard's default policy (every 1000000 journal
+            records); their count and longest stall are reported. No snapshot is written at
+            exit, so `croupier restore` replays the journal after the last one. A folder that
+            already holds a journal is refused unless --append is given.
+  fsync     The floor under fsync durability: --ops (default 2000) times, write 4 KiB at
+            offset 0 of a file in --data-dir and fdatasync it, each pair timed.
+
 Progress is drawn on stderr (updated every 65,536 operations) when stderr is a terminal.
 
 JSON (--json), one object on stdout; these keys are stable:
   scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max}, accepted,
   rejected, digest, allocations, allocations_per_op, settle_ms (engine-settle, else null),
   worst_batch_us (null for engine-settle), latency_sampling, setup_seconds, accounts, seed
+  bets adds: durability, data_dir, round, batch, start_position, position (journal
+  position at the end; digest is the live state's there), snapshots, max_snapshot_stall_ms
+  fsync has: scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max},
+  write_bytes, data_dir
 
 Examples:
   croupier bench engine-bets
   croupier bench engine-bets --batch 64
   croupier bench engine-settle --bets 100000 --json
-  croupier bench engine-grab --grabs 5000000 --seed 7";
+  croupier bench engine-grab --grabs 5000000 --seed 7
+  croupier bench bets --data-dir /tmp/croupier-bench --durability fsync
+  croupier bench fsync --data-dir /tmp/croupier-bench";
 
 /// The workloads `croupier bench` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,6 +71,12 @@ pub enum ScenarioArg {
     /// Distinct users grabbing one lucky red packet, most opening an account (ops = grabs)
     #[value(name = "engine-grab")]
     Grab,
+    /// PlaceBet through a durable shard, journal and snapshots in --data-dir (ops = bets placed)
+    #[value(name = "bets")]
+    DurableBets,
+    /// 4 KiB write + fdatasync on --data-dir's disk, the floor of fsync durability (ops = syncs)
+    #[value(name = "fsync")]
+    Fsync,
 }
 
 impl ScenarioArg {
@@ -55,14 +85,55 @@ impl ScenarioArg {
             ScenarioArg::Bets => "engine-bets",
             ScenarioArg::Settle => "engine-settle",
             ScenarioArg::Grab => "engine-grab",
+            ScenarioArg::DurableBets => "bets",
+            ScenarioArg::Fsync => "fsync",
         }
     }
 }
 
+/// When an answer may be released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// The records are in the mapped pages: survives kill -9 of the process, not a power loss
+    Process,
+    /// Group commit: a flusher syncs about every millisecond: survives a power loss
+    Fsync,
+}
+
+impl DurabilityArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            DurabilityArg::Process => "process",
+            DurabilityArg::Fsync => "fsync",
+        }
+    }
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(d: DurabilityArg) -> Durability {
+        match d {
+            DurabilityArg::Process => Durability::Process,
+            DurabilityArg::Fsync => Durability::Fsync,
+        }
+    }
+}
+
+/// What `croupier bench` will run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// An in-memory engine scenario.
+    Engine(Config),
+    /// `bets`: a durable shard in a data folder.
+    DurableBets(DurableBetsConfig),
+    /// `fsync`: the disk's write + fdatasync latency.
+    Fsync { data_dir: PathBuf, ops: u64 },
+}
+
 /// Measure the engine's throughput and latency on a synthetic workload.
 ///
-/// The engine runs in process on one thread, without journal or network: this is the ceiling
-/// of one shard. Counts are plain integers (no separators).
+/// The engine-* scenarios run the engine in process on one thread, without journal or network:
+/// the ceiling of one shard. `bets` adds the journal and snapshots of a durable shard in a data
+/// folder, and `fsync` measures that folder's disk. Counts are plain integers (no separators).
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct BenchArgs {
@@ -70,13 +141,15 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: ScenarioArg,
 
-    /// engine-bets: bets placed in the measured loop [default: 10000000]
+    /// engine-bets and bets: bets placed in the measured loop [default: 10000000 for
+    /// engine-bets, 2000000 for bets]; fsync: timed write + fdatasync pairs [default: 2000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
 
     /// Funded accounts opened before the measured loop (not timed) [default: 1000000 for
-    /// engine-bets and engine-settle (settle uses min(bets, accounts) of them); --grabs / 10
-    /// for engine-grab, whose other grabbers get an account opened by their grab]
+    /// engine-bets and engine-settle (settle uses min(bets, accounts) of them); 100000 for
+    /// bets; --grabs / 10 for engine-grab, whose other grabbers get an account opened by their
+    /// grab]
     #[arg(long, value_name = "N")]
     pub accounts: Option<u64>,
 
@@ -89,16 +162,30 @@ pub struct BenchArgs {
     pub grabs: Option<u64>,
 
     /// Seed of the workload (users, selections, stakes, grab order, lucky split); the same
-    /// seed and sizes give the same final state digest
-    #[arg(long, value_name = "S", default_value_t = 1)]
-    pub seed: u64,
+    /// seed and sizes give the same final state digest [default: 1]
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
 
     /// engine-bets and engine-grab: commands handed to Engine::execute_batch at a time, which
     /// prefetches the next commands' lookups as a shard does with what it drains from its ring;
     /// each batch is then timed whole and its time / N recorded per op. 1 = Engine::execute per
-    /// command, every 64th timed alone
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = value_parser!(u64).range(1..=1_000_000))]
-    pub batch: u64,
+    /// command, every 64th timed alone [default: 1]. bets: commands per
+    /// DurableShard::execute_batch, one journal commit each [default: 256]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
+    pub batch: Option<u64>,
+
+    /// bets and fsync: the data folder (created if missing, kept after the run)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// bets: when an answer may be released (required)
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub durability: Option<DurabilityArg>,
+
+    /// bets: add this run to a data folder that already holds a journal (ids are made distinct
+    /// by the journal position the run starts at)
+    #[arg(long)]
+    pub append: bool,
 
     /// Print exactly one JSON object on stdout instead of the table (see --help for the keys)
     #[arg(long)]
@@ -106,68 +193,138 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    /// The scenario's sizes: the flags given, the defaults for the rest. A size flag that
-    /// belongs to another scenario is an error rather than silently ignored.
-    fn config(&self) -> Result<Config> {
-        let misplaced = |flag: &str, owner: &str| -> Result<()> {
-            bail!("--{flag} does not apply to {}; it sets the size of {owner}", self.scenario.name())
-        };
+    /// The scenario's sizes: the flags given, the defaults for the rest. A flag that belongs
+    /// to another scenario is an error rather than silently ignored.
+    fn plan(&self) -> Result<Plan> {
+        use ScenarioArg::*;
         let s = self.scenario;
-        if self.ops.is_some() && s != ScenarioArg::Bets {
-            misplaced("ops", "engine-bets")?;
+        let misplaced = |flag: &str, owners: &[ScenarioArg], what: &str| -> Result<()> {
+            if owners.contains(&s) {
+                return Ok(());
+            }
+            let names: Vec<&str> = owners.iter().map(|o| o.name()).collect();
+            let owners = match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => names.concat(),
+            };
+            bail!("--{flag} does not apply to {}; it sets {what} of {owners}", s.name())
+        };
+        if self.ops.is_some() {
+            misplaced("ops", &[Bets, DurableBets, Fsync], "the size")?;
         }
-        if self.bets.is_some() && s != ScenarioArg::Settle {
-            misplaced("bets", "engine-settle")?;
+        if self.accounts.is_some() {
+            misplaced("accounts", &[Bets, Settle, Grab, DurableBets], "the funded accounts")?;
         }
-        if self.grabs.is_some() && s != ScenarioArg::Grab {
-            misplaced("grabs", "engine-grab")?;
+        if self.bets.is_some() {
+            misplaced("bets", &[Settle], "the size")?;
         }
-        if self.batch > 1 && s == ScenarioArg::Settle {
+        if self.grabs.is_some() {
+            misplaced("grabs", &[Grab], "the size")?;
+        }
+        if self.seed.is_some() {
+            misplaced("seed", &[Bets, Settle, Grab, DurableBets], "the workload")?;
+        }
+        if self.batch.is_some_and(|b| b > 1) && s == Settle {
             bail!("--batch does not apply to engine-settle, which times one draw");
         }
+        if self.batch.is_some() {
+            misplaced("batch", &[Bets, Settle, Grab, DurableBets], "the batch size")?;
+        }
+        if self.data_dir.is_some() {
+            misplaced("data-dir", &[DurableBets, Fsync], "the data folder")?;
+        }
+        if self.durability.is_some() {
+            misplaced("durability", &[DurableBets], "the durability")?;
+        }
+        if self.append {
+            misplaced("append", &[DurableBets], "the data folder")?;
+        }
+        let seed = self.seed.unwrap_or(1);
+        let batch = self.batch.unwrap_or(1) as usize;
+        let data_dir = || match &self.data_dir {
+            Some(d) => Ok(d.clone()),
+            None => bail!("{} needs --data-dir DIR: the folder it writes to (created if missing)", s.name()),
+        };
         Ok(match s {
-            ScenarioArg::Bets => {
+            Bets => {
                 let d = BetsConfig::default();
-                Config::Bets(BetsConfig {
+                Plan::Engine(Config::Bets(BetsConfig {
                     accounts: self.accounts.unwrap_or(d.accounts),
                     ops: self.ops.unwrap_or(d.ops),
-                    seed: self.seed,
-                    batch: self.batch as usize,
-                })
+                    seed,
+                    batch,
+                }))
             }
-            ScenarioArg::Settle => {
+            Settle => {
                 let d = SettleConfig::default();
-                Config::Settle(SettleConfig {
+                Plan::Engine(Config::Settle(SettleConfig {
                     accounts: self.accounts.unwrap_or(d.accounts),
                     bets: self.bets.unwrap_or(d.bets),
-                    seed: self.seed,
-                })
+                    seed,
+                }))
             }
-            ScenarioArg::Grab => {
+            Grab => {
                 let d = GrabConfig::new(self.grabs.unwrap_or(GrabConfig::default().grabs), 0);
-                Config::Grab(GrabConfig {
+                Plan::Engine(Config::Grab(GrabConfig {
                     accounts: self.accounts.unwrap_or(d.accounts),
                     grabs: d.grabs,
-                    seed: self.seed,
-                    batch: self.batch as usize,
+                    seed,
+                    batch,
+                }))
+            }
+            DurableBets => {
+                let Some(durability) = self.durability else {
+                    bail!("bets needs --durability process|fsync: when an answer may be released");
+                };
+                let d = DurableBetsConfig::new(data_dir()?, durability.into());
+                Plan::DurableBets(DurableBetsConfig {
+                    accounts: self.accounts.unwrap_or(d.accounts),
+                    ops: self.ops.unwrap_or(d.ops),
+                    batch: self.batch.map_or(d.batch, |b| b as usize),
+                    seed,
+                    append: self.append,
+                    ..d
                 })
             }
+            Fsync => Plan::Fsync { data_dir: data_dir()?, ops: self.ops.unwrap_or(FsyncReport::DEFAULT_OPS) },
         })
     }
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let config = args.config()?;
+    let plan = args.plan()?;
+    let seed = args.seed.unwrap_or(1);
     let mut progress = Progress::new();
-    let report = croupier_benches::run(&config, &mut progress)
-        .with_context(|| format!("benchmark {} failed", args.scenario.name()))?;
-    progress.finish();
+    let failed = || format!("benchmark {} failed", args.scenario.name());
     let mut out = std::io::stdout().lock();
-    if args.json {
-        let json = report_json(&report, args.seed);
-        writeln!(out, "{json}")
-    } else {
-        write_table(&mut out, &report, args.seed)
+    match &plan {
+        Plan::Engine(config) => {
+            let report = croupier_benches::run(config, &mut progress).with_context(failed)?;
+            progress.finish();
+            if args.json {
+                writeln!(out, "{}", report_json(&report, seed))
+            } else {
+                write_table(&mut out, &format!("croupier bench {} (seed {seed})", report.scenario.name()), &report)
+            }
+        }
+        Plan::DurableBets(config) => {
+            let r = durable::run_bets(config, &mut progress).with_context(failed)?;
+            progress.finish();
+            if args.json {
+                writeln!(out, "{}", durable_json(&r, seed))
+            } else {
+                write_durable_table(&mut out, &r, seed)
+            }
+        }
+        Plan::Fsync { data_dir, ops } => {
+            let r = durable::run_fsync(data_dir, *ops, &mut progress).with_context(failed)?;
+            progress.finish();
+            if args.json {
+                writeln!(out, "{}", fsync_json(&r))
+            } else {
+                write_fsync_table(&mut out, &r)
+            }
+        }
     }
     .context("writing the report to stdout")?;
     out.flush().context("writing the report to stdout")
@@ -227,7 +384,19 @@ fn sampling_text(s: LatencySampling) -> String {
         LatencySampling::EveryNth(n) => format!("every {n}th op timed alone"),
         LatencySampling::Batched(n) => format!("batches of {n} timed whole, batch time / {n} per op"),
         LatencySampling::Single => "the one settlement timed as a whole".to_string(),
+        LatencySampling::Released(n) => {
+            format!("every command, batches of {n}: from its batch's start until its answer may be released")
+        }
     }
+}
+
+fn latency_json(r: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "p50": r.latency_us(0.5),
+        "p99": r.latency_us(0.99),
+        "p999": r.latency_us(0.999),
+        "max": r.max_latency_us(),
+    })
 }
 
 fn report_json(r: &Report, seed: u64) -> serde_json::Value {
@@ -236,12 +405,7 @@ fn report_json(r: &Report, seed: u64) -> serde_json::Value {
         "ops": r.ops,
         "seconds": r.seconds(),
         "ops_per_sec": r.ops_per_sec(),
-        "latency_us": {
-            "p50": r.latency_us(0.5),
-            "p99": r.latency_us(0.99),
-            "p999": r.latency_us(0.999),
-            "max": r.max_latency_us(),
-        },
+        "latency_us": latency_json(r),
         "accepted": r.accepted,
         "rejected": r.rejected,
         "digest": r.digest_hex(),
@@ -253,6 +417,51 @@ fn report_json(r: &Report, seed: u64) -> serde_json::Value {
         "setup_seconds": r.setup.as_secs_f64(),
         "accounts": r.accounts,
         "seed": seed,
+    })
+}
+
+fn durable_json(r: &DurableBetsReport, seed: u64) -> serde_json::Value {
+    let mut v = report_json(&r.report, seed);
+    let extra = serde_json::json!({
+        "durability": durability_name(r.durability),
+        "data_dir": r.data_dir,
+        "round": r.round.as_str(),
+        "batch": match r.report.sampling {
+            LatencySampling::Released(n) => n,
+            _ => 0,
+        },
+        "start_position": r.start_position,
+        "position": r.position,
+        "snapshots": r.snapshots,
+        "max_snapshot_stall_ms": r.max_snapshot_stall.map(|d| d.as_secs_f64() * 1_000.0),
+    });
+    if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    v
+}
+
+fn durability_name(d: Durability) -> &'static str {
+    match d {
+        Durability::Process => "process",
+        Durability::Fsync => "fsync",
+    }
+}
+
+fn fsync_json(r: &FsyncReport) -> serde_json::Value {
+    serde_json::json!({
+        "scenario": "fsync",
+        "ops": r.ops,
+        "seconds": r.elapsed.as_secs_f64(),
+        "ops_per_sec": r.ops_per_sec(),
+        "latency_us": {
+            "p50": r.latency_us(0.5),
+            "p99": r.latency_us(0.99),
+            "p999": r.latency_us(0.999),
+            "max": r.max_latency_us(),
+        },
+        "write_bytes": durable::FSYNC_WRITE_BYTES,
+        "data_dir": r.data_dir,
     })
 }
 
@@ -273,9 +482,16 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn write_table(out: &mut impl Write, r: &Report, seed: u64) -> std::io::Result<()> {
-    let row = |out: &mut dyn Write, k: &str, v: String| writeln!(out, "  {k:<14} {v}");
-    writeln!(out, "croupier bench {} (seed {seed})", r.scenario.name())?;
+fn row(out: &mut dyn Write, k: &str, v: String) -> std::io::Result<()> {
+    writeln!(out, "  {k:<14} {v}")
+}
+
+fn latency_text(p50: f64, p99: f64, p999: f64, max: f64) -> String {
+    format!("p50 {p50:.3}  p99 {p99:.3}  p99.9 {p999:.3}  max {max:.3}")
+}
+
+fn write_table(out: &mut dyn Write, title: &str, r: &Report) -> std::io::Result<()> {
+    writeln!(out, "{title}")?;
     row(
         out,
         "ops",
@@ -298,17 +514,15 @@ fn write_table(out: &mut impl Write, r: &Report, seed: u64) -> std::io::Result<(
         out,
         "latency (µs)",
         format!(
-            "p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({})",
-            r.latency_us(0.5),
-            r.latency_us(0.99),
-            r.latency_us(0.999),
-            r.max_latency_us(),
+            "{}  ({})",
+            latency_text(r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999), r.max_latency_us()),
             sampling_text(r.sampling)
         ),
     )?;
     if let Some(w) = r.worst_batch {
         let label = match r.sampling {
             LatencySampling::Batched(_) => "worst batch",
+            LatencySampling::Released(_) => "worst execute",
             _ => "worst 64 ops",
         };
         row(out, label, format!("{:.1} µs", w.as_secs_f64() * 1e6))?;
@@ -318,6 +532,43 @@ fn write_table(out: &mut impl Write, r: &Report, seed: u64) -> std::io::Result<(
     }
     row(out, "accounts", thousands(r.accounts))?;
     row(out, "digest", r.digest_hex())?;
+    Ok(())
+}
+
+fn write_durable_table(out: &mut dyn Write, r: &DurableBetsReport, seed: u64) -> std::io::Result<()> {
+    let d = durability_name(r.durability);
+    write_table(out, &format!("croupier bench bets (seed {seed}, durability {d})"), &r.report)?;
+    row(out, "position", format!("{} (journal; started at {})", r.position, r.start_position))?;
+    let snapshots = match r.max_snapshot_stall {
+        Some(stall) => format!("{} written, longest stall {:.1} ms", r.snapshots, stall.as_secs_f64() * 1e3),
+        None => format!("{} written", r.snapshots),
+    };
+    row(out, "snapshots", snapshots)?;
+    row(out, "round", r.round.as_str().to_string())?;
+    row(out, "data dir", format!("{} (kept)", r.data_dir.display()))?;
+    Ok(())
+}
+
+fn write_fsync_table(out: &mut dyn Write, r: &FsyncReport) -> std::io::Result<()> {
+    writeln!(out, "croupier bench fsync ({})", r.data_dir.display())?;
+    row(
+        out,
+        "ops",
+        format!("{} writes of {} bytes at offset 0, each + fdatasync", thousands(r.ops), durable::FSYNC_WRITE_BYTES),
+    )?;
+    row(
+        out,
+        "throughput",
+        format!("{} syncs/s over {:.3} s", thousands(r.ops_per_sec().round() as u64), r.elapsed.as_secs_f64()),
+    )?;
+    row(
+        out,
+        "latency (µs)",
+        format!(
+            "{}  (each write + fdatasync timed)",
+            latency_text(r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999), r.max_latency_us())
+        ),
+    )?;
     Ok(())
 }
 
@@ -332,9 +583,16 @@ mod tests {
         bench: BenchArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<Config> {
+    fn plan(args: &[&str]) -> Result<Plan> {
         let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))?;
-        cli.bench.config()
+        cli.bench.plan()
+    }
+
+    fn parse(args: &[&str]) -> Result<Config> {
+        match plan(args)? {
+            Plan::Engine(c) => Ok(c),
+            other => bail!("not an engine scenario: {other:?}"),
+        }
     }
 
     #[test]
@@ -364,6 +622,48 @@ mod tests {
             Config::Bets(BetsConfig { batch: 64, ..BetsConfig::default() })
         );
         assert!(parse(&["engine-bets", "--ops", "0"]).is_err());
+    }
+
+    #[test]
+    fn durable_scenarios_need_their_folder_and_own_their_flags() {
+        let p = plan(&["bets", "--data-dir", "/tmp/x", "--durability", "fsync"]).unwrap();
+        assert_eq!(p, Plan::DurableBets(DurableBetsConfig::new("/tmp/x", Durability::Fsync)));
+        let p = plan(&["bets", "--data-dir", "d", "--durability", "process", "--ops", "5", "--batch", "8", "--append"]);
+        assert_eq!(
+            p.unwrap(),
+            Plan::DurableBets(DurableBetsConfig {
+                ops: 5,
+                batch: 8,
+                append: true,
+                ..DurableBetsConfig::new("d", Durability::Process)
+            })
+        );
+        let e = plan(&["bets", "--durability", "fsync"]).unwrap_err();
+        assert!(e.to_string().contains("needs --data-dir"), "{e}");
+        let e = plan(&["bets", "--data-dir", "d"]).unwrap_err();
+        assert!(e.to_string().contains("needs --durability"), "{e}");
+        for args in [
+            &["engine-bets", "--data-dir", "d"][..],
+            &["engine-grab", "--durability", "fsync"],
+            &["engine-settle", "--append"],
+            &["fsync", "--data-dir", "d", "--durability", "fsync"],
+            &["fsync", "--data-dir", "d", "--accounts", "5"],
+            &["fsync", "--data-dir", "d", "--batch", "5"],
+            &["fsync", "--data-dir", "d", "--seed", "5"],
+        ] {
+            let e = plan(args).unwrap_err();
+            assert!(e.to_string().contains("does not apply to"), "{args:?}: {e}");
+        }
+        let e = plan(&["engine-bets", "--data-dir", "d"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--data-dir does not apply to engine-bets; it sets the data folder of bets and fsync"
+        );
+        assert_eq!(
+            plan(&["fsync", "--data-dir", "d"]).unwrap(),
+            Plan::Fsync { data_dir: "d".into(), ops: FsyncReport::DEFAULT_OPS }
+        );
+        assert!(plan(&["fsync"]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod alloc_count;
 mod bench;
 mod data;
+mod soak;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,8 +24,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure the engine's throughput and latency on a synthetic workload (one thread, no
-    /// journal), with a progress bar on stderr and a table or JSON on stdout.
+    /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one
+    /// thread, no journal), a durable shard writing a data folder (bets), or the disk's fsync
+    /// (fsync); a progress bar on stderr and a table or JSON on stdout.
     Bench(bench::BenchArgs),
     /// Restore every shard of a data folder (newest valid snapshot plus the journal after it),
     /// cutting a torn journal tail, and print per shard the snapshot used, what was replayed,
@@ -38,6 +40,10 @@ enum Command {
     Snapshot(data::SnapshotCommand),
     /// Print one round's events, bets and settlements in order (seed 000's game replay).
     Replay(data::ReplayArgs),
+    /// Burn-in: drive a durable shard with a seeded random command stream until killed,
+    /// printing `ack <position> <digest>` per durable batch; restarts continue the history
+    /// (the child process of the kill -9 crash test).
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +54,7 @@ fn main() -> ExitCode {
         Command::Journal(cmd) => data::journal(&cmd),
         Command::Snapshot(cmd) => data::snapshot(&cmd),
         Command::Replay(args) => data::replay(&args),
+        Command::Soak(args) => soak::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
