@@ -71,8 +71,14 @@ impl Engine {
     /// Applies the events of the last `decide`.
     #[inline]
     pub fn apply_decided(&mut self) {
-        for e in &self.events {
-            evolve(&mut self.state, e);
+        // A settlement applies a million events, each touching a random account: fetch the
+        // accounts a few events ahead so their misses overlap.
+        const AHEAD: usize = 8;
+        for i in 0..self.events.len() {
+            if let Some(ahead) = self.events.get(i + AHEAD) {
+                self.state.prefetch_event(ahead);
+            }
+            evolve(&mut self.state, &self.events[i]);
         }
     }
 

@@ -812,6 +812,19 @@ impl State {
         }
     }
 
+    /// The account an event will change, fetched ahead while earlier events are applied.
+    #[inline]
+    pub fn prefetch_event(&self, event: &Event) {
+        let account = match event {
+            Event::BetSettled { account, .. } | Event::BetResettled { account, .. } => *account,
+            Event::RedPacketGrabbed { account, .. } => *account,
+            _ => return,
+        };
+        if let Some(a) = self.accounts.get(account.index()) {
+            crate::index::prefetch(a);
+        }
+    }
+
     /// Stage two, a command or two ahead, once the slots are cached: the records behind them.
     #[inline]
     pub fn prefetch_records(&self, cmd: &crate::Command) {

@@ -69,6 +69,9 @@ fn report_json(r: &RestoreReport) -> serde_json::Value {
         "position": r.position,
         "applied_position": r.applied_position,
         "digest": hex(&r.digest),
+        "snapshot_seconds": r.snapshot_seconds,
+        "replay_seconds": r.replay_seconds,
+        "replay_events_per_sec": if r.replay_seconds > 0.0 { r.events_replayed as f64 / r.replay_seconds } else { 0.0 },
         "cut": r.cut.as_ref().map(|c| json!({"segment": c.segment, "offset": c.offset, "bytes": c.bytes})),
     })
 }

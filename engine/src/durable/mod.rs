@@ -108,6 +108,9 @@ pub struct RestoreReport {
     pub digest: [u8; 32],
     /// A torn tail the journal cut on open.
     pub cut: Option<TailCut>,
+    /// Time to load and check the snapshot, and to replay the journal after it.
+    pub snapshot_seconds: f64,
+    pub replay_seconds: f64,
 }
 
 /// Restores a state from a snapshot store and a journal directory, without opening the
@@ -148,6 +151,7 @@ pub fn replay_into(
 
 fn restore(cfg: &ShardConfig, store: &SnapshotStore, journal_last: u64) -> Result<(State, RestoreReport), ShardError> {
     let mut report = RestoreReport { shard: cfg.shard, ..Default::default() };
+    let started = Instant::now();
     let found = store.load_newest_accepted(cfg.shard, |header, payload| {
         let state = State::from_canonical_bytes(&payload).map_err(|e| format!("state does not decode: {e}"))?;
         if state.digest() != header.digest {
@@ -168,7 +172,10 @@ fn restore(cfg: &ShardConfig, store: &SnapshotStore, journal_last: u64) -> Resul
     };
     report.position = after;
     report.applied_position = after;
+    report.snapshot_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
     replay_into(&mut state, &cfg.journal_dir(), after, &mut report, |_, _| {})?;
+    report.replay_seconds = started.elapsed().as_secs_f64();
     report.digest = state.digest();
     Ok((state, report))
 }
