@@ -39,8 +39,10 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Batches waiting for the flusher, at most, before the shard blocks on the watermark.
-pub const MAX_IN_FLIGHT: usize = 64;
+/// Batches waiting for the flusher, at most, before the shard blocks on the watermark. More
+/// raises throughput but queues answers behind the disk: measured here, 4 batches of 256 gave
+/// the lowest ack p99 at about 750,000 bets/s, 64 gave 1.1 M/s with a p99 of 28 ms.
+pub const MAX_IN_FLIGHT: usize = 4;
 /// Setup commands are sent through the shard this many at a time.
 const SETUP_BATCH: usize = 4_096;
 /// Size of each write of the fsync probe.
@@ -299,7 +301,9 @@ pub fn run_bets(cfg: &DurableBetsConfig, obs: &mut dyn Observer) -> Result<Durab
         answers.clear();
         position = shard.execute_batch(&batch, &mut answers).map_err(shard_error("placing bets"))?;
         accepted += answers.iter().filter(|a| matches!(a, Ok(Reply::Bet { replayed: false, .. }))).count() as u64;
-        if snapshot_every.is_some_and(|every| position - last_snapshot >= every) {
+        // Like the shard's own schedule: a snapshot still being written is not waited for.
+        let due = snapshot_every.is_some_and(|every| position - last_snapshot >= every);
+        if due && !shard.snapshot_in_flight() {
             let s = Instant::now();
             shard.start_snapshot().map_err(shard_error("starting a snapshot"))?;
             let stall = s.elapsed();

@@ -268,16 +268,20 @@ pub fn snapshot(cmd: &SnapshotCommand) -> Result<()> {
                 cfg.durability = Durability::Process;
                 cfg.snapshot_every_records = None;
                 let (mut s, _) = DurableShard::open(cfg).with_context(|| format!("restoring shard {shard}"))?;
+                let started = std::time::Instant::now();
                 let stall = s.start_snapshot()?;
                 let info = s.finish_snapshot()?.context("snapshot thread wrote nothing")?;
-                s.close(false)?;
+                let written = started.elapsed();
                 println!(
-                    "shard {shard}: {} (position {}, {} bytes, shard stalled {:.1} ms)",
+                    "shard {shard}: {} (position {}, {} bytes, {} accounts, written and synced in {:.2} s, shard stalled {:.3} ms)",
                     info.path.display(),
                     info.position,
                     info.bytes,
+                    s.state().accounts().len(),
+                    written.as_secs_f64(),
                     stall.as_secs_f64() * 1e3
                 );
+                s.close(false)?;
             }
             Ok(())
         }

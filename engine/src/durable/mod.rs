@@ -334,6 +334,11 @@ impl DurableShard {
         Ok(stall)
     }
 
+    /// Whether a snapshot is still being written (starting another would wait for it).
+    pub fn snapshot_in_flight(&self) -> bool {
+        self.writer.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
     /// Waits for the snapshot in flight, if any, and returns what it wrote.
     pub fn finish_snapshot(&mut self) -> Result<Option<SnapshotInfo>, ShardError> {
         match self.writer.take() {
