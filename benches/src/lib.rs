@@ -22,6 +22,7 @@
 //! An [`Observer`] hears about phases and progress and may count heap allocations, which is
 //! how `croupier bench` proves that accepting a bet allocates nothing in the steady state.
 
+pub mod alloc_count;
 pub mod bets;
 pub mod durable;
 pub mod grab;

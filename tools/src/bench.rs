@@ -1,9 +1,9 @@
 //! `croupier bench SCENARIO`: runs one of the scenarios of `croupier-benches` in process and
 //! reports throughput, latency percentiles and heap allocations.
 
-use crate::alloc_count;
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args, ValueEnum};
+use croupier_benches::alloc_count;
 use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
 use croupier_benches::{BetsConfig, Config, GrabConfig, LatencySampling, Observer, Phase, Report, SettleConfig};
 use croupier_journal::Durability;

@@ -1,6 +1,5 @@
 //! `croupier`: the one binary an operator runs. Each sub-command lives in its own module.
 
-mod alloc_count;
 mod bench;
 mod data;
 mod soak;
@@ -9,7 +8,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[global_allocator]
-static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
+static ALLOCATOR: croupier_benches::alloc_count::Counting = croupier_benches::alloc_count::Counting;
 
 /// croupier: an in-memory bet acceptance and settlement engine.
 ///

@@ -1,4 +1,5 @@
-//! A global allocator that counts heap allocations, so that `croupier bench` can show how many
+//! A global allocator that counts heap allocations, so that `croupier bench` (and the
+//! allocation tests) can show how many
 //! the measured loop made (the engine promises none per accepted bet in the steady state).
 //!
 //! Every `alloc`, `alloc_zeroed` and `realloc` call counts one, whatever its size, on any
