@@ -112,6 +112,14 @@ impl DenseIndex {
         None
     }
 
+    /// Makes room for `more` entries beyond those stored, growing once now instead of
+    /// repeatedly later (a replay knows how many records are coming).
+    pub fn reserve(&mut self, more: usize, rehash: impl Fn(u32) -> u64) {
+        while (self.len + more) * 4 > self.slots.len * 3 {
+            self.grow(&rehash);
+        }
+    }
+
     /// Asks the CPU to fetch the slot a lookup of `hash` starts at. A hint only.
     #[inline]
     pub fn prefetch(&self, hash: u64) {

@@ -421,6 +421,19 @@ impl State {
         Ok(())
     }
 
+    /// Makes room for `bets` more bets and `accounts` more accounts, so that adding them
+    /// (a replay, a festival) does not grow the indexes step by step.
+    pub fn reserve(&mut self, cap: Capacity) {
+        let bets = &self.bets;
+        self.idx.bet_by_order.reserve(cap.bets, |i| bets[i as usize].order_no.hash64());
+        let accounts = &self.accounts;
+        self.idx
+            .account_by_user
+            .reserve(cap.accounts, |i| hash_account_key(accounts[i as usize].user, accounts[i as usize].currency));
+        self.bets.reserve(cap.bets);
+        self.accounts.reserve(cap.accounts);
+    }
+
     /// A copy for a snapshot: the data, sharing every chunk with the live state (so this takes
     /// microseconds however large the state is), without the derived indexes, which a restore
     /// rebuilds. Writes to the live state afterwards copy only the chunks they touch.
@@ -818,6 +831,15 @@ impl State {
         let account = match event {
             Event::BetSettled { account, .. } | Event::BetResettled { account, .. } => *account,
             Event::RedPacketGrabbed { account, .. } => *account,
+            Event::Deposited { account, .. } | Event::Withdrawn { account, .. } => *account,
+            Event::BetAccepted(b) => {
+                let index = if b.round.is_some() { &self.idx.bet_by_order } else { &self.idx.bet_by_partner_id };
+                index.prefetch(b.order_no.hash64());
+                if let Some(stake) = self.idx.round_stake.latest.get(b.account.index()) {
+                    crate::index::prefetch(stake);
+                }
+                b.account
+            }
             _ => return,
         };
         if let Some(a) = self.accounts.get(account.index()) {

@@ -127,6 +127,9 @@ pub fn replay_into(
     }
     let reader = JournalReader::open(journal)?;
     let mut assembler = codec::Assembler::default();
+    // Whole commands are gathered into a window and applied with look-ahead prefetching, as
+    // the live path does, so that replay overlaps its cache misses too.
+    let mut window = ReplayWindow::default();
     for record in reader.iter_from(after + 1) {
         let record = record?;
         let assembled = assembler
@@ -136,17 +139,48 @@ pub fn replay_into(
         report.position = record.seq;
         if let codec::Assembled::Command { events, aborted } = assembled {
             report.aborted_commands.extend(aborted);
-            report.applied_position = record.seq;
-            for e in events {
-                crate::evolve(state, e);
+            window.events.extend_from_slice(events);
+            window.ends.push((window.events.len(), record.seq));
+            if window.events.len() >= ReplayWindow::EVENTS {
+                window.apply(state, report, &mut on_command);
             }
-            report.events_replayed += events.len() as u64;
-            report.commands_replayed += 1;
-            on_command(record.seq, events);
         }
     }
+    window.apply(state, report, &mut on_command);
     report.aborted_commands.extend(assembler.unfinished());
     Ok(())
+}
+
+/// Commands decoded but not yet applied during a replay.
+#[derive(Default)]
+struct ReplayWindow {
+    events: Vec<Event>,
+    /// Per command: the end of its events in `events`, and the position of its last record.
+    ends: Vec<(usize, u64)>,
+}
+
+impl ReplayWindow {
+    const EVENTS: usize = 1024;
+    const AHEAD: usize = 8;
+
+    fn apply(&mut self, state: &mut State, report: &mut RestoreReport, on_command: &mut impl FnMut(u64, &[Event])) {
+        let mut start = 0;
+        for &(end, seq) in &self.ends {
+            for i in start..end {
+                if let Some(ahead) = self.events.get(i + Self::AHEAD) {
+                    state.prefetch_event(ahead);
+                }
+                crate::evolve(state, &self.events[i]);
+            }
+            report.events_replayed += (end - start) as u64;
+            report.commands_replayed += 1;
+            report.applied_position = seq;
+            on_command(seq, &self.events[start..end]);
+            start = end;
+        }
+        self.events.clear();
+        self.ends.clear();
+    }
 }
 
 fn restore(cfg: &ShardConfig, store: &SnapshotStore, journal_last: u64) -> Result<(State, RestoreReport), ShardError> {
@@ -174,6 +208,9 @@ fn restore(cfg: &ShardConfig, store: &SnapshotStore, journal_last: u64) -> Resul
     report.applied_position = after;
     report.snapshot_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
+    // Every record after the snapshot may be a bet: size the indexes once for all of them.
+    let coming = usize::try_from(journal_last - after).unwrap_or(usize::MAX);
+    state.reserve(Capacity { bets: coming, accounts: 0 });
     replay_into(&mut state, &cfg.journal_dir(), after, &mut report, |_, _| {})?;
     report.replay_seconds = started.elapsed().as_secs_f64();
     report.digest = state.digest();
