@@ -71,6 +71,16 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
+    fn the_counting_allocator_is_installed_and_counts() {
+        let before = croupier_benches::alloc_count::allocations();
+        let mut v: Vec<u64> = Vec::with_capacity(4);
+        v.extend_from_slice(&[1, 2, 3, 4, 5]);
+        std::hint::black_box(&v);
+        // Other tests may allocate at the same time: at least ours were counted.
+        assert!(croupier_benches::alloc_count::allocations() - before >= 2);
+    }
+
+    #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
