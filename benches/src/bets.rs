@@ -123,10 +123,8 @@ impl BetsWorkload {
             let (cmd, now) = self.bet(n);
             batch.push((now, cmd));
         }
-        let mut accepted = 0u64;
-        self.engine.execute_batch(&batch, |_, result, _| {
-            accepted += matches!(result, Ok(Reply::Bet { replayed: false, .. })) as u64;
-        });
+        let accepted =
+            setup::count_batch(&mut self.engine, &batch, |r| matches!(r, Ok(Reply::Bet { replayed: false, .. })));
         self.batch = batch;
         accepted
     }

@@ -143,10 +143,8 @@ impl GrabWorkload {
             let (cmd, now) = self.grab(n);
             batch.push((now, cmd));
         }
-        let mut taken = 0u64;
-        self.engine.execute_batch(&batch, |_, result, _| {
-            taken += matches!(result, Ok(Reply::Grabbed { replayed: false, .. })) as u64;
-        });
+        let taken =
+            setup::count_batch(&mut self.engine, &batch, |r| matches!(r, Ok(Reply::Grabbed { replayed: false, .. })));
         self.batch = batch;
         taken
     }

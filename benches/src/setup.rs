@@ -99,3 +99,15 @@ pub(crate) fn now_at(i: u64) -> Timestamp {
 pub(crate) fn announce_setup(obs: &mut dyn Observer, total: u64) {
     obs.phase(Phase::Setup, total);
 }
+
+/// Runs a filled batch through `Engine::execute_batch` and counts the results that `counts`.
+#[inline]
+pub(crate) fn count_batch(
+    engine: &mut croupier_engine::Engine,
+    batch: &[(croupier_engine::Timestamp, croupier_engine::Command)],
+    counts: impl Fn(&Result<croupier_engine::Reply, croupier_engine::Reject>) -> bool,
+) -> u64 {
+    let mut counted = 0u64;
+    engine.execute_batch(batch, |_, result, _| counted += counts(&result) as u64);
+    counted
+}
