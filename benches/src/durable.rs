@@ -396,20 +396,15 @@ impl FsyncReport {
     pub const DEFAULT_OPS: u64 = 2_000;
 
     pub fn ops_per_sec(&self) -> f64 {
-        let s = self.elapsed.as_secs_f64();
-        if s > 0.0 {
-            self.ops as f64 / s
-        } else {
-            0.0
-        }
+        measure::rate(self.ops, self.elapsed.as_secs_f64())
     }
 
     pub fn latency_us(&self, quantile: f64) -> f64 {
-        self.latency_ns.value_at_quantile(quantile) as f64 / 1_000.0
+        measure::quantile_us(&self.latency_ns, quantile)
     }
 
     pub fn max_latency_us(&self) -> f64 {
-        self.latency_ns.max() as f64 / 1_000.0
+        measure::max_us(&self.latency_ns)
     }
 }
 

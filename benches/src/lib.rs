@@ -180,21 +180,16 @@ impl Report {
     }
 
     pub fn ops_per_sec(&self) -> f64 {
-        let s = self.seconds();
-        if s > 0.0 {
-            self.ops as f64 / s
-        } else {
-            0.0
-        }
+        measure::rate(self.ops, self.seconds())
     }
 
     /// The latency at `quantile` (0.5, 0.99, ...), in microseconds.
     pub fn latency_us(&self, quantile: f64) -> f64 {
-        self.latency_ns.value_at_quantile(quantile) as f64 / 1_000.0
+        measure::quantile_us(&self.latency_ns, quantile)
     }
 
     pub fn max_latency_us(&self) -> f64 {
-        self.latency_ns.max() as f64 / 1_000.0
+        measure::max_us(&self.latency_ns)
     }
 
     pub fn allocations_per_op(&self) -> Option<f64> {

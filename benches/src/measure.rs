@@ -145,6 +145,25 @@ pub fn measured_batches<F: FnMut(u64, usize) -> u64>(
     }
 }
 
+/// Operations per second; zero for an empty interval.
+pub fn rate(ops: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        ops as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// A nanosecond histogram's value at `quantile` (0.5, 0.99, ...), in microseconds.
+pub fn quantile_us(latency_ns: &Histogram<u64>, quantile: f64) -> f64 {
+    latency_ns.value_at_quantile(quantile) as f64 / 1_000.0
+}
+
+/// A nanosecond histogram's largest value, in microseconds.
+pub fn max_us(latency_ns: &Histogram<u64>) -> f64 {
+    latency_ns.max() as f64 / 1_000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
