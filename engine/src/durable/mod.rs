@@ -208,8 +208,10 @@ fn restore(cfg: &ShardConfig, store: &SnapshotStore, journal_last: u64) -> Resul
     report.applied_position = after;
     report.snapshot_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    // Every record after the snapshot may be a bet: size the indexes once for all of them.
-    let coming = usize::try_from(journal_last - after).unwrap_or(usize::MAX);
+    // Every record after the snapshot may be a bet: size the indexes once for them, up to a
+    // bound, so that a journal never snapshotted does not reserve gigabytes it may not need.
+    const MAX_RESERVE: u64 = 4 << 20;
+    let coming = (journal_last - after).min(MAX_RESERVE) as usize;
     state.reserve(Capacity { bets: coming, accounts: 0 });
     replay_into(&mut state, &cfg.journal_dir(), after, &mut report, |_, _| {})?;
     report.replay_seconds = started.elapsed().as_secs_f64();
