@@ -20,6 +20,7 @@ mod index;
 pub mod ledger;
 pub mod money;
 pub mod reject;
+pub mod runtime;
 pub mod state;
 pub mod testkit;
 

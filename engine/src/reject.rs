@@ -89,6 +89,14 @@ pub enum Reject {
     PacketExpired,
     #[error("red packet has not expired yet")]
     PacketNotExpired,
+
+    // --- runtime ---
+    #[error("this command needs messages between shards, which the sharded runtime does not have yet (issue 5)")]
+    NotRoutable,
+    #[error("the shard is busy: retry after {retry_after_ms} ms")]
+    Busy { retry_after_ms: u64 },
+    #[error("the shard stopped after a journal failure; the command's outcome is known only after a restart")]
+    ShardUnavailable,
 }
 
 impl Reject {
@@ -130,6 +138,9 @@ impl Reject {
             PacketEmpty => "PACKET_EMPTY",
             PacketExpired => "PACKET_EXPIRED",
             PacketNotExpired => "PACKET_NOT_EXPIRED",
+            NotRoutable => "NOT_ROUTABLE",
+            Busy { .. } => "BUSY",
+            ShardUnavailable => "SHARD_UNAVAILABLE",
         }
     }
 
@@ -169,6 +180,9 @@ impl Reject {
         "PACKET_EMPTY",
         "PACKET_EXPIRED",
         "PACKET_NOT_EXPIRED",
+        "NOT_ROUTABLE",
+        "BUSY",
+        "SHARD_UNAVAILABLE",
     ];
 }
 
@@ -190,6 +204,9 @@ mod tests {
             Reject::RoundClosed,
             Reject::PacketEmpty,
             Reject::SelfExcluded { until: Timestamp(0) },
+            Reject::NotRoutable,
+            Reject::Busy { retry_after_ms: 1 },
+            Reject::ShardUnavailable,
         ] {
             assert!(Reject::ALL_CODES.contains(&r.code()));
         }

@@ -1,0 +1,138 @@
+//! Per-caller completions: a slot the caller owns and reuses, so that a command submitted and
+//! answered through it allocates nothing in steady state.
+
+use crate::durable::Answer;
+use crate::Reply;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+/// A reusable answer slot. Create one per caller (or per command in flight), then
+/// [`crate::runtime::Runtime::submit`] through it and [`CompletionSlot::wait`] for the answer.
+/// One command at a time: submitting through a slot whose answer is still pending panics.
+pub type Completion = Arc<CompletionSlot>;
+
+#[derive(Debug, Default)]
+pub struct CompletionSlot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    /// Shards that still owe an answer (one for a routed command, every shard for a broadcast).
+    pending: u32,
+    /// The answer so far, and the shard it came from (for deterministic aggregation).
+    answer: Option<(u32, Answer)>,
+}
+
+impl CompletionSlot {
+    pub fn new() -> Completion {
+        Arc::new(CompletionSlot::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until every shard the command went to has answered, and takes the answer. The
+    /// slot is then free for the next command. Panics if nothing was submitted through it.
+    pub fn wait(&self) -> Answer {
+        let mut s = self.lock();
+        while s.pending > 0 {
+            s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
+        }
+        s.answer.take().expect("wait on a completion slot with nothing submitted").1
+    }
+
+    /// The answer if it is complete, without blocking; `None` while pending or once taken.
+    pub fn try_wait(&self) -> Option<Answer> {
+        let mut s = self.lock();
+        if s.pending > 0 {
+            return None;
+        }
+        s.answer.take().map(|(_, a)| a)
+    }
+
+    /// Whether a command submitted through this slot is still unanswered.
+    pub fn is_pending(&self) -> bool {
+        self.lock().pending > 0
+    }
+
+    /// Marks the slot as owed `shards` answers. Panics if the slot is still in use.
+    pub(crate) fn arm(&self, shards: u32) {
+        let mut s = self.lock();
+        assert!(s.pending == 0 && s.answer.is_none(), "completion slot reused before its answer was taken");
+        s.pending = shards;
+    }
+
+    /// Undoes [`Self::arm`] for a command that was refused before any shard accepted it.
+    pub(crate) fn disarm(&self) {
+        self.lock().pending = 0;
+    }
+
+    /// Answers at once, without a shard (e.g. `NOT_ROUTABLE`).
+    pub(crate) fn answer_now(&self, answer: Answer) {
+        self.arm(1);
+        self.complete(0, answer);
+    }
+
+    /// One shard's answer. For a broadcast the answers are merged: a reject wins over success,
+    /// and among equals the lowest shard's answer is kept, except that settled-bet counts
+    /// ([`Reply::RoundSettled`]) are summed over every shard.
+    pub(crate) fn complete(&self, shard: u32, answer: Answer) {
+        let mut s = self.lock();
+        debug_assert!(s.pending > 0, "answer for a slot that expects none");
+        s.answer = Some(match s.answer.take() {
+            None => (shard, answer),
+            Some(prev) => merge(prev, (shard, answer)),
+        });
+        s.pending -= 1;
+        if s.pending == 0 {
+            drop(s);
+            self.ready.notify_all();
+        }
+    }
+}
+
+fn merge(a: (u32, Answer), b: (u32, Answer)) -> (u32, Answer) {
+    let ((first_shard, first), (second_shard, second)) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    match (first, second) {
+        (Err(r), _) => (first_shard, Err(r)),
+        (Ok(_), Err(r)) => (second_shard, Err(r)),
+        (Ok(x), Ok(y)) => (first_shard, Ok(merge_replies(x, y))),
+    }
+}
+
+fn merge_replies(first: Reply, second: Reply) -> Reply {
+    match (first, second) {
+        (Reply::RoundSettled { round, bets: a, replayed: ra }, Reply::RoundSettled { bets: b, replayed: rb, .. }) => {
+            Reply::RoundSettled { round, bets: a.saturating_add(b), replayed: ra && rb }
+        }
+        (first, _) => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RoundNo;
+    use crate::Reject;
+
+    #[test]
+    fn broadcast_answers_merge_deterministically() {
+        let slot = CompletionSlot::new();
+        slot.arm(3);
+        let settled = |bets| Ok(Reply::RoundSettled { round: RoundNo(0), bets, replayed: false });
+        slot.complete(2, settled(5));
+        assert!(slot.try_wait().is_none());
+        slot.complete(0, settled(7));
+        slot.complete(1, settled(1));
+        assert_eq!(slot.wait(), settled(13));
+        assert!(slot.try_wait().is_none());
+
+        slot.arm(3);
+        slot.complete(2, Err(Reject::RoundClosed));
+        slot.complete(0, settled(1));
+        slot.complete(1, Err(Reject::RoundNotFound));
+        assert_eq!(slot.wait(), Err(Reject::RoundNotFound));
+    }
+}

@@ -1,0 +1,308 @@
+//! The sharded runtime: many producers over two shards, round broadcasts, backpressure and
+//! commands that cannot be routed yet. Bounded loops only, no timing assertions.
+
+use croupier_engine::command::{Command, PlaceBet};
+use croupier_engine::durable::Answer;
+use croupier_engine::ids::{ExtId, SelectionId, Timestamp, UserId};
+use croupier_engine::runtime::{shard_of, Completion, CompletionSlot, ManualClock, Runtime, RuntimeConfig};
+use croupier_engine::testkit::*;
+use croupier_engine::{Money, Reject, Reply, State};
+use croupier_journal::Durability;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn config(dir: &Path, shards: usize, durability: Durability) -> RuntimeConfig {
+    let mut cfg = RuntimeConfig::new(dir);
+    cfg.shards = shards;
+    cfg.durability = durability;
+    cfg.clock = Arc::new(ManualClock::new(Timestamp(T0)));
+    cfg.segment_bytes = 256 * 1024;
+    cfg.snapshot_every_records = Some(700);
+    cfg.keep_snapshots = 2;
+    cfg
+}
+
+fn setup(rt: &Runtime) {
+    for cmd in setup_commands(default_limits()) {
+        rt.call(cmd.clone()).unwrap_or_else(|r| panic!("{cmd:?} refused: {r}"));
+    }
+}
+
+fn bet(order: u64, user: u64, round: &str, selection: u16, stake: i64) -> Command {
+    Command::PlaceBet(PlaceBet {
+        order_no: ExtId::numbered("order-", order),
+        user: UserId(user),
+        round: id(round),
+        selection: SelectionId(selection),
+        stake: Money(stake),
+        currency: code(CURRENCY),
+        platform: code("ag"),
+    })
+}
+
+fn start_round(round: &str) -> Command {
+    Command::GameStart { round: id(round), game: id(GAME), window_ms: Some(3_600_000) }
+}
+
+/// Submits each command through its own slot (retrying on `BUSY`), then takes every answer.
+fn run_window(rt: &Runtime, slots: &[Completion], cmds: &[Command]) -> Vec<Answer> {
+    for (slot, cmd) in slots.iter().zip(cmds) {
+        let mut tries = 0;
+        while let Err(busy) = rt.submit(slot, cmd.clone()) {
+            assert!(busy.retry_after_ms > 0);
+            tries += 1;
+            assert!(tries < 10_000, "shard never made room");
+            std::thread::sleep(Duration::from_millis(busy.retry_after_ms));
+        }
+    }
+    slots.iter().take(cmds.len()).map(|s| s.wait()).collect()
+}
+
+struct ShardView {
+    digest: [u8; 32],
+    sums: Vec<i128>,
+    invariants: Result<(), String>,
+    bets: usize,
+}
+
+fn view(rt: &Runtime, shard: usize) -> ShardView {
+    rt.inspect(shard, |s: &State| ShardView {
+        digest: s.digest(),
+        sums: s.currency_sums(),
+        invariants: s.check_invariants(),
+        bets: s.bets().len(),
+    })
+    .expect("ring has room")
+}
+
+fn balance(rt: &Runtime, user: u64) -> Option<Money> {
+    let shard = shard_of(UserId(user), rt.shards());
+    rt.inspect(shard, move |s: &State| {
+        let currency = s.currency_by_code(&code(CURRENCY))?;
+        s.account_of(UserId(user), currency).map(|a| s.account(a).balance())
+    })
+    .expect("ring has room")
+}
+
+#[test]
+fn many_producers_two_shards_then_restart() {
+    const USERS: u64 = 200;
+    const THREADS: u64 = 4;
+    const PER_THREAD: usize = 2_000;
+    const WINDOW: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, reports) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.position == 0));
+    setup(&rt);
+    assert!(matches!(rt.call(start_round("round-1")), Ok(Reply::RoundOpened { .. })));
+
+    let answered = AtomicU64::new(0);
+    let bets_sent = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (rt, answered, bets_sent) = (&rt, &answered, &bets_sent);
+            scope.spawn(move || {
+                let slots: Vec<Completion> = (0..WINDOW).map(|_| CompletionSlot::new()).collect();
+                let users: Vec<u64> = (0..USERS).filter(|u| u % THREADS == t).collect();
+                let mut cmds: Vec<Command> =
+                    users.iter().enumerate().map(|(k, &u)| deposit(u, 1_000_000, t * 100_000 + k as u64)).collect();
+                let deposits = cmds.len();
+                let mut bets = 0;
+                while cmds.len() < PER_THREAD {
+                    let n = cmds.len() as u64;
+                    let user = users[cmds.len() % users.len()];
+                    cmds.push(if n.is_multiple_of(10) {
+                        Command::Withdraw {
+                            transfer: ExtId::numbered("wd-", t * 100_000 + n),
+                            user: UserId(user),
+                            currency: code(CURRENCY),
+                            amount: Money(50),
+                        }
+                    } else {
+                        bets += 1;
+                        bet(t * 100_000 + n, user, "round-1", (n % 3) as u16, 100 + (n % 500) as i64)
+                    });
+                }
+                bets_sent.fetch_add(bets, Ordering::Relaxed);
+                // Each user's deposit is answered before any of their bets is sent.
+                let mut answers = Vec::new();
+                for chunk in cmds[..deposits].chunks(WINDOW) {
+                    answers.extend(run_window(rt, &slots, chunk));
+                }
+                for chunk in cmds[deposits..].chunks(WINDOW) {
+                    answers.extend(run_window(rt, &slots, chunk));
+                }
+                assert_eq!(answers.len(), PER_THREAD);
+                for (cmd, answer) in cmds.iter().zip(&answers) {
+                    assert!(answer.is_ok(), "{cmd:?}: {answer:?}");
+                }
+                answered.fetch_add(answers.len() as u64, Ordering::Relaxed);
+            });
+        }
+    });
+    assert_eq!(answered.load(Ordering::Relaxed), THREADS * PER_THREAD as u64);
+
+    let before: Vec<ShardView> = (0..2).map(|i| view(&rt, i)).collect();
+    for (i, v) in before.iter().enumerate() {
+        assert_eq!(v.invariants, Ok(()), "shard {i}");
+        assert!(v.bets > 0, "shard {i} got no bets");
+        assert!(v.sums.iter().all(|&s| s == 0), "shard {i}: {:?}", v.sums);
+    }
+    let total: i128 = before.iter().flat_map(|v| v.sums.iter()).sum();
+    assert_eq!(total, 0);
+    assert_eq!(before.iter().map(|v| v.bets as u64).sum::<u64>(), bets_sent.load(Ordering::Relaxed));
+
+    let stopped = rt.shutdown(true).unwrap();
+    assert_eq!(stopped.len(), 2);
+    assert!(stopped.iter().all(|s| s.snapshot.is_some()));
+
+    let (rt, reports) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    for (i, (report, v)) in reports.iter().zip(&before).enumerate() {
+        assert_eq!(report.shard, i as u32);
+        assert!(report.snapshot.is_some(), "shard {i} restored from its shutdown snapshot");
+        assert_eq!(report.digest, v.digest, "shard {i}");
+        assert_eq!(view(&rt, i).digest, v.digest, "shard {i}");
+    }
+    rt.shutdown(false).unwrap();
+}
+
+#[test]
+fn round_broadcast_settles_bets_on_every_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Fsync)).unwrap();
+    setup(&rt);
+    assert!(matches!(rt.call(start_round("round-b")), Ok(Reply::RoundOpened { replayed: false, .. })));
+    // A repeated start is idempotent on every shard.
+    assert!(matches!(rt.call(start_round("round-b")), Ok(Reply::RoundOpened { replayed: true, .. })));
+
+    let users: Vec<u64> = (0..20).collect();
+    let mut per_shard = [0u32; 2];
+    for &u in &users {
+        rt.call(deposit(u, 100_000, u)).unwrap();
+    }
+    let slot = CompletionSlot::new();
+    let mut order = 0;
+    for &u in &users {
+        for selection in [0, 1] {
+            order += 1;
+            rt.submit(&slot, bet(order, u, "round-b", selection, 1_000)).unwrap();
+            assert!(matches!(slot.wait(), Ok(Reply::Bet { replayed: false, .. })));
+            per_shard[shard_of(UserId(u), 2)] += 1;
+        }
+    }
+    assert!(per_shard.iter().all(|&n| n > 0), "bets on both shards: {per_shard:?}");
+
+    assert!(matches!(rt.call(Command::GameStop { round: id("round-b") }), Ok(Reply::RoundStatus { .. })));
+    assert_eq!(rt.call(Command::GameStop { round: id("no-such-round") }), Err(Reject::RoundNotFound));
+    let settled = rt.call(Command::GameDraw { round: id("round-b"), result: Some(draw(BANKER)) });
+    match settled {
+        Ok(Reply::RoundSettled { bets, replayed: false, .. }) => assert_eq!(bets, per_shard[0] + per_shard[1]),
+        other => panic!("expected a settlement, got {other:?}"),
+    }
+    // Banker won at 1.95: each user staked 10.00 on banker and 10.00 on player.
+    for &u in &users {
+        assert_eq!(balance(&rt, u), Some(Money(100_000 - 2_000 + 1_950)), "user {u}");
+    }
+    assert!(matches!(rt.call(Command::GameEnd { round: id("round-b") }), Ok(Reply::RoundStatus { .. })));
+
+    let before: Vec<ShardView> = (0..2).map(|i| view(&rt, i)).collect();
+    assert!(before.iter().all(|v| v.invariants.is_ok() && v.sums.iter().all(|&s| s == 0)));
+    rt.shutdown(false).unwrap();
+    let (rt, reports) = Runtime::start(config(dir.path(), 2, Durability::Fsync)).unwrap();
+    for (report, v) in reports.iter().zip(&before) {
+        assert!(report.commands_replayed > 0);
+        assert_eq!(report.digest, v.digest);
+    }
+    rt.shutdown(false).unwrap();
+}
+
+#[test]
+fn a_full_ring_answers_busy_and_drops_nothing_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1, Durability::Process);
+    cfg.ring_capacity = 4;
+    cfg.start_paused = true;
+    let (rt, _) = Runtime::start(cfg).unwrap();
+
+    let mut accepted: Vec<Command> = setup_commands(default_limits());
+    accepted.push(deposit(1, 5_000, 1));
+    let slots: Vec<Completion> = accepted.iter().map(|_| CompletionSlot::new()).collect();
+    for (slot, cmd) in slots.iter().zip(&accepted) {
+        rt.submit(slot, cmd.clone()).expect("room in the ring");
+        assert!(slot.is_pending());
+    }
+
+    let refused = CompletionSlot::new();
+    let busy = rt.submit(&refused, deposit(2, 7_000, 2)).unwrap_err();
+    assert!(busy.retry_after_ms > 0);
+    assert!(!refused.is_pending(), "a refused command leaves its slot free");
+    match rt.call(deposit(3, 1_000, 3)) {
+        Err(Reject::Busy { retry_after_ms }) => assert!(retry_after_ms > 0),
+        other => panic!("expected BUSY, got {other:?}"),
+    }
+    assert_eq!(Reject::Busy { retry_after_ms: 1 }.code(), "BUSY");
+    // A broadcast is refused whole.
+    assert!(rt.submit(&refused, start_round("round-x")).is_err());
+    assert!(!refused.is_pending());
+
+    rt.resume();
+    for (slot, cmd) in slots.iter().zip(&accepted) {
+        assert!(slot.wait().is_ok(), "{cmd:?}");
+        assert_eq!(slot.try_wait(), None, "answered exactly once");
+    }
+    // The refused slot is reusable, and the retried deposit goes through.
+    rt.submit(&refused, deposit(2, 7_000, 2)).unwrap();
+    assert!(matches!(refused.wait(), Ok(Reply::Transfer { replayed: false, .. })));
+    assert_eq!(balance(&rt, 1), Some(Money(5_000)));
+    assert_eq!(balance(&rt, 2), Some(Money(7_000)));
+    assert_eq!(balance(&rt, 3), None, "the refused call never ran");
+    rt.shutdown(false).unwrap();
+}
+
+#[test]
+fn shutdown_answers_everything_accepted_while_paused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 2, Durability::Process);
+    cfg.ring_capacity = 64;
+    cfg.start_paused = true;
+    let (rt, _) = Runtime::start(cfg).unwrap();
+    let cmds: Vec<Command> =
+        setup_commands(default_limits()).into_iter().chain((0..20).map(|u| deposit(u, 100, u))).collect();
+    let slots: Vec<Completion> = cmds.iter().map(|_| CompletionSlot::new()).collect();
+    for (slot, cmd) in slots.iter().zip(&cmds) {
+        rt.submit(slot, cmd.clone()).unwrap();
+    }
+    rt.shutdown(true).unwrap();
+    for slot in &slots {
+        assert!(slot.wait().is_ok());
+    }
+}
+
+#[test]
+fn red_packets_and_bookmaker_bets_are_not_routable_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    setup(&rt);
+    let grab = Command::GrabRedPacket { packet: id("packet-1"), user: UserId(7) };
+    let answer = rt.call(grab.clone());
+    assert_eq!(answer, Err(Reject::NotRoutable));
+    assert_eq!(Reject::NotRoutable.code(), "NOT_ROUTABLE");
+    let slot = CompletionSlot::new();
+    rt.submit(&slot, grab).unwrap();
+    assert_eq!(slot.wait(), Err(Reject::NotRoutable));
+    let block = Command::BlockFunds {
+        bet: id("bk-1"),
+        partner: code("bk"),
+        user: UserId(7),
+        currency: code(CURRENCY),
+        amount: Money(100),
+    };
+    assert_eq!(rt.call(block), Err(Reject::NotRoutable));
+    assert_eq!(rt.call(Command::Refund { bet: id("bk-1") }), Err(Reject::NotRoutable));
+    rt.shutdown(false).unwrap();
+}
