@@ -96,12 +96,7 @@ impl Engine {
         mut done: impl FnMut(usize, Result<Reply, Reject>, &[Event]),
     ) {
         for i in 0..batch.len() {
-            if let Some((_, ahead)) = batch.get(i + PREFETCH_LOOKUPS_AHEAD) {
-                self.state.prefetch_lookups(ahead);
-            }
-            if let Some((_, ahead)) = batch.get(i + PREFETCH_RECORDS_AHEAD) {
-                self.state.prefetch_records(ahead);
-            }
+            self.state.prefetch_ahead(batch, i);
             let (now, cmd) = &batch[i];
             let result = self.execute(cmd, *now);
             done(i, result, &self.events);

@@ -825,6 +825,19 @@ impl State {
         }
     }
 
+    /// The look-ahead of a batch: before running command `i`, fetch the index slots of the
+    /// command [`crate::PREFETCH_LOOKUPS_AHEAD`] places later and the records of the one
+    /// [`crate::PREFETCH_RECORDS_AHEAD`] places later. Shared by every batch path.
+    #[inline]
+    pub fn prefetch_ahead(&self, batch: &[(Timestamp, crate::Command)], i: usize) {
+        if let Some((_, ahead)) = batch.get(i + crate::PREFETCH_LOOKUPS_AHEAD) {
+            self.prefetch_lookups(ahead);
+        }
+        if let Some((_, ahead)) = batch.get(i + crate::PREFETCH_RECORDS_AHEAD) {
+            self.prefetch_records(ahead);
+        }
+    }
+
     /// The account an event will change, fetched ahead while earlier events are applied.
     #[inline]
     pub fn prefetch_event(&self, event: &Event) {

@@ -292,12 +292,7 @@ impl DurableShard {
         answers: &mut Vec<Answer>,
     ) -> Result<u64, ShardError> {
         for i in 0..batch.len() {
-            if let Some((_, ahead)) = batch.get(i + crate::PREFETCH_LOOKUPS_AHEAD) {
-                self.engine.state().prefetch_lookups(ahead);
-            }
-            if let Some((_, ahead)) = batch.get(i + crate::PREFETCH_RECORDS_AHEAD) {
-                self.engine.state().prefetch_records(ahead);
-            }
+            self.engine.state().prefetch_ahead(batch, i);
             let (now, cmd) = &batch[i];
             answers.push(self.apply(cmd, *now)?);
         }
