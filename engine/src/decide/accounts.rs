@@ -1,6 +1,6 @@
 //! Configuration, deposits, withdrawals and responsible-gaming limits.
 
-use super::{balance_after_credit, currency, existing_account, positive, Reply};
+use super::{account_to_credit, currency, existing_account, positive, Reply};
 use crate::command::Settings;
 use crate::event::Event;
 use crate::ids::{Code, CurrencyId, ExtId, Timestamp, UserId};
@@ -73,9 +73,7 @@ pub(super) fn deposit(
     if external.checked_sub(amount).is_none() {
         return Err(Reject::BalanceOverflow);
     }
-    let account = s.account_of(user, cur).unwrap_or(crate::ids::AccountNo(s.accounts().len() as u32));
-    balance_after_credit(s, account, amount)?;
-    let account = super::account_or_open(s, user, cur, out);
+    let account = account_to_credit(s, user, cur, amount, out)?;
     out.push(Event::Deposited { account, transfer, amount });
     Ok(Reply::Transfer { account, replayed: false })
 }

@@ -173,22 +173,22 @@ fn check_stake(s: &State, account: AccountNo, stake: Money, now: Timestamp) -> R
     Ok(())
 }
 
-/// Opens an account in the same command if the user has none in this currency. The new
-/// account's number is the next dense number; `evolve` asserts it.
-fn account_or_open(s: &State, user: UserId, cur: CurrencyId, out: &mut Vec<Event>) -> AccountNo {
-    match s.account_of(user, cur) {
-        Some(a) => a,
-        None => {
-            let account = AccountNo(s.accounts().len() as u32);
-            out.push(Event::AccountOpened { account, user, currency: cur });
-            account
-        }
-    }
-}
-
-/// The balance an account would have after `amount` more, if it stays within bounds. A
-/// just-opened account (not in the state yet) has none.
-fn balance_after_credit(s: &State, account: AccountNo, amount: Money) -> Result<Money, Reject> {
-    let available = s.accounts().get(account.index()).map_or(Money::ZERO, |a| a.available);
-    available.checked_add(amount).filter(|b| *b <= MAX_BALANCE).ok_or(Reject::BalanceOverflow)
+/// The account `user` will be credited `amount` in, after checking the balance stays within
+/// [`MAX_BALANCE`]. A user with no account in this currency gets one in the same command (its
+/// number is the next dense number; `evolve` asserts it); only then is anything pushed.
+fn account_to_credit(
+    s: &State,
+    user: UserId,
+    cur: CurrencyId,
+    amount: Money,
+    out: &mut Vec<Event>,
+) -> Result<AccountNo, Reject> {
+    let existing = s.account_of(user, cur);
+    let available = existing.map_or(Money::ZERO, |a| s.account(a).available);
+    available.checked_add(amount).filter(|b| *b <= MAX_BALANCE).ok_or(Reject::BalanceOverflow)?;
+    Ok(existing.unwrap_or_else(|| {
+        let account = AccountNo(s.accounts().len() as u32);
+        out.push(Event::AccountOpened { account, user, currency: cur });
+        account
+    }))
 }

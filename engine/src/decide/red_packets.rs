@@ -1,7 +1,7 @@
 //! Red packets of seed 002: send (debit into the packet's pool), grab (one share per user,
 //! decided at grab time, credited at once), expire (the rest back to the sender).
 
-use super::{balance_after_credit, currency, existing_account, positive, Reply};
+use super::{account_to_credit, currency, existing_account, positive, Reply};
 use crate::command::{PacketKind, SendRedPacket};
 use crate::event::{Event, RedPacketSent};
 use crate::ids::{ExtId, PacketNo, Timestamp, UserId};
@@ -72,9 +72,7 @@ pub(super) fn grab(s: &State, id: &ExtId, user: UserId, now: Timestamp, out: &mu
     let share = p.grabbed();
     let amount = share_amount(p);
     let cur = s.account(p.sender).currency;
-    let account = s.account_of(user, cur).unwrap_or(crate::ids::AccountNo(s.accounts().len() as u32));
-    balance_after_credit(s, account, amount)?;
-    let account = super::account_or_open(s, user, cur, out);
+    let account = account_to_credit(s, user, cur, amount, out)?;
     out.push(Event::RedPacketGrabbed { packet: no, account, user, share, amount });
     Ok(Reply::Grabbed { packet: no, share, amount, replayed: false })
 }
