@@ -10,13 +10,13 @@
 //! 100.00, all from a seeded SplitMix64. Building the command is part of each timed operation.
 
 use crate::rng::SplitMix64;
-use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS};
+use crate::setup::{self, MAX_DRAWN_STAKE};
 use crate::{measure, verify_state, Error, LatencySampling, Observer, Report, Scenario};
-use croupier_engine::command::{PlaceBet, Settings};
-use croupier_engine::ids::{Code, ExtId, SelectionId, Timestamp, UserId};
+use croupier_engine::command::Settings;
+use croupier_engine::ids::{Code, ExtId, Timestamp};
 use croupier_engine::state::Capacity;
 use croupier_engine::testkit;
-use croupier_engine::{Command, Engine, Money, Reply};
+use croupier_engine::{Command, Engine, Reply};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,19 +85,8 @@ impl BetsWorkload {
     /// The `n`-th bet (order number `o{n}`) and the time it is placed at. Allocates nothing.
     #[inline]
     pub fn bet(&mut self, n: u64) -> (Command, Timestamp) {
-        let user = UserId(1 + self.rng.below(self.users));
-        let r = self.rng.next_u64();
-        let selection = SelectionId(((r & 0xffff_ffff) % 3) as u16);
-        let stake = Money(STAKE_STEP * (1 + ((r >> 32) % STAKE_STEPS) as i64));
-        let cmd = Command::PlaceBet(PlaceBet {
-            order_no: ExtId::numbered("o", n),
-            user,
-            round: self.round,
-            selection,
-            stake,
-            currency: self.currency,
-            platform: self.platform,
-        });
+        let order_no = ExtId::numbered("o", n);
+        let cmd = setup::random_bet(&mut self.rng, self.users, order_no, self.round, self.currency, self.platform);
         (cmd, setup::now_at(n))
     }
 
@@ -189,6 +178,7 @@ pub(crate) fn run(cfg: &BetsConfig, obs: &mut dyn Observer) -> Result<Report, Er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::setup::STAKE_STEP;
     use crate::Quiet;
 
     #[test]

@@ -25,11 +25,11 @@
 //! is what `croupier restore` and `croupier journal verify` are then run on.
 
 use crate::rng::SplitMix64;
-use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS, T0, WINDOW_MS};
+use crate::setup::{self, MAX_DRAWN_STAKE, T0, WINDOW_MS};
 use crate::{measure, Error, LatencySampling, Observer, Phase, Report, Scenario};
-use croupier_engine::command::{PlaceBet, Settings};
+use croupier_engine::command::Settings;
 use croupier_engine::durable::{journal_dir, Answer, DurableShard, ShardConfig, ShardError};
-use croupier_engine::ids::{Code, ExtId, SelectionId, Timestamp, UserId};
+use croupier_engine::ids::{Code, ExtId, Timestamp, UserId};
 use croupier_engine::state::Capacity;
 use croupier_engine::testkit::{self, CURRENCY, GAME};
 use croupier_engine::{Command, Money, Reply, State};
@@ -141,19 +141,8 @@ struct BetSource {
 impl BetSource {
     #[inline]
     fn bet(&mut self, n: u64) -> (Timestamp, Command) {
-        let user = UserId(1 + self.rng.below(self.users));
-        let r = self.rng.next_u64();
-        let selection = SelectionId(((r & 0xffff_ffff) % 3) as u16);
-        let stake = Money(STAKE_STEP * (1 + ((r >> 32) % STAKE_STEPS) as i64));
-        let cmd = Command::PlaceBet(PlaceBet {
-            order_no: ExtId::numbered(&self.order_prefix, n),
-            user,
-            round: self.round,
-            selection,
-            stake,
-            currency: self.currency,
-            platform: self.platform,
-        });
+        let order_no = ExtId::numbered(&self.order_prefix, n);
+        let cmd = setup::random_bet(&mut self.rng, self.users, order_no, self.round, self.currency, self.platform);
         (Timestamp(self.t0.0 + (n >> 10)), cmd)
     }
 }

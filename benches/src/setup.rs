@@ -111,3 +111,28 @@ pub(crate) fn count_batch(
     engine.execute_batch(batch, |_, result, _| counted += counts(&result) as u64);
     counted
 }
+
+/// A bet from a random one of `users` (ids 1..=users) on a random selection with a random
+/// stake in whole steps. Draws the user, then one more number, from `rng`: the draws, and so
+/// every run's digest, are the same as long as this stays as it is. Allocates nothing.
+#[inline]
+pub(crate) fn random_bet(
+    rng: &mut crate::rng::SplitMix64,
+    users: u64,
+    order_no: ExtId,
+    round: ExtId,
+    currency: Code,
+    platform: Code,
+) -> Command {
+    let user = croupier_engine::UserId(1 + rng.below(users));
+    let r = rng.next_u64();
+    Command::PlaceBet(croupier_engine::command::PlaceBet {
+        order_no,
+        user,
+        round,
+        selection: croupier_engine::ids::SelectionId(((r & 0xffff_ffff) % 3) as u16),
+        stake: Money(STAKE_STEP * (1 + ((r >> 32) % STAKE_STEPS) as i64)),
+        currency,
+        platform,
+    })
+}

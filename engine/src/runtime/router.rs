@@ -22,6 +22,9 @@ pub enum Route {
 }
 
 /// The splitmix64 finalizer: a cheap mix so that sequential user ids spread over shards.
+/// Deliberately not the account index's mixer (`index::mix64`): with the same hash, every user
+/// of shard `k` would share `hash % shards == k`, which for a power-of-two shard count puts
+/// them all on the same low bits, and so on a fraction of their shard's index slots.
 #[inline]
 pub fn mix(mut x: u64) -> u64 {
     x ^= x >> 30;
