@@ -117,7 +117,7 @@ impl GrabWorkload {
         if self.next >= self.grabs {
             self.next -= self.grabs;
         }
-        let cmd = Command::GrabRedPacket { packet: self.packet, user };
+        let cmd = Command::GrabRedPacket { packet: self.packet, sender: SENDER, user };
         (cmd, setup::now_at(n))
     }
 

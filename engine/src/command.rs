@@ -4,6 +4,7 @@
 use crate::ids::{Code, ExtId, SelectionId, Timestamp, UserId};
 use crate::money::{Money, Odds};
 use crate::state::{Outcome, PlayerLimits};
+pub use crate::topology::Topology;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,22 +49,59 @@ pub enum Command {
     CheckBet { user: UserId, currency: Code, amount: Money },
     /// Seed 004 `block_funds`: holds the stake of a bookmaker bet. Idempotent by `bet`.
     BlockFunds { bet: ExtId, partner: Code, user: UserId, currency: Code, amount: Money },
-    /// Seed 004 `update_bet_status`: won (with payout), lost or void.
-    UpdateBetStatus { bet: ExtId, status: PartnerBetStatus },
+    /// Seed 004 `update_bet_status`: won (with payout), lost or void. `user` is the bet's
+    /// player (seed 004 `partner_player_id`): it routes the call to the player's shard, and a
+    /// bet of another player is not found.
+    UpdateBetStatus { bet: ExtId, user: UserId, status: PartnerBetStatus },
     /// Seed 004 `refund`: releases the hold. For an unknown bet it is answered OK and
     /// remembered, so that a late `BlockFunds` with that id is refused.
-    Refund { bet: ExtId },
+    Refund { bet: ExtId, user: UserId },
     /// Seed 004 `recalculate`: a settled bookmaker bet gets a new outcome. Idempotent by
     /// `transaction`.
-    RecalculateBet { bet: ExtId, transaction: ExtId, status: PartnerBetStatus },
+    RecalculateBet { bet: ExtId, user: UserId, transaction: ExtId, status: PartnerBetStatus },
 
     /// Seed 002 send: the sender is debited into the packet's pool at once.
     SendRedPacket(SendRedPacket),
-    /// Seed 002 grab: one share per user per packet, decided now and credited at once.
-    /// Idempotent by (packet, user).
-    GrabRedPacket { packet: ExtId, user: UserId },
+    /// Seed 002 grab: one share per user per packet, decided now by the packet's pool. The
+    /// packet's link names its `sender`, whose shard holds the pool; the share is credited at
+    /// once on that shard, or travels to the grabber's shard as a transfer. Idempotent by
+    /// (packet, user).
+    GrabRedPacket { packet: ExtId, sender: UserId, user: UserId },
     /// Timer: refunds what is left of an expired packet to its sender.
-    ExpireRedPacket { packet: ExtId },
+    ExpireRedPacket { packet: ExtId, sender: UserId },
+
+    /// Runtime, first command of a shard's journal: which shard this is, of how many. A data
+    /// folder keeps its shard count: a different one is refused (`TOPOLOGY_MISMATCH`).
+    SetTopology(Topology),
+    /// Runtime: a transfer from another shard arrives (a grabbed share for a user of this
+    /// shard). Applied exactly once, in the sender's sequence order; a repeat is acknowledged
+    /// and ignored, a gap is ignored until the sender re-sends what came before.
+    ReceiveTransfer(Transfer),
+    /// Runtime: shard `peer` has applied this shard's transfers to it up to `upto`; they need
+    /// not be re-sent any more.
+    AckTransfers { peer: u32, upto: u64 },
+}
+
+/// Money for a user of shard `to`, sent by shard `from` as its `seq`-th transfer to `to`
+/// (from 1, per pair of shards). It is the payload of the message between shards and of the
+/// `TransferSent`/`TransferReceived` events on either side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub from: u32,
+    pub to: u32,
+    pub seq: u64,
+    pub user: UserId,
+    /// By code: dense currency numbers are per shard.
+    pub currency: Code,
+    pub amount: Money,
+    pub source: TransferSource,
+}
+
+/// Why money travels between shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferSource {
+    /// Share `share` (from 0) of red packet `packet`, grabbed by the transfer's user.
+    PacketShare { packet: ExtId, share: u32 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! them. Each event is self-describing for money: the ledger lines it implies are derived by
 //! [`crate::ledger::entries`] without looking at engine state.
 
-use crate::command::{DrawResult, GameDef, PacketKind, Settings};
+use crate::command::{DrawResult, GameDef, PacketKind, Settings, Topology, Transfer};
 use crate::ids::{
     AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp, UserId,
 };
@@ -105,10 +105,11 @@ pub enum Event {
 
     /// Sender → the packet's pool.
     RedPacketSent(RedPacketSent),
-    /// The packet's pool → grabber. `share` counts from 0.
+    /// The packet's pool → grabber. `share` counts from 0. `account` is `None` when the
+    /// grabber lives on another shard: the `TransferSent` event that follows carries the share.
     RedPacketGrabbed {
         packet: PacketNo,
-        account: AccountNo,
+        account: Option<AccountNo>,
         user: UserId,
         share: u32,
         amount: Money,
@@ -118,6 +119,27 @@ pub enum Event {
         packet: PacketNo,
         account: AccountNo,
         refund: Money,
+    },
+
+    /// This shard's place among the runtime's shards; the first event of its journal.
+    TopologySet(Topology),
+    /// Money leaves this shard for a user of shard `transfer.to`: the packet's pool → the
+    /// transit account of that shard, until the peer acknowledges it.
+    TransferSent {
+        transfer: Transfer,
+        pool: PacketNo,
+        currency: CurrencyId,
+    },
+    /// A transfer from shard `transfer.from` is applied: that shard's transit account → the
+    /// user's account. Exactly once per (from, seq).
+    TransferReceived {
+        transfer: Transfer,
+        account: AccountNo,
+    },
+    /// Shard `peer` applied this shard's transfers up to `upto`: they leave the outbox.
+    TransfersAcked {
+        peer: u32,
+        upto: u64,
     },
 }
 
@@ -169,6 +191,10 @@ impl Event {
             Event::RedPacketSent(_) => "red_packet_sent",
             Event::RedPacketGrabbed { .. } => "red_packet_grabbed",
             Event::RedPacketExpired { .. } => "red_packet_expired",
+            Event::TopologySet(_) => "topology_set",
+            Event::TransferSent { .. } => "transfer_sent",
+            Event::TransferReceived { .. } => "transfer_received",
+            Event::TransfersAcked { .. } => "transfers_acked",
         }
     }
 }

@@ -21,6 +21,13 @@ pub enum LedgerAccount {
     External(CurrencyId),
     House(CurrencyId),
     Pool(PacketNo),
+    /// Money on its way between this shard and shard `shard`: credited when this shard sends,
+    /// debited when it receives. Summed over all shards, the transit accounts hold exactly the
+    /// transfers sent and not yet applied.
+    Transit {
+        shard: u32,
+        currency: CurrencyId,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +42,9 @@ pub enum Reason {
     PacketSend,
     PacketGrab,
     PacketRefund,
+    /// A grabbed share leaving for, or arriving from, another shard.
+    TransferOut,
+    TransferIn,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +52,11 @@ pub enum Reference {
     Transfer(ExtId),
     Bet(BetId),
     Packet(PacketNo),
+    /// A transfer between shards: (sending shard, its sequence to the receiver).
+    ShardTransfer {
+        from: u32,
+        seq: u64,
+    },
 }
 
 /// `amount` (always positive) moves from `from` to `to`.
@@ -105,9 +120,23 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         Event::RedPacketSent(p) => {
             line(Player(p.account), Pool(p.packet), p.total, Reason::PacketSend, Reference::Packet(p.packet))
         }
-        Event::RedPacketGrabbed { packet, account, amount, .. } => {
+        Event::RedPacketGrabbed { packet, account: Some(account), amount, .. } => {
             line(Pool(*packet), Player(*account), *amount, Reason::PacketGrab, Reference::Packet(*packet))
         }
+        Event::TransferSent { transfer: t, pool, currency } => line(
+            Pool(*pool),
+            Transit { shard: t.to, currency: *currency },
+            t.amount,
+            Reason::TransferOut,
+            Reference::ShardTransfer { from: t.from, seq: t.seq },
+        ),
+        Event::TransferReceived { transfer: t, account } => line(
+            Transit { shard: t.from, currency: currency_of(*account) },
+            Player(*account),
+            t.amount,
+            Reason::TransferIn,
+            Reference::ShardTransfer { from: t.from, seq: t.seq },
+        ),
         Event::RedPacketExpired { packet, account, refund } => {
             line(Pool(*packet), Player(*account), *refund, Reason::PacketRefund, Reference::Packet(*packet))
         }
@@ -121,7 +150,10 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         | Event::RoundStatusChanged { .. }
         | Event::RoundDrawn { .. }
         | Event::PartnerRefundRemembered { .. }
-        | Event::PartnerTransactionRecorded { .. } => {}
+        | Event::PartnerTransactionRecorded { .. }
+        | Event::RedPacketGrabbed { account: None, .. }
+        | Event::TopologySet(_)
+        | Event::TransfersAcked { .. } => {}
     }
 }
 

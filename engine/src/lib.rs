@@ -23,6 +23,7 @@ pub mod reject;
 pub mod runtime;
 pub mod state;
 pub mod testkit;
+pub mod topology;
 
 pub use command::Command;
 pub use decide::{decide, Reply, MAX_BALANCE};

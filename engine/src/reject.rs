@@ -91,12 +91,16 @@ pub enum Reject {
     PacketNotExpired,
 
     // --- runtime ---
-    #[error("this command needs messages between shards, which the sharded runtime does not have yet (issue 5)")]
+    #[error("this command is internal to the runtime and cannot be submitted")]
     NotRoutable,
     #[error("the shard is busy: retry after {retry_after_ms} ms")]
     Busy { retry_after_ms: u64 },
     #[error("the shard stopped after a journal failure; the command's outcome is known only after a restart")]
     ShardUnavailable,
+    #[error("this data folder belongs to shard {shard} of {shards}; start with the same shard count")]
+    TopologyMismatch { shard: u32, shards: u32 },
+    #[error("this shard does not own that user, packet or transfer")]
+    WrongShard,
 }
 
 impl Reject {
@@ -141,6 +145,8 @@ impl Reject {
             NotRoutable => "NOT_ROUTABLE",
             Busy { .. } => "BUSY",
             ShardUnavailable => "SHARD_UNAVAILABLE",
+            TopologyMismatch { .. } => "TOPOLOGY_MISMATCH",
+            WrongShard => "WRONG_SHARD",
         }
     }
 
@@ -183,6 +189,8 @@ impl Reject {
         "NOT_ROUTABLE",
         "BUSY",
         "SHARD_UNAVAILABLE",
+        "TOPOLOGY_MISMATCH",
+        "WRONG_SHARD",
     ];
 }
 

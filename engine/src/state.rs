@@ -6,7 +6,7 @@
 //! built by the same history, or one restored from a snapshot, encode to the same bytes.
 
 use crate::chunked::Chunked;
-use crate::command::{DrawResult, GameDef, PacketKind, Settings};
+use crate::command::{DrawResult, GameDef, PacketKind, Settings, Topology, Transfer};
 use crate::event::{BetAccepted, Event, RedPacketSent};
 use crate::ids::{
     AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp, UserId,
@@ -15,7 +15,7 @@ use crate::index::{hash_account_key, hash_user, DenseIndex};
 use crate::money::{Money, Odds};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Round status; the numbers 3-6 are seed 000's `game_status` codes, 1 and 7 are ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +232,38 @@ pub struct TransferRecord {
     pub amount: Money,
 }
 
+/// This shard's side of the link with one other shard (indexed by that shard's number).
+/// Transfers are numbered from 1 per direction; the link remembers what it sent that the peer
+/// has not acknowledged (re-sent after a restart) and how far it has applied the peer's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// Sequence of the last transfer sent to the peer.
+    pub sent: u64,
+    /// Highest sequence the peer acknowledged as applied.
+    pub acked: u64,
+    /// Sent and not acknowledged, in sequence order: `acked + 1 ..= sent`.
+    pub unacked: VecDeque<Transfer>,
+    /// Highest sequence applied from the peer; the next one applied is exactly `applied + 1`.
+    pub applied: u64,
+    /// Per currency (this shard's numbers): sent to the peer minus received from it. Summed
+    /// over both ends of every link, this is the money in flight.
+    pub transit: Vec<Money>,
+}
+
+impl Link {
+    fn transit_mut(&mut self, currency: CurrencyId) -> &mut Money {
+        if self.transit.len() <= currency.index() {
+            self.transit.resize(currency.index() + 1, Money::ZERO);
+        }
+        &mut self.transit[currency.index()]
+    }
+
+    /// Money in transit in `currency` on this end of the link.
+    pub fn transit(&self, currency: CurrencyId) -> Money {
+        self.transit.get(currency.index()).copied().unwrap_or_default()
+    }
+}
+
 /// The whole state of one engine (one shard).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -247,6 +279,9 @@ pub struct State {
     /// Bookmaker bet ids refunded before they were seen.
     pub(crate) partner_refunded: BTreeMap<ExtId, ()>,
     pub(crate) partner_transactions: BTreeMap<ExtId, BetId>,
+    /// This shard's place and its links to the other shards; `None` outside a runtime.
+    pub(crate) topology: Option<Topology>,
+    pub(crate) links: Vec<Link>,
 
     #[serde(skip)]
     pub(crate) idx: Indexes,
@@ -364,6 +399,25 @@ impl State {
     pub fn transfer(&self, id: &ExtId) -> Option<&TransferRecord> {
         self.idx.transfer_by_id.get(id).map(|&i| &self.transfers[i as usize])
     }
+    pub fn topology(&self) -> Option<Topology> {
+        self.topology
+    }
+
+    /// This shard's link with shard `peer` (empty when there is none).
+    pub fn link(&self, peer: u32) -> Option<&Link> {
+        self.links.get(peer as usize)
+    }
+
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// Whether `user` belongs on this shard (every user does outside a runtime).
+    #[inline]
+    pub fn owns(&self, user: UserId) -> bool {
+        self.topology.is_none_or(|t| t.owns(user))
+    }
+
     pub fn excluded_until(&self, user: UserId) -> Option<Timestamp> {
         self.excluded_until.get(&user).copied()
     }
@@ -382,6 +436,11 @@ impl State {
         for p in &self.packets {
             let cur = self.accounts[p.sender.index()].currency;
             sums[cur.index()] += p.remaining.0 as i128;
+        }
+        for l in &self.links {
+            for (cur, t) in l.transit.iter().enumerate() {
+                sums[cur] += t.0 as i128;
+            }
         }
         sums
     }
@@ -406,6 +465,15 @@ impl State {
             }
             if a.held.0 != held[i] {
                 return Err(format!("account {i} holds {} but its open bets stake {}", a.held, held[i]));
+            }
+        }
+        for (peer, l) in self.links.iter().enumerate() {
+            let expected = l.sent.saturating_sub(l.acked);
+            if l.acked > l.sent || l.unacked.len() as u64 != expected {
+                return Err(format!("link to shard {peer} has {} unacked of {expected}", l.unacked.len()));
+            }
+            if l.unacked.iter().zip(l.acked + 1..).any(|(t, seq)| t.seq != seq || t.to != peer as u32) {
+                return Err(format!("link to shard {peer} holds transfers out of order"));
             }
         }
         for (i, p) in self.packets.iter().enumerate() {
@@ -450,6 +518,8 @@ impl State {
             excluded_until: self.excluded_until.clone(),
             partner_refunded: self.partner_refunded.clone(),
             partner_transactions: self.partner_transactions.clone(),
+            topology: self.topology,
+            links: self.links.clone(),
             idx: Indexes::default(),
         }
     }
@@ -623,6 +693,7 @@ pub fn evolve(state: &mut State, event: &Event) {
         }
         Event::RedPacketSent(p) => evolve_packet_sent(state, p),
         Event::RedPacketGrabbed { packet, account, user, share, amount } => {
+            // `account: None`: the share leaves in the `TransferSent` that follows.
             let p = &mut state.packets[packet.index()];
             assert_eq!(*share, p.grabbed(), "shares are grabbed in order");
             p.remaining -= *amount;
@@ -632,7 +703,9 @@ pub fn evolve(state: &mut State, event: &Event) {
                 assert_eq!(p.remaining, Money::ZERO, "the last share takes the rest");
                 p.status = PacketStatus::Exhausted;
             }
-            credit(state, *account, *amount);
+            if let Some(account) = account {
+                credit(state, *account, *amount);
+            }
         }
         Event::RedPacketExpired { packet, account, refund } => {
             let p = &mut state.packets[packet.index()];
@@ -640,6 +713,33 @@ pub fn evolve(state: &mut State, event: &Event) {
             p.remaining = Money::ZERO;
             p.status = PacketStatus::Expired;
             credit(state, *account, *refund);
+        }
+        Event::TopologySet(t) => {
+            assert!(state.topology.is_none() && t.is_valid(), "topology is set once");
+            state.topology = Some(*t);
+            state.links = vec![Link::default(); t.shards as usize];
+        }
+        Event::TransferSent { transfer: t, currency, .. } => {
+            let link = &mut state.links[t.to as usize];
+            assert_eq!(t.seq, link.sent + 1, "transfers to a shard are numbered without gaps");
+            link.sent = t.seq;
+            link.unacked.push_back(*t);
+            *link.transit_mut(*currency) += t.amount;
+        }
+        Event::TransferReceived { transfer: t, account } => {
+            let cur = credit(state, *account, t.amount);
+            let link = &mut state.links[t.from as usize];
+            assert_eq!(t.seq, link.applied + 1, "transfers from a shard are applied in order, once");
+            link.applied = t.seq;
+            *link.transit_mut(cur) -= t.amount;
+        }
+        Event::TransfersAcked { peer, upto } => {
+            let link = &mut state.links[*peer as usize];
+            assert!(*upto > link.acked && *upto <= link.sent, "an acknowledgement moves forward within what was sent");
+            while link.unacked.front().is_some_and(|t| t.seq <= *upto) {
+                link.unacked.pop_front();
+            }
+            link.acked = *upto;
         }
     }
 }
@@ -813,7 +913,7 @@ impl State {
                     self.idx.account_by_user.prefetch(hash_account_key(b.user, cur));
                 }
             }
-            crate::Command::GrabRedPacket { packet, user } => {
+            crate::Command::GrabRedPacket { packet, user, .. } => {
                 if let Some(p) = self.packet_by_id(packet) {
                     let p = &self.packets[p.index()];
                     p.grab_by_user.prefetch(hash_user(*user));
@@ -843,7 +943,8 @@ impl State {
     pub fn prefetch_event(&self, event: &Event) {
         let account = match event {
             Event::BetSettled { account, .. } | Event::BetResettled { account, .. } => *account,
-            Event::RedPacketGrabbed { account, .. } => *account,
+            Event::RedPacketGrabbed { account: Some(account), .. } => *account,
+            Event::TransferReceived { account, .. } => *account,
             Event::Deposited { account, .. } | Event::Withdrawn { account, .. } => *account,
             Event::BetAccepted(b) => {
                 let index = if b.round.is_some() { &self.idx.bet_by_order } else { &self.idx.bet_by_partner_id };
@@ -868,7 +969,7 @@ impl State {
                 Some(cur) => (b.user, cur),
                 None => return,
             },
-            crate::Command::GrabRedPacket { packet, user } => match self.packet_by_id(packet) {
+            crate::Command::GrabRedPacket { packet, user, .. } => match self.packet_by_id(packet) {
                 Some(p) => (*user, self.accounts[self.packets[p.index()].sender.index()].currency),
                 None => return,
             },

@@ -84,12 +84,23 @@ pub struct Generator {
     round: u64,
     round_phase: u8,
     packet: u64,
+    /// The sender of packet `k` (index `k`; packet 0 is never sent): links name the sender.
+    senders: Vec<UserId>,
     last: Option<Command>,
 }
 
 impl Generator {
     pub fn new(seed: u64, users: u64) -> Self {
-        Generator { rng: seed | 1, users: users.max(1), n: 0, round: 0, round_phase: 0, packet: 0, last: None }
+        Generator {
+            rng: seed | 1,
+            users: users.max(1),
+            n: 0,
+            round: 0,
+            round_phase: 0,
+            packet: 0,
+            senders: vec![UserId(0)],
+            last: None,
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -129,9 +140,11 @@ impl Generator {
             28..=31 => {
                 self.packet += 1;
                 let shares = 1 + self.below(50) as u32;
+                let sender = self.user();
+                self.senders.push(sender);
                 Command::SendRedPacket(crate::command::SendRedPacket {
                     packet: ExtId::numbered("packet-", self.packet),
-                    sender: self.user(),
+                    sender,
                     currency: code(CURRENCY),
                     total: Money(shares as i64 + self.below(50_000) as i64),
                     shares,
@@ -143,11 +156,15 @@ impl Generator {
                     ttl_ms: Some(1 + self.below(120_000)),
                 })
             }
-            32..=44 => Command::GrabRedPacket {
-                packet: ExtId::numbered("packet-", self.packet.saturating_sub(self.below(3))),
-                user: self.user(),
-            },
-            45..=47 => Command::ExpireRedPacket { packet: ExtId::numbered("packet-", self.below(self.packet + 1)) },
+            32..=44 => {
+                let k = self.packet.saturating_sub(self.below(3));
+                let sender = self.senders[k as usize];
+                Command::GrabRedPacket { packet: ExtId::numbered("packet-", k), sender, user: self.user() }
+            }
+            45..=47 => {
+                let k = self.below(self.packet + 1);
+                Command::ExpireRedPacket { packet: ExtId::numbered("packet-", k), sender: self.senders[k as usize] }
+            }
             _ => Command::PlaceBet(crate::command::PlaceBet {
                 order_no: ExtId::numbered("order-", self.n),
                 user: self.user(),

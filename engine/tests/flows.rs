@@ -295,17 +295,25 @@ fn the_bookmaker_flows_of_seed_004() {
     assert_eq!(e.execute(&block("abcde12345", 67890, 200), T0), Err(Reject::IdempotencyConflict));
     assert_eq!(available(&e, 67890), Money(900));
 
-    let win = Command::UpdateBetStatus { bet: id("abcde12345"), status: PartnerBetStatus::Won { payout: Money(200) } };
+    let win = Command::UpdateBetStatus {
+        bet: id("abcde12345"),
+        user: UserId(67890),
+        status: PartnerBetStatus::Won { payout: Money(200) },
+    };
     must(&mut e, &win, T0);
     assert_eq!(available(&e, 67890), Money(1_100));
     assert!(matches!(must(&mut e, &win, T0), Reply::Bet { replayed: true, .. }));
-    let lost = Command::UpdateBetStatus { bet: id("abcde12345"), status: PartnerBetStatus::Lost };
+    let lost = Command::UpdateBetStatus { bet: id("abcde12345"), user: UserId(67890), status: PartnerBetStatus::Lost };
     assert_eq!(e.execute(&lost, T0), Err(Reject::BetSettled));
-    assert_eq!(e.execute(&Command::Refund { bet: id("abcde12345") }, T0), Err(Reject::BetSettled));
+    assert_eq!(e.execute(&Command::Refund { bet: id("abcde12345"), user: UserId(67890) }, T0), Err(Reject::BetSettled));
 
     // Recalculate: the round's result changed; idempotent by transaction id.
-    let recalc =
-        Command::RecalculateBet { bet: id("abcde12345"), transaction: id("tx-1"), status: PartnerBetStatus::Lost };
+    let recalc = Command::RecalculateBet {
+        bet: id("abcde12345"),
+        user: UserId(67890),
+        transaction: id("tx-1"),
+        status: PartnerBetStatus::Lost,
+    };
     must(&mut e, &recalc, T0);
     assert_eq!(available(&e, 67890), Money(900));
     assert!(matches!(must(&mut e, &recalc, T0), Reply::Bet { replayed: true, .. }));
@@ -313,19 +321,27 @@ fn the_bookmaker_flows_of_seed_004() {
 
     // Refund of a held bet releases it; a second refund or void returns the first outcome.
     must(&mut e, &block("b2", 67890, 300), T0);
-    must(&mut e, &Command::Refund { bet: id("b2") }, T0);
+    must(&mut e, &Command::Refund { bet: id("b2"), user: UserId(67890) }, T0);
     assert_eq!(available(&e, 67890), Money(900));
-    assert!(matches!(must(&mut e, &Command::Refund { bet: id("b2") }, T0), Reply::Bet { replayed: true, .. }));
-    let void = Command::UpdateBetStatus { bet: id("b2"), status: PartnerBetStatus::Void };
+    assert!(matches!(
+        must(&mut e, &Command::Refund { bet: id("b2"), user: UserId(67890) }, T0),
+        Reply::Bet { replayed: true, .. }
+    ));
+    let void = Command::UpdateBetStatus { bet: id("b2"), user: UserId(67890), status: PartnerBetStatus::Void };
     assert!(matches!(must(&mut e, &void, T0), Reply::Bet { replayed: true, .. }));
 
     // A refund for a bet never seen is answered OK and remembered: the late bet is refused.
-    assert_eq!(must(&mut e, &Command::Refund { bet: id("late") }, T0), Reply::Done);
-    assert_eq!(must(&mut e, &Command::Refund { bet: id("late") }, T0), Reply::Done);
+    assert_eq!(must(&mut e, &Command::Refund { bet: id("late"), user: UserId(67890) }, T0), Reply::Done);
+    assert_eq!(must(&mut e, &Command::Refund { bet: id("late"), user: UserId(67890) }, T0), Reply::Done);
     assert_eq!(e.execute(&block("late", 67890, 100), T0), Err(Reject::BetRefunded));
     assert_eq!(available(&e, 67890), Money(900));
-    let unknown = Command::UpdateBetStatus { bet: id("nope"), status: PartnerBetStatus::Lost };
+    let unknown = Command::UpdateBetStatus { bet: id("nope"), user: UserId(67890), status: PartnerBetStatus::Lost };
     assert_eq!(e.execute(&unknown, T0), Err(Reject::BetNotFound));
+    // Another player's bet is not found: a partner names the player in every call.
+    let someone_else =
+        Command::UpdateBetStatus { bet: id("abcde12345"), user: UserId(1), status: PartnerBetStatus::Lost };
+    assert_eq!(e.execute(&someone_else, T0), Err(Reject::BetNotFound));
+    assert_eq!(e.execute(&Command::Refund { bet: id("abcde12345"), user: UserId(1) }, T0), Err(Reject::BetNotFound));
     assert_books_balance(&e);
 }
 
@@ -376,7 +392,8 @@ fn send(packet: &str, sender: u64, total: i64, shares: u32, kind: PacketKind) ->
 }
 
 fn grab(packet: &str, user: u64) -> Command {
-    Command::GrabRedPacket { packet: id(packet), user: UserId(user) }
+    // Every packet in these tests is sent by user 1, whom its link names.
+    Command::GrabRedPacket { packet: id(packet), sender: UserId(1), user: UserId(user) }
 }
 
 #[test]
@@ -418,7 +435,9 @@ fn an_expired_packet_refunds_the_rest_and_refuses_grabs() {
     must(&mut e, &send("p", 1, 1_000, 10, PacketKind::Lucky { seed: 7 }), T0);
     must(&mut e, &grab("p", 2), at(1));
     let got = 1_000 - e.state().packets()[0].remaining.0;
-    let expire = Command::ExpireRedPacket { packet: id("p") };
+    let expire = Command::ExpireRedPacket { packet: id("p"), sender: UserId(1) };
+    let wrong_sender = Command::ExpireRedPacket { packet: id("p"), sender: UserId(2) };
+    assert_eq!(e.execute(&wrong_sender, at(1_000)), Err(Reject::PacketNotFound));
     assert_eq!(e.execute(&expire, at(1_000)), Err(Reject::PacketNotExpired));
     let day = 24 * 3_600_000;
     assert_eq!(e.execute(&grab("p", 3), at(day)), Err(Reject::PacketExpired));

@@ -60,9 +60,9 @@ enum Step {
         user: u8,
         amount: i64,
     },
+    /// Bookmaker bet `b` belongs to user `b % 6`: seed 004 names the player in every call.
     Block {
         b: u8,
-        user: u8,
         amount: i64,
     },
     Update {
@@ -88,9 +88,9 @@ enum Step {
         user: u8,
         for_ms: u64,
     },
+    /// Packet `p` is sent by user `p`: grabs name the sender, as a packet's link does.
     Send {
         p: u8,
-        user: u8,
         total: i64,
         shares: u32,
         lucky: Option<u64>,
@@ -125,7 +125,7 @@ fn step() -> impl Strategy<Value = Step> {
         8 => (0u8..24, user.clone(), 0u8..3, 0u16..4, 50i64..30_000)
             .prop_map(|(o, user, r, sel, stake)| Step::Bet { o, user, r, sel, stake }),
         1 => (user.clone(), 1i64..50_000).prop_map(|(user, amount)| Step::Check { user, amount }),
-        2 => (0u8..6, user.clone(), 1i64..20_000).prop_map(|(b, user, amount)| Step::Block { b, user, amount }),
+        2 => (0u8..6, 1i64..20_000).prop_map(|(b, amount)| Step::Block { b, amount }),
         2 => (0u8..6, 0u8..3, 0i64..60_000).prop_map(|(b, status, payout)| Step::Update { b, status, payout }),
         1 => (0u8..8).prop_map(|b| Step::Refund { b }),
         1 => (0u8..6, 0u8..6, 0u8..3, 0i64..60_000)
@@ -133,8 +133,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (user.clone(), prop::option::of(0i64..50_000), prop::option::of(0i64..50_000))
             .prop_map(|(user, stake, loss)| Step::Limits { user, stake, loss }),
         1 => (user.clone(), 0u64..100_000).prop_map(|(user, for_ms)| Step::Exclude { user, for_ms }),
-        2 => (0u8..4, user.clone(), 1i64..50_000, 1u32..25, prop::option::of(any::<u64>()), 1u64..200_000)
-            .prop_map(|(p, user, total, shares, lucky, ttl_ms)| Step::Send { p, user, total, shares, lucky, ttl_ms }),
+        2 => (0u8..4, 1i64..50_000, 1u32..25, prop::option::of(any::<u64>()), 1u64..200_000)
+            .prop_map(|(p, total, shares, lucky, ttl_ms)| Step::Send { p, total, shares, lucky, ttl_ms }),
         5 => (0u8..4, 0u8..10).prop_map(|(p, user)| Step::Grab { p, user }),
         1 => (0u8..4).prop_map(|p| Step::Expire { p }),
         2 => (20u8..120, user.clone()).prop_map(|(t, user)| Step::Cashout { t, user }),
@@ -201,37 +201,40 @@ fn command(s: &Step) -> Command {
             platform: code("ag"),
         }),
         Step::Check { user, amount } => Command::CheckBet { user: u(user), currency: cur(), amount: Money(amount) },
-        Step::Block { b, user, amount } => Command::BlockFunds {
+        Step::Block { b, amount } => Command::BlockFunds {
             bet: n("b", b),
             partner: code("p1"),
-            user: u(user),
+            user: u(b % 6),
             currency: cur(),
             amount: Money(amount),
         },
         Step::Update { b, status, payout } => {
-            Command::UpdateBetStatus { bet: n("b", b), status: partner_status(status, payout) }
+            Command::UpdateBetStatus { bet: n("b", b), user: u(b % 6), status: partner_status(status, payout) }
         }
-        Step::Refund { b } => Command::Refund { bet: n("b", b) },
-        Step::Recalc { b, tx, status, payout } => {
-            Command::RecalculateBet { bet: n("b", b), transaction: n("x", tx), status: partner_status(status, payout) }
-        }
+        Step::Refund { b } => Command::Refund { bet: n("b", b), user: u(b % 6) },
+        Step::Recalc { b, tx, status, payout } => Command::RecalculateBet {
+            bet: n("b", b),
+            user: u(b % 6),
+            transaction: n("x", tx),
+            status: partner_status(status, payout),
+        },
         Step::Limits { user, stake, loss } => Command::SetPlayerLimits {
             user: u(user),
             currency: cur(),
             limits: PlayerLimits { daily_stake: stake.map(Money), daily_loss: loss.map(Money) },
         },
         Step::Exclude { user, for_ms } => Command::SelfExclude { user: u(user), until: Timestamp(T0 + for_ms) },
-        Step::Send { p, user, total, shares, lucky, ttl_ms } => Command::SendRedPacket(SendRedPacket {
+        Step::Send { p, total, shares, lucky, ttl_ms } => Command::SendRedPacket(SendRedPacket {
             packet: n("p", p),
-            sender: u(user),
+            sender: u(p),
             currency: cur(),
             total: Money(total),
             shares,
             kind: lucky.map_or(PacketKind::Normal, |seed| PacketKind::Lucky { seed }),
             ttl_ms: Some(ttl_ms),
         }),
-        Step::Grab { p, user } => Command::GrabRedPacket { packet: n("p", p), user: u(user) },
-        Step::Expire { p } => Command::ExpireRedPacket { packet: n("p", p) },
+        Step::Grab { p, user } => Command::GrabRedPacket { packet: n("p", p), sender: u(p), user: u(user) },
+        Step::Expire { p } => Command::ExpireRedPacket { packet: n("p", p), sender: u(p) },
         Step::Cashout { .. } => unreachable!("sized by command_in"),
     }
 }

@@ -1,7 +1,7 @@
 //! The sharded runtime: many producers over two shards, round broadcasts, backpressure and
 //! commands that cannot be routed yet. Bounded loops only, no timing assertions.
 
-use croupier_engine::command::{Command, PlaceBet};
+use croupier_engine::command::{Command, PlaceBet, Topology, Transfer, TransferSource};
 use croupier_engine::durable::Answer;
 use croupier_engine::ids::{ExtId, SelectionId, Timestamp, UserId};
 use croupier_engine::runtime::{shard_of, Completion, CompletionSlot, ManualClock, Runtime, RuntimeConfig};
@@ -284,25 +284,29 @@ fn shutdown_answers_everything_accepted_while_paused() {
 }
 
 #[test]
-fn red_packets_and_bookmaker_bets_are_not_routable_yet() {
+fn runtime_internal_commands_cannot_be_submitted() {
     let dir = tempfile::tempdir().unwrap();
     let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
     setup(&rt);
-    let grab = Command::GrabRedPacket { packet: id("packet-1"), user: UserId(7) };
-    let answer = rt.call(grab.clone());
-    assert_eq!(answer, Err(Reject::NotRoutable));
+    let internal = [
+        Command::SetTopology(Topology { shard: 0, shards: 1 }),
+        Command::AckTransfers { peer: 1, upto: 1 },
+        Command::ReceiveTransfer(Transfer {
+            from: 1,
+            to: 0,
+            seq: 1,
+            user: UserId(7),
+            currency: code(CURRENCY),
+            amount: Money(100),
+            source: TransferSource::PacketShare { packet: id("p"), share: 0 },
+        }),
+    ];
+    for cmd in internal {
+        assert_eq!(rt.call(cmd.clone()), Err(Reject::NotRoutable));
+        let slot = CompletionSlot::new();
+        rt.submit(&slot, cmd).unwrap();
+        assert_eq!(slot.wait(), Err(Reject::NotRoutable));
+    }
     assert_eq!(Reject::NotRoutable.code(), "NOT_ROUTABLE");
-    let slot = CompletionSlot::new();
-    rt.submit(&slot, grab).unwrap();
-    assert_eq!(slot.wait(), Err(Reject::NotRoutable));
-    let block = Command::BlockFunds {
-        bet: id("bk-1"),
-        partner: code("bk"),
-        user: UserId(7),
-        currency: code(CURRENCY),
-        amount: Money(100),
-    };
-    assert_eq!(rt.call(block), Err(Reject::NotRoutable));
-    assert_eq!(rt.call(Command::Refund { bet: id("bk-1") }), Err(Reject::NotRoutable));
     rt.shutdown(false).unwrap();
 }

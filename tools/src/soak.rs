@@ -130,18 +130,21 @@ pub fn scoped(cmd: Command, tag: &str) -> Result<Command> {
         Command::BlockFunds { bet, partner, user, currency, amount } => {
             Command::BlockFunds { bet: s(bet)?, partner, user, currency, amount }
         }
-        Command::UpdateBetStatus { bet, status } => Command::UpdateBetStatus { bet: s(bet)?, status },
-        Command::Refund { bet } => Command::Refund { bet: s(bet)? },
-        Command::RecalculateBet { bet, transaction, status } => {
-            Command::RecalculateBet { bet: s(bet)?, transaction: s(transaction)?, status }
+        Command::UpdateBetStatus { bet, user, status } => Command::UpdateBetStatus { bet: s(bet)?, user, status },
+        Command::Refund { bet, user } => Command::Refund { bet: s(bet)?, user },
+        Command::RecalculateBet { bet, user, transaction, status } => {
+            Command::RecalculateBet { bet: s(bet)?, user, transaction: s(transaction)?, status }
         }
         Command::SendRedPacket(mut p) => {
             p.packet = s(p.packet)?;
             Command::SendRedPacket(p)
         }
-        Command::GrabRedPacket { packet, user } => Command::GrabRedPacket { packet: s(packet)?, user },
-        Command::ExpireRedPacket { packet } => Command::ExpireRedPacket { packet: s(packet)? },
+        Command::GrabRedPacket { packet, sender, user } => Command::GrabRedPacket { packet: s(packet)?, sender, user },
+        Command::ExpireRedPacket { packet, sender } => Command::ExpireRedPacket { packet: s(packet)?, sender },
         other @ (Command::Configure(_)
+        | Command::SetTopology(_)
+        | Command::ReceiveTransfer(_)
+        | Command::AckTransfers { .. }
         | Command::DefineCurrency { .. }
         | Command::DefineGame(_)
         | Command::SetPlayerLimits { .. }
@@ -319,7 +322,7 @@ mod tests {
                     b.packet.as_str() == t(&a.packet) && a.total == b.total
                 }
                 (Command::GrabRedPacket { packet: a, .. }, Command::GrabRedPacket { packet: b, .. })
-                | (Command::ExpireRedPacket { packet: a }, Command::ExpireRedPacket { packet: b })
+                | (Command::ExpireRedPacket { packet: a, .. }, Command::ExpireRedPacket { packet: b, .. })
                 | (Command::GameStop { round: a }, Command::GameStop { round: b })
                 | (Command::NewCard { round: a }, Command::NewCard { round: b })
                 | (Command::GameDraw { round: a, .. }, Command::GameDraw { round: b, .. })

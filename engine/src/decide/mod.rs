@@ -7,6 +7,7 @@ mod accounts;
 mod bets;
 mod partner;
 mod red_packets;
+mod transfers;
 
 pub use red_packets::share_amount;
 mod rounds;
@@ -53,6 +54,12 @@ pub enum Reply {
         state: BetState,
         replayed: bool,
     },
+    /// A transfer from another shard: applied now, or already applied (`replayed`), or
+    /// `deferred` because one before it has not arrived (it will be re-sent).
+    TransferReceived {
+        applied: bool,
+        deferred: bool,
+    },
     /// `check_bet`: the stake would be accepted.
     BetApproved,
     PacketSent {
@@ -89,7 +96,7 @@ pub fn decide(state: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>
 fn dispatch(s: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     match cmd {
         Command::PlaceBet(b) => bets::place_bet(s, b, now, out),
-        Command::GrabRedPacket { packet, user } => red_packets::grab(s, packet, *user, now, out),
+        Command::GrabRedPacket { packet, sender, user } => red_packets::grab(s, packet, *sender, *user, now, out),
         Command::Configure(settings) => accounts::configure(s, settings, out),
         Command::DefineCurrency { code, exponent } => accounts::define_currency(s, *code, *exponent, out),
         Command::DefineGame(def) => rounds::define_game(s, def, out),
@@ -112,13 +119,16 @@ fn dispatch(s: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> R
         Command::BlockFunds { bet, partner, user, currency, amount } => {
             partner::block_funds(s, *bet, *partner, *user, currency, *amount, now, out)
         }
-        Command::UpdateBetStatus { bet, status } => partner::update_status(s, bet, *status, now, out),
-        Command::Refund { bet } => partner::refund(s, *bet, now, out),
-        Command::RecalculateBet { bet, transaction, status } => {
-            partner::recalculate(s, bet, *transaction, *status, now, out)
+        Command::UpdateBetStatus { bet, user, status } => partner::update_status(s, bet, *user, *status, now, out),
+        Command::Refund { bet, user } => partner::refund(s, *bet, *user, now, out),
+        Command::RecalculateBet { bet, user, transaction, status } => {
+            partner::recalculate(s, bet, *user, *transaction, *status, now, out)
         }
         Command::SendRedPacket(p) => red_packets::send(s, p, now, out),
-        Command::ExpireRedPacket { packet } => red_packets::expire(s, packet, now, out),
+        Command::ExpireRedPacket { packet, sender } => red_packets::expire(s, packet, *sender, now, out),
+        Command::SetTopology(t) => transfers::set_topology(s, t, out),
+        Command::ReceiveTransfer(t) => transfers::receive(s, t, out),
+        Command::AckTransfers { peer, upto } => transfers::ack(s, *peer, *upto, out),
     }
 }
 

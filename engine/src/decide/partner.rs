@@ -74,18 +74,21 @@ fn settlement(status: PartnerBetStatus, stake: Money) -> Result<(Outcome, Money)
     }
 }
 
-fn find(s: &State, bet: &ExtId) -> Result<BetId, Reject> {
-    s.bet_by_partner_id(bet).ok_or(Reject::BetNotFound)
+/// The bookmaker bet `bet` of `user`; another player's bet is not found, so a partner cannot
+/// touch one player's bet by naming another.
+fn find(s: &State, bet: &ExtId, user: UserId) -> Result<BetId, Reject> {
+    s.bet_by_partner_id(bet).filter(|&id| s.account(s.bet(id).account).user == user).ok_or(Reject::BetNotFound)
 }
 
 pub(super) fn update_status(
     s: &State,
     bet: &ExtId,
+    user: UserId,
     status: PartnerBetStatus,
     now: Timestamp,
     out: &mut Vec<Event>,
 ) -> Result<Reply, Reject> {
-    let id = find(s, bet)?;
+    let id = find(s, bet, user)?;
     let b = s.bet(id);
     let (outcome, payout) = settlement(status, b.stake)?;
     match b.state {
@@ -104,7 +107,13 @@ pub(super) fn update_status(
     }
 }
 
-pub(super) fn refund(s: &State, bet: ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
+pub(super) fn refund(
+    s: &State,
+    bet: ExtId,
+    user: UserId,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
     let Some(id) = s.bet_by_partner_id(&bet) else {
         // Refund before the bet: remember it so the late block is refused (seed 004: the
         // refund must win the race, or money is held for a bet the bookmaker cancelled).
@@ -115,8 +124,11 @@ pub(super) fn refund(s: &State, bet: ExtId, now: Timestamp, out: &mut Vec<Event>
         return Ok(Reply::Done);
     };
     let b = s.bet(id);
+    if s.account(b.account).user != user {
+        return Err(Reject::BetNotFound);
+    }
     match b.state {
-        BetState::Open => update_status(s, &bet, PartnerBetStatus::Void, now, out),
+        BetState::Open => update_status(s, &bet, user, PartnerBetStatus::Void, now, out),
         BetState::Settled { outcome: Outcome::Void, .. } => Ok(Reply::Bet { bet: id, state: b.state, replayed: true }),
         BetState::Settled { .. } => Err(Reject::BetSettled),
     }
@@ -125,12 +137,13 @@ pub(super) fn refund(s: &State, bet: ExtId, now: Timestamp, out: &mut Vec<Event>
 pub(super) fn recalculate(
     s: &State,
     bet: &ExtId,
+    user: UserId,
     transaction: ExtId,
     status: PartnerBetStatus,
     now: Timestamp,
     out: &mut Vec<Event>,
 ) -> Result<Reply, Reject> {
-    let id = find(s, bet)?;
+    let id = find(s, bet, user)?;
     let b = s.bet(id);
     if let Some(&seen) = s.partner_transactions.get(&transaction) {
         return if seen == id {

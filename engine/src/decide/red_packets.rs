@@ -57,8 +57,15 @@ pub(super) fn send(s: &State, p: &SendRedPacket, now: Timestamp, out: &mut Vec<E
 }
 
 #[inline]
-pub(super) fn grab(s: &State, id: &ExtId, user: UserId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
-    let no = s.packet_by_id(id).ok_or(Reject::PacketNotFound)?;
+pub(super) fn grab(
+    s: &State,
+    id: &ExtId,
+    sender: UserId,
+    user: UserId,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    let no = find(s, id, sender)?;
     let p = s.packet(no);
     if let Some((share, amount)) = p.grab_of(user) {
         return Ok(Reply::Grabbed { packet: no, share, amount, replayed: true });
@@ -72,13 +79,29 @@ pub(super) fn grab(s: &State, id: &ExtId, user: UserId, now: Timestamp, out: &mu
     let share = p.grabbed();
     let amount = share_amount(p);
     let cur = s.account(p.sender).currency;
-    let account = account_to_credit(s, user, cur, amount, out)?;
-    out.push(Event::RedPacketGrabbed { packet: no, account, user, share, amount });
+    if s.owns(user) {
+        let account = account_to_credit(s, user, cur, amount, out)?;
+        out.push(Event::RedPacketGrabbed { packet: no, account: Some(account), user, share, amount });
+    } else {
+        out.push(Event::RedPacketGrabbed { packet: no, account: None, user, share, amount });
+        super::transfers::send_share(s, no, share, user, cur, amount, out);
+    }
     Ok(Reply::Grabbed { packet: no, share, amount, replayed: false })
 }
 
-pub(super) fn expire(s: &State, id: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
-    let no = s.packet_by_id(id).ok_or(Reject::PacketNotFound)?;
+/// The packet `id` sent by `sender`: a link with another sender's name finds nothing.
+fn find(s: &State, id: &ExtId, sender: UserId) -> Result<PacketNo, Reject> {
+    s.packet_by_id(id).filter(|&no| s.account(s.packet(no).sender).user == sender).ok_or(Reject::PacketNotFound)
+}
+
+pub(super) fn expire(
+    s: &State,
+    id: &ExtId,
+    sender: UserId,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<Reply, Reject> {
+    let no = find(s, id, sender)?;
     let p = s.packet(no);
     match p.status {
         PacketStatus::Expired => Ok(Reply::PacketExpired { packet: no, refund: p.remaining, replayed: true }),

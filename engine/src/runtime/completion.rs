@@ -3,7 +3,10 @@
 
 use crate::durable::Answer;
 use crate::Reply;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 /// A reusable answer slot. Create one per caller (or per command in flight), then
 /// [`crate::runtime::Runtime::submit`] through it and [`CompletionSlot::wait`] for the answer.
@@ -22,6 +25,8 @@ struct SlotState {
     pending: u32,
     /// The answer so far, and the shard it came from (for deterministic aggregation).
     answer: Option<(u32, Answer)>,
+    /// An async caller waiting in [`CompletionSlot::answer`]; woken with the last answer.
+    waker: Option<Waker>,
 }
 
 impl CompletionSlot {
@@ -41,6 +46,13 @@ impl CompletionSlot {
             s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
         s.answer.take().expect("wait on a completion slot with nothing submitted").1
+    }
+
+    /// Waits without blocking a thread: for async callers (the gateway). The slot is free
+    /// again once the future has returned the answer. Like [`Self::wait`], it takes the
+    /// answer, so await it once per submitted command.
+    pub fn answer(self: &Arc<Self>) -> AnswerFuture {
+        AnswerFuture { slot: self.clone() }
     }
 
     /// The answer if it is complete, without blocking; `None` while pending or once taken.
@@ -87,9 +99,35 @@ impl CompletionSlot {
         });
         s.pending -= 1;
         if s.pending == 0 {
+            let waker = s.waker.take();
             drop(s);
             self.ready.notify_all();
+            if let Some(w) = waker {
+                w.wake();
+            }
         }
+    }
+}
+
+/// The answer of a submitted command, as a future (see [`CompletionSlot::answer`]).
+pub struct AnswerFuture {
+    slot: Completion,
+}
+
+impl Future for AnswerFuture {
+    type Output = Answer;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
+        let mut s = self.slot.lock();
+        if s.pending == 0 {
+            let answer = s.answer.take().expect("await on a completion slot with nothing submitted").1;
+            return Poll::Ready(answer);
+        }
+        match &mut s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            w => *w = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 
@@ -134,5 +172,30 @@ mod tests {
         slot.complete(0, settled(1));
         slot.complete(1, Err(Reject::RoundNotFound));
         assert_eq!(slot.wait(), Err(Reject::RoundNotFound));
+    }
+
+    #[test]
+    fn an_async_caller_is_woken_by_the_last_answer() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let woken = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        let slot = CompletionSlot::new();
+        slot.arm(2);
+        let mut fut = slot.answer();
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        slot.complete(1, Err(Reject::RoundClosed));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 0, "one shard still owes an answer");
+        slot.complete(0, Err(Reject::RoundNotFound));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert_eq!(Pin::new(&mut fut).poll(&mut cx), Poll::Ready(Err(Reject::RoundNotFound)));
+        assert!(!slot.is_pending());
     }
 }

@@ -31,7 +31,7 @@
 mod completion;
 pub mod router;
 
-pub use completion::{Completion, CompletionSlot};
+pub use completion::{AnswerFuture, Completion, CompletionSlot};
 pub use router::{route, shard_of, Route};
 
 use crate::durable::{Answer, DurableShard, RestoreReport, ShardConfig, ShardError};
