@@ -377,6 +377,17 @@ impl Runtime {
         Ok(rx.recv().expect("a shard thread runs every inspection it accepted"))
     }
 
+    /// Runs `f` on shard `shard`'s thread between batches, without waiting for it: for async
+    /// callers (the gateway), which send the result back through a channel of their own. `f`
+    /// must be quick: the shard runs nothing else meanwhile. A full ring refuses with [`Busy`].
+    pub fn inspect_then(&self, shard: usize, f: impl FnOnce(&State) + Send + 'static) -> Result<(), Busy> {
+        if self.shards[shard].lane.ring.push(Job::Inspect(Box::new(f))).is_err() {
+            return Err(self.busy(shard));
+        }
+        self.wake(shard);
+        Ok(())
+    }
+
     /// Stops accepting (it takes the runtime), drains every ring so that every accepted
     /// command is answered, closes each shard (with a last snapshot when `snapshot`) and joins
     /// the threads. Returns what each shard did, or the first shard's error.
