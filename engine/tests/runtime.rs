@@ -310,3 +310,165 @@ fn runtime_internal_commands_cannot_be_submitted() {
     assert_eq!(Reject::NotRoutable.code(), "NOT_ROUTABLE");
     rt.shutdown(false).unwrap();
 }
+
+fn send_packet(packet: &str, sender: u64, total: i64, shares: u32, ttl_ms: Option<u64>) -> Command {
+    Command::SendRedPacket(croupier_engine::command::SendRedPacket {
+        packet: id(packet),
+        sender: UserId(sender),
+        currency: code(CURRENCY),
+        total: Money(total),
+        shares,
+        kind: croupier_engine::command::PacketKind::Lucky { seed: 99 },
+        ttl_ms,
+    })
+}
+
+#[test]
+fn a_hot_packet_credits_grabbers_on_every_shard_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = 3;
+    let (rt, _) = Runtime::start(config(dir.path(), shards, Durability::Process)).unwrap();
+    setup(&rt);
+    let sender = 1u64;
+    rt.call(deposit(sender, 1_000_000, 1)).unwrap();
+    rt.call(send_packet("festival", sender, 600_000, 300, None)).unwrap();
+    // 400 grabbers from every shard race for 300 shares, from 4 producer threads; each grabs
+    // twice, and the repeat must get the same share without moving money.
+    let got: Vec<(u64, Money)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let rt = &rt;
+                s.spawn(move || {
+                    let slot = CompletionSlot::new();
+                    let mut got = Vec::new();
+                    for u in (100 + t..500).step_by(4) {
+                        let grab =
+                            Command::GrabRedPacket { packet: id("festival"), sender: UserId(sender), user: UserId(u) };
+                        for attempt in 0..2 {
+                            while rt.submit(&slot, grab.clone()).is_err() {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            match slot.wait() {
+                                Ok(Reply::Grabbed { amount, replayed, .. }) => {
+                                    assert_eq!(replayed, attempt == 1);
+                                    if attempt == 0 {
+                                        got.push((u, amount));
+                                    }
+                                }
+                                Err(Reject::PacketEmpty) => {}
+                                other => panic!("grab answered {other:?}"),
+                            }
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(got.len(), 300, "every share is grabbed once");
+    assert_eq!(got.iter().map(|g| g.1 .0).sum::<i64>(), 600_000);
+    let remote = got.iter().filter(|(u, _)| shard_of(UserId(*u), shards) != shard_of(UserId(sender), shards)).count();
+    assert!(remote > 100, "grabbers live on other shards too: {remote}");
+    assert!(rt.wait_transfers_settled(Duration::from_secs(20)), "transfers settle");
+    for (u, amount) in &got {
+        assert_eq!(balance(&rt, *u), Some(*amount), "user {u} credited once with their share");
+    }
+    for shard in 0..shards {
+        let v = view(&rt, shard);
+        assert_eq!(v.invariants, Ok(()));
+        assert!(v.sums.iter().all(|s| *s == 0));
+    }
+    let links = rt.links().unwrap();
+    let sent: u64 = links.iter().flat_map(|l| l.sent.iter()).sum();
+    assert_eq!(sent as usize, remote, "one transfer per remote share");
+    // A restart keeps every link's counters, and re-sends nothing that was acknowledged.
+    let digests: Vec<_> = (0..shards).map(|i| view(&rt, i).digest).collect();
+    rt.shutdown(false).unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), shards, Durability::Process)).unwrap();
+    assert!(rt.wait_transfers_settled(Duration::from_secs(20)));
+    assert_eq!(rt.links().unwrap(), links);
+    let again: Vec<_> = (0..shards).map(|i| view(&rt, i).digest).collect();
+    assert_eq!(digests, again);
+    rt.shutdown(false).unwrap();
+}
+
+#[test]
+fn bookmaker_calls_reach_the_players_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), 3, Durability::Process)).unwrap();
+    setup(&rt);
+    for user in [7u64, 8, 9] {
+        rt.call(deposit(user, 1_000, user)).unwrap();
+        let bet = ExtId::numbered("bk-", user);
+        let block = Command::BlockFunds {
+            bet,
+            partner: code("bk"),
+            user: UserId(user),
+            currency: code(CURRENCY),
+            amount: Money(100),
+        };
+        assert!(matches!(rt.call(block), Ok(Reply::Bet { replayed: false, .. })));
+        let status = croupier_engine::command::PartnerBetStatus::Won { payout: Money(250) };
+        let update = Command::UpdateBetStatus { bet, user: UserId(user), status };
+        assert!(matches!(rt.call(update), Ok(Reply::Bet { replayed: false, .. })));
+        assert_eq!(balance(&rt, user), Some(Money(1_150)));
+        // Another player naming this bet cannot touch it: on their own shard the id is unknown
+        // (a refund of an unknown id is remembered for them), on this one it is not theirs.
+        let other = Command::Refund { bet, user: UserId(user + 1) };
+        assert!(matches!(rt.call(other), Ok(Reply::Done) | Err(Reject::BetNotFound)));
+        assert_eq!(balance(&rt, user), Some(Money(1_150)));
+    }
+    rt.shutdown(false).unwrap();
+}
+
+#[test]
+fn timers_close_betting_and_expire_packets_on_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp(T0)));
+    let mut cfg = config(dir.path(), 2, Durability::Process);
+    cfg.clock = clock.clone();
+    let (rt, _) = Runtime::start(cfg.clone()).unwrap();
+    setup(&rt);
+    rt.call(deposit(1, 10_000, 1)).unwrap();
+    let start = Command::GameStart { round: id("timed"), game: id(GAME), window_ms: Some(15_000) };
+    rt.call(start).unwrap();
+    rt.call(send_packet("short", 1, 1_000, 10, Some(60_000))).unwrap();
+    clock.advance_ms(15_000);
+    let stopped = |rt: &Runtime| {
+        (0..2).all(|i| rt.inspect(i, |s| s.round(s.round_by_id(&id("timed")).unwrap()).status.code()).unwrap() == 3)
+    };
+    wait_until(|| stopped(&rt));
+    // The packet's timer survives a restart: it is rebuilt from the state.
+    rt.shutdown(false).unwrap();
+    let (rt, _) = Runtime::start(cfg).unwrap();
+    assert_eq!(balance(&rt, 1), Some(Money(9_000)));
+    clock.advance_ms(60_000);
+    wait_until(|| balance(&rt, 1) == Some(Money(10_000)));
+    rt.shutdown(false).unwrap();
+}
+
+/// Polls `done` for up to 10 s: timers fire on shard threads.
+fn wait_until(mut done: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("condition not reached in 10 s");
+}
+
+#[test]
+fn a_data_folder_keeps_its_shard_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    setup(&rt);
+    rt.shutdown(true).unwrap();
+    for other in [1, 3] {
+        let err = Runtime::start(config(dir.path(), other, Durability::Process)).err().expect("refused");
+        assert!(err.to_string().contains("shard"), "{err}");
+    }
+    let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    rt.shutdown(false).unwrap();
+}

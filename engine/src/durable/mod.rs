@@ -33,6 +33,10 @@ pub enum ShardError {
     Poisoned,
     #[error("snapshot thread failed: {0}")]
     SnapshotThread(String),
+    #[error("cannot start shard thread {shard}: {reason}")]
+    Spawn { shard: u32, reason: String },
+    #[error("the data folder was made for another shard count: {0}")]
+    Topology(String),
 }
 
 #[derive(Clone, Debug)]

@@ -4,12 +4,20 @@
 //! - **Intake.** [`Runtime::submit`] stamps the command with the [`Clock`] once, routes it
 //!   ([`router`]) and pushes it into its shard's ring (every shard's, for a broadcast). The
 //!   caller's [`Completion`] travels with it as an `Arc` clone: no allocation per command.
-//! - **Shard thread.** Drains up to `batch_max` requests, runs them with
+//! - **Shard thread.** Drains up to `batch_max` jobs, runs the commands with
 //!   [`DurableShard::execute_batch`] as one group commit, waits until the batch is durable
 //!   (at once in `process` mode, after the group fsync in `fsync` mode) and only then completes
-//!   the callers. An idle shard spins briefly, then parks; a producer unparks it after a push.
-//!   Parking has a timeout as a safety net, so an idle shard wakes a few times a second and
-//!   never spins unboundedly.
+//!   the callers and forwards what the batch sent to other shards. An idle shard spins
+//!   briefly, then parks until a producer unparks it, its next timer is due, or a safety
+//!   timeout passes: it never spins unboundedly.
+//! - **Between shards** ([`links`]): a red-packet share grabbed by a user of another shard
+//!   leaves as a numbered transfer, journaled on both sides and applied exactly once; the
+//!   receiver acknowledges, and a restarting shard says hello so that its peers re-send what
+//!   it has not applied. Messages travel through the same rings as commands; a full ring
+//!   delays them (they wait in the sender's per-peer queue, in order), never drops them.
+//! - **Timers** ([`timers`]): a round's coordinator shard closes its betting window with a
+//!   `GameStop` broadcast at `bet_stop`; a pool's shard expires its packet. Each fired command
+//!   is stamped with the clock once, like any other intake.
 //! - **Backpressure.** A full ring refuses the command with [`Busy`], whose `retry_after_ms`
 //!   is the ring depth times the shard's recent time per command (an exponentially weighted
 //!   average over batches), at least 1 ms, at most 1 s; 1 ms until the shard has run a batch.
@@ -18,33 +26,40 @@
 //!   before it is pushed anywhere. Should a ring fill up in the tiny window between that check
 //!   and the push (a race with other producers), the broadcast waits, with a sleeping backoff,
 //!   for that shard to make room rather than be half accepted.
+//! - **Rounds.** Every shard keeps a copy of each round and settles its own bets; the caller's
+//!   completion merges the shards' answers, so a draw is answered once every shard has settled
+//!   and reported its count of settled bets.
 //! - **A shard failure** (a journal error poisons a [`DurableShard`]) answers the batch in
 //!   flight and everything after it on that shard with [`Reject::ShardUnavailable`]: the
 //!   outcome of those commands is known only after a restart. [`Runtime::shutdown`] returns
 //!   the error.
-//!
-//! Not yet here (issue 5): messages between shards, hence no bookmaker bets or red packets
-//! ([`Reject::NotRoutable`]), and no coordinator: a round broadcast is simply run by every
-//! shard. The number of shards must stay the same across restarts of one data folder: users
-//! are routed by a hash modulo the count.
+//! - **Topology.** Each shard journals its place (`SetTopology`) first; a data folder
+//!   reopened with another shard count is refused, since users are routed by a hash modulo
+//!   the count.
 
 mod completion;
+pub mod links;
 pub mod router;
+pub mod timers;
 
 pub use completion::{AnswerFuture, Completion, CompletionSlot};
+pub use links::{Message, Outbox};
 pub use router::{route, shard_of, Route};
+pub use timers::{round_coordinator, Timer, Timers};
 
+use crate::command::Topology;
 use crate::durable::{Answer, DurableShard, RestoreReport, ShardConfig, ShardError};
 use crate::ids::Timestamp;
 use crate::state::{Capacity, State};
-use crate::{Command, Reject};
+use crate::{Command, Reject, Reply};
 use crossbeam_queue::ArrayQueue;
 use croupier_journal::Durability;
 use croupier_snapshots::SnapshotInfo;
-use std::path::PathBuf;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+use std::sync::{mpsc, Arc, OnceLock};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where intake time comes from. The domain never reads a clock; the runtime stamps each
@@ -168,11 +183,26 @@ pub struct ShardStopped {
     pub snapshot: Option<SnapshotInfo>,
 }
 
+/// One shard's view of its links, as [`Runtime::links`] reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkCounters {
+    /// Per peer: transfers sent, acknowledged by the peer, and applied from the peer.
+    pub sent: Vec<u64>,
+    pub acked: Vec<u64>,
+    pub applied: Vec<u64>,
+}
+
 type Inspect = Box<dyn FnOnce(&State) + Send>;
 
 enum Job {
-    Command { now: Timestamp, cmd: Command, slot: Completion },
+    /// `slot` is `None` for commands nobody waits for (timers, messages).
+    Command {
+        now: Timestamp,
+        cmd: Command,
+        slot: Option<Completion>,
+    },
     Inspect(Inspect),
+    Message(Message),
 }
 
 /// What a shard thread and the producers share.
@@ -182,158 +212,85 @@ struct Lane {
     sleeping: AtomicBool,
     /// Recent time per command in nanoseconds (EWMA); 0 until a batch has run.
     ns_per_command: AtomicU64,
+    thread: OnceLock<Thread>,
 }
 
-/// Settings every shard thread reads.
-struct Control {
+/// Everything the runtime's handle and the shard threads share: every shard's lane (shards
+/// push messages and timer broadcasts into each other's rings), the clock and the controls.
+struct Mesh {
+    lanes: Vec<Lane>,
+    clock: Arc<dyn Clock>,
     paused: AtomicBool,
     stop: AtomicBool,
     snapshot_on_stop: AtomicBool,
 }
 
-struct ShardHandle {
-    lane: Arc<Lane>,
-    thread: JoinHandle<Result<ShardStopped, ShardError>>,
-}
-
 pub struct Runtime {
-    shards: Vec<ShardHandle>,
-    control: Arc<Control>,
-    clock: Arc<dyn Clock>,
+    mesh: Arc<Mesh>,
+    threads: Vec<JoinHandle<Result<ShardStopped, ShardError>>>,
 }
 
-/// How long an idle shard parks before it looks again on its own.
+/// How long an idle shard parks at most before it looks again on its own.
 const PARK: Duration = Duration::from_millis(50);
 /// Empty polls before an idle shard parks.
 const SPINS: u32 = 64;
 const MAX_RETRY_AFTER_MS: u64 = 1_000;
 
-impl Runtime {
-    /// Opens and restores every shard (in parallel, one thread each) and starts serving.
-    /// Returns the shards' restore reports in shard order.
-    pub fn start(cfg: RuntimeConfig) -> Result<(Runtime, Vec<RestoreReport>), ShardError> {
-        assert!(cfg.shards > 0, "a runtime needs at least one shard");
-        assert!(cfg.ring_capacity > 0 && cfg.batch_max > 0, "ring capacity and batch size must be positive");
-        let control = Arc::new(Control {
-            paused: AtomicBool::new(cfg.start_paused),
-            stop: AtomicBool::new(false),
-            snapshot_on_stop: AtomicBool::new(false),
-        });
-        let mut shards = Vec::with_capacity(cfg.shards);
-        let mut opened = Vec::with_capacity(cfg.shards);
-        let mut spawn_error = None;
-        for i in 0..cfg.shards {
-            let lane = Arc::new(Lane {
-                ring: ArrayQueue::new(cfg.ring_capacity),
-                sleeping: AtomicBool::new(false),
-                ns_per_command: AtomicU64::new(0),
-            });
-            let (tx, rx) = mpsc::sync_channel(1);
-            let shard_cfg = cfg.shard_config(i);
-            let (thread_lane, thread_control, batch_max) = (lane.clone(), control.clone(), cfg.batch_max);
-            let spawned = std::thread::Builder::new().name(format!("shard-{i}")).spawn(move || {
-                let (shard, report) = match DurableShard::open(shard_cfg) {
-                    Ok(opened) => opened,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                        return Err(e);
-                    }
-                };
-                let _ = tx.send(Ok(report));
-                run_shard(i as u32, shard, &thread_lane, &thread_control, batch_max)
-            });
-            match spawned {
-                Ok(thread) => {
-                    shards.push(ShardHandle { lane, thread });
-                    opened.push(rx);
-                }
-                Err(e) => {
-                    spawn_error = Some(ShardError::SnapshotThread(format!("cannot start shard thread {i}: {e}")));
-                    break;
-                }
+impl Mesh {
+    #[inline]
+    fn wake(&self, shard: usize) {
+        let lane = &self.lanes[shard];
+        // Pairs with the fence in `park_idle`: either the shard sees the pushed job, or we see
+        // that it is going to sleep and unpark it.
+        fence(Ordering::SeqCst);
+        if lane.sleeping.load(Ordering::Relaxed) {
+            if let Some(t) = lane.thread.get() {
+                t.unpark();
             }
         }
-        let mut reports = Vec::with_capacity(cfg.shards);
-        let mut failed = spawn_error.is_some();
-        for rx in opened {
-            match rx.recv() {
-                Ok(Ok(report)) => reports.push(report),
-                _ => failed = true,
+    }
+
+    fn busy(&self, shard: usize) -> Busy {
+        let lane = &self.lanes[shard];
+        let ns = lane.ns_per_command.load(Ordering::Relaxed);
+        let retry_after_ms = if ns == 0 {
+            1
+        } else {
+            (lane.ring.len() as u64).saturating_mul(ns).div_ceil(1_000_000).clamp(1, MAX_RETRY_AFTER_MS)
+        };
+        Busy { retry_after_ms }
+    }
+
+    fn unpark_all(&self) {
+        for lane in &self.lanes {
+            if let Some(t) = lane.thread.get() {
+                t.unpark();
             }
         }
-        let mut runtime = Runtime { shards, control, clock: cfg.clock };
-        if failed {
-            // Stop the shards that did open; report the first error in shard order.
-            let results = runtime.stop_and_join(false);
-            let first = results.into_iter().find_map(Result::err);
-            return Err(spawn_error.or(first).unwrap_or(ShardError::Poisoned));
-        }
-        Ok((runtime, reports))
     }
 
-    pub fn shards(&self) -> usize {
-        self.shards.len()
-    }
-
-    /// Where `cmd` goes in this runtime.
-    pub fn route(&self, cmd: &Command) -> Route {
-        route(cmd, self.shards.len())
-    }
-
-    /// Lets paused shard threads drain their rings (see [`RuntimeConfig::start_paused`]).
-    pub fn resume(&self) {
-        self.control.paused.store(false, Ordering::SeqCst);
-        for s in &self.shards {
-            s.thread.thread().unpark();
-        }
-    }
-
-    /// Stamps `cmd` with the clock, routes it and hands it to its shard (every shard, for a
-    /// broadcast). The answer arrives in `slot`: take it with [`CompletionSlot::wait`]. A
-    /// command that cannot be routed is answered at once with [`Reject::NotRoutable`]. A full
-    /// ring refuses the command with [`Busy`] and leaves the slot free.
-    ///
-    /// Panics if `slot` still holds a command that was not answered and taken.
-    pub fn submit(&self, slot: &Completion, cmd: Command) -> Result<(), Busy> {
-        match self.route(&cmd) {
-            Route::NotRoutable => {
-                slot.answer_now(Err(Reject::NotRoutable));
-                Ok(())
-            }
-            Route::Shard(i) => {
-                let now = self.clock.now();
-                slot.arm(1);
-                let lane = &self.shards[i].lane;
-                if let Err(job) = lane.ring.push(Job::Command { now, cmd, slot: slot.clone() }) {
-                    drop(job);
-                    slot.disarm();
-                    return Err(self.busy(i));
-                }
-                self.wake(i);
-                Ok(())
-            }
-            Route::Broadcast => self.broadcast(slot, cmd),
-        }
-    }
-
-    fn broadcast(&self, slot: &Completion, cmd: Command) -> Result<(), Busy> {
-        if let Some(full) = self.shards.iter().position(|s| s.lane.ring.is_full()) {
+    /// Pushes `cmd` to every shard, stamped `now`, all or nothing (see the module docs).
+    fn broadcast(&self, now: Timestamp, cmd: Command, slot: Option<&Completion>) -> Result<(), Busy> {
+        if let Some(full) = self.lanes.iter().position(|l| l.ring.is_full()) {
             return Err(self.busy(full));
         }
-        let now = self.clock.now();
-        let n = self.shards.len();
-        slot.arm(n as u32);
+        let n = self.lanes.len();
+        if let Some(slot) = slot {
+            slot.arm(n as u32);
+        }
         let mut cmd = Some(cmd);
         for i in 0..n {
             let c = if i + 1 == n { cmd.take().expect("last shard") } else { cmd.clone().expect("kept") };
-            let mut job = Job::Command { now, cmd: c, slot: slot.clone() };
+            let mut job = Job::Command { now, cmd: c, slot: slot.cloned() };
             let mut backoff = Duration::from_micros(20);
             loop {
-                match self.shards[i].lane.ring.push(job) {
+                match self.lanes[i].ring.push(job) {
                     Ok(()) => break,
                     Err(back) if i == 0 => {
                         drop(back);
-                        slot.disarm();
+                        if let Some(slot) = slot {
+                            slot.disarm();
+                        }
                         return Err(self.busy(0));
                     }
                     Err(back) => {
@@ -349,6 +306,119 @@ impl Runtime {
         }
         Ok(())
     }
+}
+
+impl Runtime {
+    /// Opens and restores every shard (in parallel, one thread each) and starts serving.
+    /// Returns the shards' restore reports in shard order.
+    pub fn start(cfg: RuntimeConfig) -> Result<(Runtime, Vec<RestoreReport>), ShardError> {
+        assert!(cfg.shards > 0, "a runtime needs at least one shard");
+        assert!(cfg.ring_capacity > 0 && cfg.batch_max > 0, "ring capacity and batch size must be positive");
+        check_shard_count(&cfg.data_dir, cfg.shards)?;
+        let mesh = Arc::new(Mesh {
+            lanes: (0..cfg.shards)
+                .map(|_| Lane {
+                    ring: ArrayQueue::new(cfg.ring_capacity),
+                    sleeping: AtomicBool::new(false),
+                    ns_per_command: AtomicU64::new(0),
+                    thread: OnceLock::new(),
+                })
+                .collect(),
+            clock: cfg.clock.clone(),
+            paused: AtomicBool::new(cfg.start_paused),
+            stop: AtomicBool::new(false),
+            snapshot_on_stop: AtomicBool::new(false),
+        });
+        let mut threads = Vec::with_capacity(cfg.shards);
+        let mut opened = Vec::with_capacity(cfg.shards);
+        let mut spawn_error = None;
+        for i in 0..cfg.shards {
+            let (tx, rx) = mpsc::sync_channel(1);
+            let (shard_cfg, thread_mesh, batch_max) = (cfg.shard_config(i), mesh.clone(), cfg.batch_max);
+            let topology = Topology { shard: i as u32, shards: cfg.shards as u32 };
+            let spawned = std::thread::Builder::new()
+                .name(format!("shard-{i}"))
+                .spawn(move || open_and_run(shard_cfg, topology, &thread_mesh, batch_max, tx));
+            match spawned {
+                Ok(thread) => {
+                    let _ = mesh.lanes[i].thread.set(thread.thread().clone());
+                    threads.push(thread);
+                    opened.push(rx);
+                }
+                Err(e) => {
+                    spawn_error = Some(ShardError::Spawn { shard: i as u32, reason: e.to_string() });
+                    break;
+                }
+            }
+        }
+        // Threads started before their handles were registered may have parked already.
+        mesh.unpark_all();
+        let mut reports = Vec::with_capacity(cfg.shards);
+        let mut failed = spawn_error.is_some();
+        for rx in opened {
+            match rx.recv() {
+                Ok(Ok(report)) => reports.push(report),
+                _ => failed = true,
+            }
+        }
+        let mut runtime = Runtime { mesh, threads };
+        if failed {
+            // Stop the shards that did open; report the first error in shard order.
+            let results = runtime.stop_and_join(false);
+            let first = results.into_iter().find_map(Result::err);
+            return Err(spawn_error.or(first).unwrap_or(ShardError::Poisoned));
+        }
+        Ok((runtime, reports))
+    }
+
+    pub fn shards(&self) -> usize {
+        self.mesh.lanes.len()
+    }
+
+    /// Where `cmd` goes in this runtime.
+    pub fn route(&self, cmd: &Command) -> Route {
+        route(cmd, self.shards())
+    }
+
+    /// Lets paused shard threads drain their rings (see [`RuntimeConfig::start_paused`]).
+    pub fn resume(&self) {
+        self.mesh.paused.store(false, Ordering::SeqCst);
+        self.mesh.unpark_all();
+    }
+
+    /// Commands waiting in each shard's ring: a gauge for metrics.
+    pub fn ring_depths(&self) -> Vec<usize> {
+        self.mesh.lanes.iter().map(|l| l.ring.len()).collect()
+    }
+
+    /// Stamps `cmd` with the clock, routes it and hands it to its shard (every shard, for a
+    /// broadcast). The answer arrives in `slot`: take it with [`CompletionSlot::wait`] or
+    /// [`CompletionSlot::answer`]. A command that cannot be routed (a runtime-internal one) is
+    /// answered at once with [`Reject::NotRoutable`]. A full ring refuses the command with
+    /// [`Busy`] and leaves the slot free.
+    ///
+    /// Panics if `slot` still holds a command that was not answered and taken.
+    pub fn submit(&self, slot: &Completion, cmd: Command) -> Result<(), Busy> {
+        match self.route(&cmd) {
+            Route::NotRoutable => {
+                slot.answer_now(Err(Reject::NotRoutable));
+                Ok(())
+            }
+            Route::Shard(i) => {
+                let now = self.mesh.clock.now();
+                slot.arm(1);
+                let lane = &self.mesh.lanes[i];
+                if let Err(job) = lane.ring.push(Job::Command { now, cmd, slot: Some(slot.clone()) }) {
+                    drop(job);
+                    slot.disarm();
+                    return Err(self.mesh.busy(i));
+                }
+                self.mesh.wake(i);
+                Ok(())
+            }
+            Route::Broadcast => self.mesh.broadcast(self.mesh.clock.now(), cmd, Some(slot)),
+        }
+    }
 
     /// Submits `cmd` through a fresh slot and waits for its answer; a full ring answers
     /// [`Reject::Busy`]. Allocates a slot per call: for tests, tools and rare commands.
@@ -360,20 +430,17 @@ impl Runtime {
 
     /// Runs `f` on shard `shard`'s thread, between batches, and returns its result: to read
     /// a shard's state (digests, invariants, balances) without stopping it. Waits for the shard
-    /// to reach it, so do not call it while the runtime is paused.
+    /// to reach it, so do not call it while the runtime is paused, nor from async code (use
+    /// [`Self::inspect_then`]).
     pub fn inspect<R: Send + 'static>(
         &self,
         shard: usize,
         f: impl FnOnce(&State) -> R + Send + 'static,
     ) -> Result<R, Busy> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let job: Inspect = Box::new(move |state| {
+        self.inspect_then(shard, move |state| {
             let _ = tx.send(f(state));
-        });
-        if self.shards[shard].lane.ring.push(Job::Inspect(job)).is_err() {
-            return Err(self.busy(shard));
-        }
-        self.wake(shard);
+        })?;
         Ok(rx.recv().expect("a shard thread runs every inspection it accepted"))
     }
 
@@ -381,56 +448,69 @@ impl Runtime {
     /// callers (the gateway), which send the result back through a channel of their own. `f`
     /// must be quick: the shard runs nothing else meanwhile. A full ring refuses with [`Busy`].
     pub fn inspect_then(&self, shard: usize, f: impl FnOnce(&State) + Send + 'static) -> Result<(), Busy> {
-        if self.shards[shard].lane.ring.push(Job::Inspect(Box::new(f))).is_err() {
-            return Err(self.busy(shard));
+        if self.mesh.lanes[shard].ring.push(Job::Inspect(Box::new(f))).is_err() {
+            return Err(self.mesh.busy(shard));
         }
-        self.wake(shard);
+        self.mesh.wake(shard);
         Ok(())
+    }
+
+    /// Every shard's link counters, read between batches.
+    pub fn links(&self) -> Result<Vec<LinkCounters>, Busy> {
+        (0..self.shards())
+            .map(|i| {
+                self.inspect(i, |s| LinkCounters {
+                    sent: s.links().iter().map(|l| l.sent).collect(),
+                    acked: s.links().iter().map(|l| l.acked).collect(),
+                    applied: s.links().iter().map(|l| l.applied).collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// Waits until every transfer sent between shards has been applied and acknowledged, or
+    /// `timeout` passes; true if they all were. For tests, benches and a clean stop.
+    pub fn wait_transfers_settled(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(links) = self.links() {
+                let settled = links.iter().enumerate().all(|(a, la)| {
+                    links
+                        .iter()
+                        .enumerate()
+                        .all(|(b, lb)| a == b || (la.sent[b] == lb.applied[a] && la.acked[b] == la.sent[b]))
+                });
+                if settled {
+                    return true;
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Stops accepting (it takes the runtime), drains every ring so that every accepted
     /// command is answered, closes each shard (with a last snapshot when `snapshot`) and joins
-    /// the threads. Returns what each shard did, or the first shard's error.
+    /// the threads. Returns what each shard did, or the first shard's error. Transfers still
+    /// on their way stay in their senders' journals and are re-sent at the next start.
     pub fn shutdown(mut self, snapshot: bool) -> Result<Vec<ShardStopped>, ShardError> {
         self.stop_and_join(snapshot).into_iter().collect()
     }
 
     fn stop_and_join(&mut self, snapshot: bool) -> Vec<Result<ShardStopped, ShardError>> {
-        self.control.snapshot_on_stop.store(snapshot, Ordering::SeqCst);
-        self.control.stop.store(true, Ordering::SeqCst);
-        self.control.paused.store(false, Ordering::SeqCst);
-        for s in &self.shards {
-            s.thread.thread().unpark();
-        }
-        self.shards
+        self.mesh.snapshot_on_stop.store(snapshot, Ordering::SeqCst);
+        self.mesh.stop.store(true, Ordering::SeqCst);
+        self.mesh.paused.store(false, Ordering::SeqCst);
+        self.mesh.unpark_all();
+        self.threads
             .drain(..)
-            .map(|s| match s.thread.join() {
+            .map(|t| match t.join() {
                 Ok(result) => result,
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()
-    }
-
-    #[inline]
-    fn wake(&self, shard: usize) {
-        let s = &self.shards[shard];
-        // Pairs with the fence in `park_idle`: either the shard sees the pushed job, or we see
-        // that it is going to sleep and unpark it.
-        fence(Ordering::SeqCst);
-        if s.lane.sleeping.load(Ordering::Relaxed) {
-            s.thread.thread().unpark();
-        }
-    }
-
-    fn busy(&self, shard: usize) -> Busy {
-        let lane = &self.shards[shard].lane;
-        let ns = lane.ns_per_command.load(Ordering::Relaxed);
-        let retry_after_ms = if ns == 0 {
-            1
-        } else {
-            (lane.ring.len() as u64).saturating_mul(ns).div_ceil(1_000_000).clamp(1, MAX_RETRY_AFTER_MS)
-        };
-        Busy { retry_after_ms }
     }
 }
 
@@ -438,133 +518,347 @@ impl Drop for Runtime {
     /// A runtime dropped without [`Runtime::shutdown`] still drains and closes its shards (no
     /// snapshot); errors are lost, so prefer `shutdown`.
     fn drop(&mut self) {
-        if !self.shards.is_empty() {
+        if !self.threads.is_empty() {
             let _ = self.stop_and_join(false);
         }
+    }
+}
+
+/// The file in a data folder that records its shard count.
+pub const SHARD_COUNT_FILE: &str = "shards";
+
+/// Refuses a data folder made with another shard count before any shard opens (users are
+/// routed by a hash modulo the count: another count would strand their money), and records the
+/// count in a new folder. Each shard's journal also records its place (`SetTopology`).
+fn check_shard_count(data_dir: &Path, shards: usize) -> Result<(), ShardError> {
+    let file = data_dir.join(SHARD_COUNT_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let made: usize = text.trim().parse().map_err(|_| {
+                ShardError::Topology(format!("{} does not hold a shard count: {:?}", file.display(), text.trim()))
+            })?;
+            if made != shards {
+                return Err(ShardError::Topology(format!(
+                    "{} was made with {made} shards, but the runtime starts {shards}; start with {made}",
+                    data_dir.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            check_no_extra_shards(data_dir, shards)?;
+            let io = |e: std::io::Error| ShardError::Topology(format!("cannot record {}: {e}", file.display()));
+            std::fs::create_dir_all(data_dir).map_err(io)?;
+            let tmp = data_dir.join(format!("{SHARD_COUNT_FILE}.tmp"));
+            std::fs::write(&tmp, format!("{shards}\n")).map_err(io)?;
+            std::fs::rename(&tmp, &file).map_err(io)
+        }
+        Err(e) => Err(ShardError::Topology(format!("cannot read {}: {e}", file.display()))),
+    }
+}
+
+/// A data folder from before the count was recorded: journals of shards beyond `shards` mean
+/// it was made with more.
+fn check_no_extra_shards(data_dir: &Path, shards: usize) -> Result<(), ShardError> {
+    let Ok(entries) = std::fs::read_dir(data_dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(n) = name.to_str().and_then(|n| n.strip_prefix("shard-")).and_then(|n| n.parse::<usize>().ok()) else {
+            continue;
+        };
+        if n >= shards && entry.path().join("journal").is_dir() {
+            return Err(ShardError::Topology(format!(
+                "{} holds shard {n}, but the runtime starts {shards} shards; start with the shard count it was made with",
+                data_dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A shard thread: open and restore, claim its place in the topology, report, then serve.
+fn open_and_run(
+    cfg: ShardConfig,
+    topology: Topology,
+    mesh: &Mesh,
+    batch_max: usize,
+    opened: mpsc::SyncSender<Result<RestoreReport, String>>,
+) -> Result<ShardStopped, ShardError> {
+    let (mut shard, report) = match DurableShard::open(cfg).and_then(|(mut shard, report)| {
+        claim_topology(&mut shard, topology)?;
+        Ok((shard, report))
+    }) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = opened.send(Err(e.to_string()));
+            return Err(e);
+        }
+    };
+    let _ = opened.send(Ok(report));
+    let stopped = ShardLoop::new(topology.shard, &mut shard, mesh, batch_max).run();
+    let position = shard.position();
+    match stopped {
+        Ok(()) => {
+            let snapshot = shard.close(mesh.snapshot_on_stop.load(Ordering::Acquire))?;
+            Ok(ShardStopped { shard: topology.shard, position, snapshot })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn claim_topology(shard: &mut DurableShard, topology: Topology) -> Result<(), ShardError> {
+    let now = Timestamp(0);
+    match shard.execute(&Command::SetTopology(topology), now)? {
+        Ok(_) => Ok(()),
+        Err(Reject::TopologyMismatch { shard: s, shards }) => Err(ShardError::Topology(format!(
+            "its shard {} was made as shard {s} of {shards}, but the runtime starts {} shards",
+            topology.shard, topology.shards
+        ))),
+        Err(other) => Err(ShardError::Topology(other.to_string())),
+    }
+}
+
+/// Messages waiting for room in a peer's ring, per peer, in the order they were sent.
+struct Outgoing {
+    queues: Vec<VecDeque<Message>>,
+}
+
+impl Outgoing {
+    fn push(&mut self, peer: u32, msg: Message) {
+        self.queues[peer as usize].push_back(msg);
+    }
+
+    /// Pushes what fits into each peer's ring; the rest waits for the next try.
+    fn flush(&mut self, mesh: &Mesh) {
+        for (peer, q) in self.queues.iter_mut().enumerate() {
+            let mut pushed = false;
+            while let Some(msg) = q.pop_front() {
+                if let Err(Job::Message(back)) = mesh.lanes[peer].ring.push(Job::Message(msg)) {
+                    q.push_front(back);
+                    break;
+                }
+                pushed = true;
+            }
+            if pushed {
+                mesh.wake(peer);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queues.iter().all(VecDeque::is_empty)
     }
 }
 
 /// Buffers one shard thread reuses for every batch.
 struct Batch {
     commands: Vec<(Timestamp, Command)>,
-    slots: Vec<Completion>,
+    slots: Vec<Option<Completion>>,
     answers: Vec<Answer>,
 }
 
-fn run_shard(
+struct ShardLoop<'a> {
     index: u32,
-    mut shard: DurableShard,
-    lane: &Lane,
-    control: &Control,
+    shard: &'a mut DurableShard,
+    mesh: &'a Mesh,
+    lane: &'a Lane,
     batch_max: usize,
-) -> Result<ShardStopped, ShardError> {
-    let watch = shard.durable_watch();
-    let mut batch = Batch {
-        commands: Vec::with_capacity(batch_max),
-        slots: Vec::with_capacity(batch_max),
-        answers: Vec::with_capacity(batch_max),
-    };
-    let mut failure: Option<ShardError> = None;
-    let mut idle_polls = 0u32;
-    loop {
-        if control.paused.load(Ordering::Acquire) && !control.stop.load(Ordering::Acquire) {
-            std::thread::park_timeout(PARK);
-            continue;
+    batch: Batch,
+    outbox: Outbox,
+    outgoing: Outgoing,
+    timers: Timers,
+    failure: Option<ShardError>,
+}
+
+impl<'a> ShardLoop<'a> {
+    fn new(index: u32, shard: &'a mut DurableShard, mesh: &'a Mesh, batch_max: usize) -> Self {
+        let shards = mesh.lanes.len();
+        let outbox = Outbox::new(shard.state()).expect("the topology was claimed before serving");
+        let timers = Timers::from_state(shard.state(), index as usize, shards);
+        ShardLoop {
+            index,
+            lane: &mesh.lanes[index as usize],
+            batch: Batch {
+                commands: Vec::with_capacity(batch_max),
+                slots: Vec::with_capacity(batch_max),
+                answers: Vec::with_capacity(batch_max),
+            },
+            outgoing: Outgoing { queues: (0..shards).map(|_| VecDeque::new()).collect() },
+            shard,
+            mesh,
+            batch_max,
+            outbox,
+            timers,
+            failure: None,
         }
-        while batch.commands.len() < batch_max {
-            match lane.ring.pop() {
-                Some(Job::Command { now, cmd, slot }) => {
-                    batch.commands.push((now, cmd));
-                    batch.slots.push(slot);
+    }
+
+    fn run(mut self) -> Result<(), ShardError> {
+        let outgoing = &mut self.outgoing;
+        self.outbox.on_start(self.shard.state(), &mut |peer, msg| outgoing.push(peer, msg));
+        self.outgoing.flush(self.mesh);
+        let mut idle_polls = 0u32;
+        loop {
+            let (paused, stop) = (self.mesh.paused.load(Ordering::Acquire), self.mesh.stop.load(Ordering::Acquire));
+            if paused && !stop {
+                std::thread::park_timeout(PARK);
+                continue;
+            }
+            self.fire_timers();
+            self.drain();
+            if !self.batch.commands.is_empty() {
+                self.run_batch();
+                idle_polls = 0;
+                continue;
+            }
+            if !self.outgoing.is_empty() {
+                self.outgoing.flush(self.mesh);
+            }
+            if stop {
+                // Nobody can submit any more (shutdown owns the runtime): an empty ring is
+                // final. Messages still queued for peers are in the journal's outbox.
+                if self.lane.ring.is_empty() {
+                    break;
                 }
+                continue;
+            }
+            if idle_polls < SPINS {
+                idle_polls += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            self.park_idle();
+            idle_polls = 0;
+        }
+        self.failure.take().map_or(Ok(()), Err)
+    }
+
+    /// Moves jobs from the ring into the batch, up to `batch_max` commands.
+    fn drain(&mut self) {
+        while self.batch.commands.len() < self.batch_max {
+            match self.lane.ring.pop() {
+                Some(Job::Command { now, cmd, slot }) => {
+                    self.batch.commands.push((now, cmd));
+                    self.batch.slots.push(slot);
+                }
+                Some(Job::Message(msg)) => self.receive(msg),
                 Some(Job::Inspect(f)) => {
-                    run_batch(index, &mut shard, &watch, lane, &mut batch, &mut failure);
-                    f(shard.state());
+                    self.run_batch();
+                    f(self.shard.state());
                 }
                 None => break,
             }
         }
-        if !batch.commands.is_empty() {
-            run_batch(index, &mut shard, &watch, lane, &mut batch, &mut failure);
-            idle_polls = 0;
-            continue;
+    }
+
+    fn receive(&mut self, msg: Message) {
+        let outgoing = &mut self.outgoing;
+        if let Some(cmd) = self.outbox.receive(self.shard.state(), msg, &mut |p, m| outgoing.push(p, m)) {
+            self.batch.commands.push((self.mesh.clock.now(), cmd));
+            self.batch.slots.push(None);
         }
-        if control.stop.load(Ordering::Acquire) {
-            // Nobody can submit any more (shutdown owns the runtime): an empty ring is final.
-            if lane.ring.is_empty() {
-                break;
+    }
+
+    fn fire_timers(&mut self) {
+        let Some(at) = self.timers.next_at() else { return };
+        let now = self.mesh.clock.now();
+        if now < at {
+            return;
+        }
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::CloseBetting { round } => {
+                    if self.mesh.broadcast(now, Command::GameStop { round }, None).is_err() {
+                        // Every ring is busy: try again shortly rather than wait here.
+                        self.timers.add(now.saturating_add_ms(1), Timer::CloseBetting { round });
+                        break;
+                    }
+                }
+                Timer::ExpirePacket { packet, sender } => {
+                    self.batch.commands.push((now, Command::ExpireRedPacket { packet, sender }));
+                    self.batch.slots.push(None);
+                }
             }
-            continue;
         }
-        if idle_polls < SPINS {
-            idle_polls += 1;
-            std::hint::spin_loop();
-            continue;
+    }
+
+    /// Runs the batch as one group commit, completes its callers once it is durable, then
+    /// schedules what it opened and forwards what it sent to other shards.
+    fn run_batch(&mut self) {
+        let batch = &mut self.batch;
+        if batch.commands.is_empty() {
+            return;
         }
-        park_idle(lane, control);
-        idle_polls = 0;
+        let started = Instant::now();
+        batch.answers.clear();
+        let watch = self.shard.durable_watch();
+        let outcome = if self.failure.is_some() {
+            Err(None)
+        } else {
+            self.shard
+                .execute_batch(&batch.commands, &mut batch.answers)
+                .and_then(|position| watch.wait(position).map_err(ShardError::from))
+                .map_err(Some)
+        };
+        match outcome {
+            Ok(()) => {
+                debug_assert_eq!(batch.answers.len(), batch.slots.len());
+                schedule(&mut self.timers, self.shard.state(), self.index, self.mesh.lanes.len(), batch);
+                for (slot, answer) in batch.slots.drain(..).zip(batch.answers.drain(..)) {
+                    if let Some(slot) = slot {
+                        slot.complete(self.index, answer);
+                    }
+                }
+                let outgoing = &mut self.outgoing;
+                self.outbox.after_batch(self.shard.state(), &mut |p, m| outgoing.push(p, m));
+                self.outgoing.flush(self.mesh);
+            }
+            Err(e) => {
+                if let Some(e) = e {
+                    self.failure = Some(e);
+                }
+                batch.answers.clear();
+                for slot in batch.slots.drain(..).flatten() {
+                    slot.complete(self.index, Err(Reject::ShardUnavailable));
+                }
+            }
+        }
+        let n = batch.commands.len() as u64;
+        batch.commands.clear();
+        let per_command = (started.elapsed().as_nanos() as u64 / n).max(1);
+        let old = self.lane.ns_per_command.load(Ordering::Relaxed);
+        let new = if old == 0 { per_command } else { (old * 7 + per_command) / 8 };
+        self.lane.ns_per_command.store(new.max(1), Ordering::Relaxed);
     }
-    if let Some(e) = failure {
-        return Err(e);
+
+    fn park_idle(&self) {
+        let timeout = match self.timers.next_at() {
+            Some(at) => Duration::from_millis(at.0.saturating_sub(self.mesh.clock.now().0)).min(PARK),
+            None => PARK,
+        };
+        self.lane.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.lane.ring.is_empty() && !self.mesh.stop.load(Ordering::Acquire) && !timeout.is_zero() {
+            std::thread::park_timeout(timeout);
+        }
+        self.lane.sleeping.store(false, Ordering::Relaxed);
     }
-    let position = shard.position();
-    let snapshot = shard.close(control.snapshot_on_stop.load(Ordering::Acquire))?;
-    Ok(ShardStopped { shard: index, position, snapshot })
 }
 
-fn park_idle(lane: &Lane, control: &Control) {
-    lane.sleeping.store(true, Ordering::Relaxed);
-    fence(Ordering::SeqCst);
-    if lane.ring.is_empty() && !control.stop.load(Ordering::Acquire) {
-        std::thread::park_timeout(PARK);
-    }
-    lane.sleeping.store(false, Ordering::Relaxed);
-}
-
-/// Runs the drained commands as one group commit and completes their callers once the group
-/// is durable.
-fn run_batch(
-    index: u32,
-    shard: &mut DurableShard,
-    watch: &croupier_journal::DurableWatch,
-    lane: &Lane,
-    batch: &mut Batch,
-    failure: &mut Option<ShardError>,
-) {
-    if batch.commands.is_empty() {
-        return;
-    }
-    let started = Instant::now();
-    batch.answers.clear();
-    let outcome = if failure.is_some() {
-        Err(None)
-    } else {
-        shard
-            .execute_batch(&batch.commands, &mut batch.answers)
-            .and_then(|position| watch.wait(position).map_err(ShardError::from))
-            .map_err(Some)
-    };
-    match outcome {
-        Ok(()) => {
-            debug_assert_eq!(batch.answers.len(), batch.slots.len());
-            for (slot, answer) in batch.slots.drain(..).zip(batch.answers.drain(..)) {
-                slot.complete(index, answer);
+/// Timers for what the batch opened: a round this shard coordinates, a packet it holds.
+fn schedule(timers: &mut Timers, state: &State, index: u32, shards: usize, batch: &Batch) {
+    for ((_, cmd), answer) in batch.commands.iter().zip(&batch.answers) {
+        match (cmd, answer) {
+            (Command::GameStart { round, .. }, Ok(Reply::RoundOpened { bet_stop, replayed: false, .. }))
+                if round_coordinator(round, shards) == index as usize =>
+            {
+                timers.add(*bet_stop, Timer::CloseBetting { round: *round });
             }
-        }
-        Err(e) => {
-            if let Some(e) = e {
-                *failure = Some(e);
+            (Command::SendRedPacket(p), Ok(Reply::PacketSent { packet, replayed: false })) => {
+                let expires_at = state.packet(*packet).expires_at;
+                timers.add(expires_at, Timer::ExpirePacket { packet: p.packet, sender: p.sender });
             }
-            batch.answers.clear();
-            for slot in batch.slots.drain(..) {
-                slot.complete(index, Err(Reject::ShardUnavailable));
-            }
+            _ => {}
         }
     }
-    let n = batch.commands.len() as u64;
-    batch.commands.clear();
-    let per_command = (started.elapsed().as_nanos() as u64 / n).max(1);
-    let old = lane.ns_per_command.load(Ordering::Relaxed);
-    let new = if old == 0 { per_command } else { (old * 7 + per_command) / 8 };
-    lane.ns_per_command.store(new.max(1), Ordering::Relaxed);
 }
