@@ -30,6 +30,7 @@ pub mod measure;
 pub mod rng;
 pub mod settle;
 mod setup;
+pub mod sharded;
 
 pub use bets::{BetsConfig, BetsWorkload};
 pub use durable::{DurableBetsConfig, DurableBetsReport, FsyncReport};
@@ -49,11 +50,24 @@ pub enum Scenario {
     EngineGrab,
     /// `PlaceBet` through a durable shard (journal, snapshots): [`durable::run_bets`].
     DurableBets,
+    /// The scenarios on the sharded runtime ([`sharded`]).
+    Bets,
+    Settle,
+    Grab,
+    Mixed,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] =
-        [Scenario::EngineBets, Scenario::EngineSettle, Scenario::EngineGrab, Scenario::DurableBets];
+    pub const ALL: [Scenario; 8] = [
+        Scenario::EngineBets,
+        Scenario::EngineSettle,
+        Scenario::EngineGrab,
+        Scenario::DurableBets,
+        Scenario::Bets,
+        Scenario::Settle,
+        Scenario::Grab,
+        Scenario::Mixed,
+    ];
 
     /// The stable name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -61,7 +75,11 @@ impl Scenario {
             Scenario::EngineBets => "engine-bets",
             Scenario::EngineSettle => "engine-settle",
             Scenario::EngineGrab => "engine-grab",
-            Scenario::DurableBets => "bets",
+            Scenario::DurableBets => "shard-bets",
+            Scenario::Bets => "bets",
+            Scenario::Settle => "settle",
+            Scenario::Grab => "grab",
+            Scenario::Mixed => "mixed",
         }
     }
 }
@@ -145,6 +163,9 @@ pub enum LatencySampling {
     /// Batches of n commands through a durable shard; each command is recorded at the time
     /// from its batch's start until its answer may be released (see [`durable`]).
     Released(u64),
+    /// Every command, from just before its submission to the runtime until its producer saw
+    /// the answer (see [`sharded`]).
+    EveryCommand,
 }
 
 /// What a run measured.

@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args, ValueEnum};
 use croupier_benches::alloc_count;
 use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
+use croupier_benches::sharded::{self, ShardedConfig, ShardedReport, ShardedScenario};
 use croupier_benches::{BetsConfig, Config, GrabConfig, LatencySampling, Observer, Phase, Report, SettleConfig};
 use croupier_journal::Durability;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -25,8 +26,29 @@ Measurement:
   one draw as a whole. 'allocations' counts every heap alloc/realloc made during the
   measured loop (a counting global allocator), less those of the progress bar.
 
+Runtime scenarios (the sharded runtime in process: --shards shard threads, each with its
+journal in --data-dir or a temporary folder, fed by --producers threads that each keep
+--window commands in flight; --durability process (default) or fsync; --batch is the most
+commands a shard runs as one group commit, default 256):
+  bets      PlaceBet from random funded users (--accounts, default 1000000) on one open round
+            (--ops, default 4000000).
+  settle    One round holding --bets open bets (default 1000000) spread over every shard is
+            stopped, then one GameDraw is broadcast and timed until every shard has settled
+            its own bets and answered.
+  grab      One lucky packet of --grabs shares (default 1000000), each grabbed by a distinct
+            user; users live on every shard, so most credits travel as transfers between
+            shards. After the loop every transfer must settle (the time is reported) and every
+            grabber's balance must equal their share: credited exactly once.
+  mixed     --ops commands (default 2000000): 70% bets on the current round, 12% grabs of 16
+            packets, 10% deposits, 8% withdrawals, while a croupier thread plays a round (stop,
+            draw, end, start) every 20 ms. Refusals (closed round, no funds) are counted.
+  Latency is every command's, from just before submit until its producer saw the answer.
+  JSON adds: shards, producers, window, durability, busy (submissions refused with BUSY and
+  retried), positions (each shard's journal position), transfers, transfers_settled_ms,
+  rounds.
+
 Durable scenarios (they need --data-dir; the folder is created and kept):
-  bets      PlaceBet through a durable shard (journal and snapshots) in batches of --batch
+  shard-bets  PlaceBet through one durable shard, without the runtime (journal and snapshots) in batches of --batch
             (default 256) with --durability process|fsync. Setup (funding --accounts players,
             default 100000, and opening one round) goes through the shard too, untimed.
             Latency is per command, from the start of its batch until its answer may be
@@ -56,7 +78,9 @@ Examples:
   croupier bench engine-bets --batch 64
   croupier bench engine-settle --bets 100000 --json
   croupier bench engine-grab --grabs 5000000 --seed 7
-  croupier bench bets --data-dir /tmp/croupier-bench --durability fsync
+  croupier bench bets --shards 2 --producers 2
+  croupier bench grab --grabs 1000000 --json
+  croupier bench shard-bets --data-dir /tmp/croupier-bench --durability fsync
   croupier bench fsync --data-dir /tmp/croupier-bench";
 
 /// The workloads `croupier bench` can run.
@@ -71,9 +95,21 @@ pub enum ScenarioArg {
     /// Distinct users grabbing one lucky red packet, most opening an account (ops = grabs)
     #[value(name = "engine-grab")]
     Grab,
-    /// PlaceBet through a durable shard, journal and snapshots in --data-dir (ops = bets placed)
-    #[value(name = "bets")]
+    /// PlaceBet through one durable shard, journal and snapshots in --data-dir (ops = bets placed)
+    #[value(name = "shard-bets")]
     DurableBets,
+    /// Runtime: PlaceBet from many producers over --shards shards (ops = bets answered)
+    #[value(name = "bets")]
+    RtBets,
+    /// Runtime: one draw settling a round whose bets are on every shard (ops = bets settled)
+    #[value(name = "settle")]
+    RtSettle,
+    /// Runtime: one hot lucky packet grabbed by users of every shard (ops = grabs)
+    #[value(name = "grab")]
+    RtGrab,
+    /// Runtime: bets, grabs, deposits and withdrawals while rounds are played (ops = commands)
+    #[value(name = "mixed")]
+    Mixed,
     /// 4 KiB write + fdatasync on --data-dir's disk, the floor of fsync durability (ops = syncs)
     #[value(name = "fsync")]
     Fsync,
@@ -85,7 +121,11 @@ impl ScenarioArg {
             ScenarioArg::Bets => "engine-bets",
             ScenarioArg::Settle => "engine-settle",
             ScenarioArg::Grab => "engine-grab",
-            ScenarioArg::DurableBets => "bets",
+            ScenarioArg::DurableBets => "shard-bets",
+            ScenarioArg::RtBets => "bets",
+            ScenarioArg::RtSettle => "settle",
+            ScenarioArg::RtGrab => "grab",
+            ScenarioArg::Mixed => "mixed",
             ScenarioArg::Fsync => "fsync",
         }
     }
@@ -125,6 +165,8 @@ pub enum Plan {
     Engine(Config),
     /// `bets`: a durable shard in a data folder.
     DurableBets(DurableBetsConfig),
+    /// A scenario on the sharded runtime.
+    Sharded(ShardedConfig),
     /// `fsync`: the disk's write + fdatasync latency.
     Fsync { data_dir: PathBuf, ops: u64 },
 }
@@ -187,6 +229,18 @@ pub struct BenchArgs {
     #[arg(long)]
     pub append: bool,
 
+    /// Runtime scenarios: shard threads [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
+    pub shards: Option<u64>,
+
+    /// Runtime scenarios: producer threads submitting commands [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
+    pub producers: Option<u64>,
+
+    /// Runtime scenarios: commands each producer keeps in flight [default: 256]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
+    pub window: Option<u64>,
+
     /// Print exactly one JSON object on stdout instead of the table (see --help for the keys)
     #[arg(long)]
     pub json: bool,
@@ -209,32 +263,38 @@ impl BenchArgs {
             };
             bail!("--{flag} does not apply to {}; it sets {what} of {owners}", s.name())
         };
+        const RUNTIME: [ScenarioArg; 4] = [RtBets, RtSettle, RtGrab, Mixed];
         if self.ops.is_some() {
-            misplaced("ops", &[Bets, DurableBets, Fsync], "the size")?;
+            misplaced("ops", &[Bets, DurableBets, Fsync, RtBets, Mixed], "the size")?;
         }
         if self.accounts.is_some() {
-            misplaced("accounts", &[Bets, Settle, Grab, DurableBets], "the funded accounts")?;
+            misplaced("accounts", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, Mixed], "the funded accounts")?;
         }
         if self.bets.is_some() {
-            misplaced("bets", &[Settle], "the size")?;
+            misplaced("bets", &[Settle, RtSettle], "the size")?;
         }
         if self.grabs.is_some() {
-            misplaced("grabs", &[Grab], "the size")?;
+            misplaced("grabs", &[Grab, RtGrab], "the size")?;
         }
         if self.seed.is_some() {
-            misplaced("seed", &[Bets, Settle, Grab, DurableBets], "the workload")?;
+            misplaced("seed", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed], "the workload")?;
+        }
+        for (flag, given) in [("shards", self.shards), ("producers", self.producers), ("window", self.window)] {
+            if given.is_some() {
+                misplaced(flag, &RUNTIME, "the runtime")?;
+            }
         }
         if self.batch.is_some_and(|b| b > 1) && s == Settle {
             bail!("--batch does not apply to engine-settle, which times one draw");
         }
         if self.batch.is_some() {
-            misplaced("batch", &[Bets, Settle, Grab, DurableBets], "the batch size")?;
+            misplaced("batch", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed], "the batch size")?;
         }
         if self.data_dir.is_some() {
-            misplaced("data-dir", &[DurableBets, Fsync], "the data folder")?;
+            misplaced("data-dir", &[DurableBets, Fsync, RtBets, RtSettle, RtGrab, Mixed], "the data folder")?;
         }
         if self.durability.is_some() {
-            misplaced("durability", &[DurableBets], "the durability")?;
+            misplaced("durability", &[DurableBets, RtBets, RtSettle, RtGrab, Mixed], "the durability")?;
         }
         if self.append {
             misplaced("append", &[DurableBets], "the data folder")?;
@@ -287,7 +347,30 @@ impl BenchArgs {
                 })
             }
             Fsync => Plan::Fsync { data_dir: data_dir()?, ops: self.ops.unwrap_or(FsyncReport::DEFAULT_OPS) },
+            RtBets | RtSettle | RtGrab | Mixed => Plan::Sharded(self.sharded_plan(seed)),
         })
+    }
+
+    fn sharded_plan(&self, seed: u64) -> ShardedConfig {
+        let scenario = match self.scenario {
+            ScenarioArg::RtSettle => ShardedScenario::Settle,
+            ScenarioArg::RtGrab => ShardedScenario::Grab,
+            ScenarioArg::Mixed => ShardedScenario::Mixed,
+            _ => ShardedScenario::Bets,
+        };
+        let d = ShardedConfig::new(scenario);
+        ShardedConfig {
+            shards: self.shards.map_or(d.shards, |n| n as usize),
+            producers: self.producers.map_or(d.producers, |n| n as usize),
+            window: self.window.map_or(d.window, |n| n as usize),
+            ops: self.ops.or(self.bets).or(self.grabs).unwrap_or(d.ops),
+            accounts: self.accounts.unwrap_or(d.accounts),
+            seed,
+            durability: self.durability.map_or(d.durability, Into::into),
+            data_dir: self.data_dir.clone(),
+            batch_max: self.batch.map_or(d.batch_max, |b| b as usize),
+            scenario,
+        }
     }
 }
 
@@ -314,6 +397,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 writeln!(out, "{}", durable_json(&r, seed))
             } else {
                 write_durable_table(&mut out, &r, seed)
+            }
+        }
+        Plan::Sharded(config) => {
+            let r = sharded::run(config, &mut progress).with_context(failed)?;
+            progress.finish();
+            if args.json {
+                writeln!(out, "{}", sharded_json(&r, seed))
+            } else {
+                write_sharded_table(&mut out, &r, seed)
             }
         }
         Plan::Fsync { data_dir, ops } => {
@@ -387,6 +479,7 @@ fn sampling_text(s: LatencySampling) -> String {
         LatencySampling::Released(n) => {
             format!("every command, batches of {n}: from its batch's start until its answer may be released")
         }
+        LatencySampling::EveryCommand => "every command, from submit until its producer saw the answer".to_string(),
     }
 }
 
@@ -439,6 +532,50 @@ fn durable_json(r: &DurableBetsReport, seed: u64) -> serde_json::Value {
         obj.extend(extra);
     }
     v
+}
+
+fn sharded_json(r: &ShardedReport, seed: u64) -> serde_json::Value {
+    let mut v = report_json(&r.report, seed);
+    let extra = serde_json::json!({
+        "shards": r.shards,
+        "producers": r.producers,
+        "window": r.window,
+        "durability": durability_name(r.durability),
+        "busy": r.busy,
+        "positions": r.positions,
+        "position": r.positions.iter().sum::<u64>(),
+        "transfers": r.transfers,
+        "transfers_settled_ms": r.transfers_settled.map(|d| d.as_secs_f64() * 1_000.0),
+        "rounds": r.rounds,
+    });
+    if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    v
+}
+
+fn write_sharded_table(out: &mut dyn Write, r: &ShardedReport, seed: u64) -> std::io::Result<()> {
+    let title = format!(
+        "croupier bench {} (seed {seed}, {} shards, {} producers x {} in flight, durability {})",
+        r.report.scenario.name(),
+        r.shards,
+        r.producers,
+        r.window,
+        durability_name(r.durability)
+    );
+    write_table(out, &title, &r.report)?;
+    row(out, "busy", format!("{} submissions refused with BUSY and retried", thousands(r.busy)))?;
+    row(out, "positions", format!("{:?} (journal, per shard)", r.positions))?;
+    if r.transfers > 0 || r.transfers_settled.is_some() {
+        let settled = r.transfers_settled.map_or(String::new(), |d| {
+            format!(", all applied and acknowledged {:.1} ms after the loop", d.as_secs_f64() * 1e3)
+        });
+        row(out, "transfers", format!("{} between shards{settled}", thousands(r.transfers)))?;
+    }
+    if r.rounds > 0 {
+        row(out, "rounds", thousands(r.rounds))?;
+    }
+    Ok(())
 }
 
 fn durability_name(d: Durability) -> &'static str {
@@ -537,7 +674,7 @@ fn write_table(out: &mut dyn Write, title: &str, r: &Report) -> std::io::Result<
 
 fn write_durable_table(out: &mut dyn Write, r: &DurableBetsReport, seed: u64) -> std::io::Result<()> {
     let d = durability_name(r.durability);
-    write_table(out, &format!("croupier bench bets (seed {seed}, durability {d})"), &r.report)?;
+    write_table(out, &format!("croupier bench shard-bets (seed {seed}, durability {d})"), &r.report)?;
     row(out, "position", format!("{} (journal; started at {})", r.position, r.start_position))?;
     let snapshots = match r.max_snapshot_stall {
         Some(stall) => format!("{} written, longest stall {:.1} ms", r.snapshots, stall.as_secs_f64() * 1e3),
@@ -626,9 +763,20 @@ mod tests {
 
     #[test]
     fn durable_scenarios_need_their_folder_and_own_their_flags() {
-        let p = plan(&["bets", "--data-dir", "/tmp/x", "--durability", "fsync"]).unwrap();
+        let p = plan(&["shard-bets", "--data-dir", "/tmp/x", "--durability", "fsync"]).unwrap();
         assert_eq!(p, Plan::DurableBets(DurableBetsConfig::new("/tmp/x", Durability::Fsync)));
-        let p = plan(&["bets", "--data-dir", "d", "--durability", "process", "--ops", "5", "--batch", "8", "--append"]);
+        let p = plan(&[
+            "shard-bets",
+            "--data-dir",
+            "d",
+            "--durability",
+            "process",
+            "--ops",
+            "5",
+            "--batch",
+            "8",
+            "--append",
+        ]);
         assert_eq!(
             p.unwrap(),
             Plan::DurableBets(DurableBetsConfig {
@@ -638,9 +786,9 @@ mod tests {
                 ..DurableBetsConfig::new("d", Durability::Process)
             })
         );
-        let e = plan(&["bets", "--durability", "fsync"]).unwrap_err();
+        let e = plan(&["shard-bets", "--durability", "fsync"]).unwrap_err();
         assert!(e.to_string().contains("needs --data-dir"), "{e}");
-        let e = plan(&["bets", "--data-dir", "d"]).unwrap_err();
+        let e = plan(&["shard-bets", "--data-dir", "d"]).unwrap_err();
         assert!(e.to_string().contains("needs --durability"), "{e}");
         for args in [
             &["engine-bets", "--data-dir", "d"][..],
@@ -657,7 +805,7 @@ mod tests {
         let e = plan(&["engine-bets", "--data-dir", "d"]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "--data-dir does not apply to engine-bets; it sets the data folder of bets and fsync"
+            "--data-dir does not apply to engine-bets; it sets the data folder of shard-bets, fsync, bets, settle, grab and mixed"
         );
         assert_eq!(
             plan(&["fsync", "--data-dir", "d"]).unwrap(),

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// Where the data lives.
 #[derive(Debug, Args)]
 pub struct DataDir {
-    /// The data folder (journals and snapshots), as `croupier serve` and `croupier bench bets`
+    /// The data folder (journals and snapshots), as `croupier serve` and `croupier bench` write it
     /// write it.
     #[arg(long, default_value = "./croupier-data", env = "CROUPIER_DATA_DIR")]
     pub data_dir: PathBuf,

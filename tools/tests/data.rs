@@ -1,4 +1,4 @@
-//! The data-folder sub-commands end to end, on folders written by `croupier bench bets` and
+//! The data-folder sub-commands end to end, on folders written by `croupier bench shard-bets` and
 //! `croupier soak`: restore, journal verify (clean and damaged) and dump, snapshot create and
 //! list, replay --round.
 
@@ -64,9 +64,9 @@ fn data_frames(bytes: &[u8]) -> Vec<(usize, usize)> {
 fn a_bench_folder_restores_verifies_dumps_snapshots_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let args = ["bench", "bets", "--durability", "process", "--ops", "20000", "--accounts", "1000", "--json"];
-    let bench = json(&croupier(&args, &data), "bench bets");
-    assert_eq!(bench["scenario"], "bets");
+    let args = ["bench", "shard-bets", "--durability", "process", "--ops", "20000", "--accounts", "1000", "--json"];
+    let bench = json(&croupier(&args, &data), "bench shard-bets");
+    assert_eq!(bench["scenario"], "shard-bets");
     assert_eq!(bench["durability"], "process");
     assert_eq!((bench["ops"].as_u64(), bench["accepted"].as_u64()), (Some(20_000), Some(20_000)));
     assert_eq!(bench["data_dir"].as_str(), data.to_str());

@@ -5,6 +5,7 @@ use crate::durable::Answer;
 use crate::Reply;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -17,6 +18,9 @@ pub type Completion = Arc<CompletionSlot>;
 pub struct CompletionSlot {
     state: Mutex<SlotState>,
     ready: Condvar,
+    /// `state.pending`, readable without the lock: a producer polling many slots
+    /// ([`CompletionSlot::try_wait`]) looks here first and takes the lock only once answered.
+    pending: AtomicU32,
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +31,9 @@ struct SlotState {
     answer: Option<(u32, Answer)>,
     /// An async caller waiting in [`CompletionSlot::answer`]; woken with the last answer.
     waker: Option<Waker>,
+    /// A thread blocks in [`CompletionSlot::wait`]: only then is the condvar notified, since
+    /// a notification costs a system call even with nobody waiting.
+    sleeper: bool,
 }
 
 impl CompletionSlot {
@@ -43,8 +50,10 @@ impl CompletionSlot {
     pub fn wait(&self) -> Answer {
         let mut s = self.lock();
         while s.pending > 0 {
+            s.sleeper = true;
             s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
+        s.sleeper = false;
         s.answer.take().expect("wait on a completion slot with nothing submitted").1
     }
 
@@ -57,6 +66,9 @@ impl CompletionSlot {
 
     /// The answer if it is complete, without blocking; `None` while pending or once taken.
     pub fn try_wait(&self) -> Option<Answer> {
+        if self.pending.load(Ordering::Acquire) > 0 {
+            return None;
+        }
         let mut s = self.lock();
         if s.pending > 0 {
             return None;
@@ -74,11 +86,13 @@ impl CompletionSlot {
         let mut s = self.lock();
         assert!(s.pending == 0 && s.answer.is_none(), "completion slot reused before its answer was taken");
         s.pending = shards;
+        self.pending.store(shards, Ordering::Release);
     }
 
     /// Undoes [`Self::arm`] for a command that was refused before any shard accepted it.
     pub(crate) fn disarm(&self) {
         self.lock().pending = 0;
+        self.pending.store(0, Ordering::Release);
     }
 
     /// Answers at once, without a shard (e.g. `NOT_ROUTABLE`).
@@ -98,10 +112,14 @@ impl CompletionSlot {
             Some(prev) => merge(prev, (shard, answer)),
         });
         s.pending -= 1;
+        self.pending.store(s.pending, Ordering::Release);
         if s.pending == 0 {
             let waker = s.waker.take();
+            let sleeper = s.sleeper;
             drop(s);
-            self.ready.notify_all();
+            if sleeper {
+                self.ready.notify_all();
+            }
             if let Some(w) = waker {
                 w.wake();
             }
