@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod serve;
 mod soak;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the operators' HTTP API and WebSocket push over the sharded engine (defaults:
+    /// 127.0.0.1:8080, data in ./croupier-data, fsync durability, one shard per core).
+    Serve(serve::ServeArgs),
     /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one
     /// thread, no journal), a durable shard writing a data folder (bets), or the disk's fsync
     /// (fsync); a progress bar on stderr and a table or JSON on stdout.
@@ -48,6 +52,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Restore(args) => data::restore(&args),
         Command::Journal(cmd) => data::journal(&cmd),
