@@ -4,10 +4,10 @@
 //! `retry_after_ms`), never a wait.
 
 use crate::error::ApiError;
+use crossbeam_queue::ArrayQueue;
 use croupier_engine::runtime::{shard_of, Completion, CompletionSlot, Runtime};
 use croupier_engine::state::State;
 use croupier_engine::{Command, Reply, UserId};
-use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 
 /// Completions kept for reuse: enough for every request in flight on a busy gateway.

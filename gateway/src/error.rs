@@ -162,7 +162,8 @@ impl From<Reject> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_string(), message: self.message, retry_after_ms: self.retry_after_ms };
+        let body =
+            ErrorBody { code: self.code.to_string(), message: self.message, retry_after_ms: self.retry_after_ms };
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"code\":\"INTERNAL\",\"message\":\"\"}".to_vec());
         let mut resp = (self.status, bytes).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

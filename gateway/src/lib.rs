@@ -166,7 +166,12 @@ pub struct Gateway {
 impl Gateway {
     /// Applies `cfg`'s settings, currencies and games to a data folder that lacks them, and
     /// starts push over `data_dir`'s journals.
-    pub async fn start(rt: Arc<Runtime>, data_dir: PathBuf, cfg: GatewayConfig, key: Vec<u8>) -> Result<Gateway, String> {
+    pub async fn start(
+        rt: Arc<Runtime>,
+        data_dir: PathBuf,
+        cfg: GatewayConfig,
+        key: Vec<u8>,
+    ) -> Result<Gateway, String> {
         let hub = Arc::new(Hub::new(rt.shards(), cfg.push_buffer));
         let pusher = Pusher::start(data_dir, rt.durable_watches(), hub.clone()).map_err(|e| format!("push: {e}"))?;
         let (tx, rx) = watch::channel(false);
@@ -202,7 +207,11 @@ impl Gateway {
                 _ => false,
             };
             if !skip {
-                self.app.engine.call(cmd.clone()).await.map_err(|e| format!("setup {cmd:?}: {} {}", e.code, e.message))?;
+                self.app
+                    .engine
+                    .call(cmd.clone())
+                    .await
+                    .map_err(|e| format!("setup {cmd:?}: {} {}", e.code, e.message))?;
             }
         }
         Ok(())
@@ -219,7 +228,11 @@ impl Gateway {
     /// Serves on `listener` until `signal` completes, then stops accepting, closes WebSocket
     /// sessions, lets requests in flight finish and stops push. The runtime is left to the
     /// caller (shut it down, with a snapshot, once this returns).
-    pub async fn serve(mut self, listener: TcpListener, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let tx = self.shutdown.clone();
         let router = self.router();
         let result = axum::serve(listener, router)

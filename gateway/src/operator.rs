@@ -163,14 +163,23 @@ fn draw_result(outcomes: &[OutcomeName]) -> DrawResult {
 #[utoipa::path(post, path = "/api/game_event", tag = "operator", request_body = GameEventRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "The round after the event", body = RoundAnswer), ErrorResponses))]
-pub async fn game_event(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<RoundAnswer>, ApiError> {
+pub async fn game_event(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RoundAnswer>, ApiError> {
     let req: GameEventRequest = app.operator(&headers, &body)?;
     let round = ext_id("round_id", &req.round_id)?;
     let (cmd, after) = match req.event {
         GameEventKind::GameStart => {
             let game = match &req.game {
                 Some(g) => ext_id("game", g)?,
-                None => app.cfg.games.first().map(|g| g.game).ok_or_else(|| ApiError::not_found("UNKNOWN_GAME", "no game is configured"))?,
+                None => app
+                    .cfg
+                    .games
+                    .first()
+                    .map(|g| g.game)
+                    .ok_or_else(|| ApiError::not_found("UNKNOWN_GAME", "no game is configured"))?,
             };
             if req.window_ms.is_some_and(|w| w == 0 || w > 86_400_000) {
                 return Err(ApiError::unprocessable("INVALID_WINDOW", "window_ms must be between 1 and 86400000"));
@@ -190,7 +199,11 @@ pub async fn game_event(State(app): State<AppState>, headers: HeaderMap, body: B
 #[utoipa::path(post, path = "/api/drawresult", tag = "operator", request_body = DrawRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "Drawn and settled", body = RoundAnswer), ErrorResponses))]
-pub async fn drawresult(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<RoundAnswer>, ApiError> {
+pub async fn drawresult(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RoundAnswer>, ApiError> {
     let req: DrawRequest = app.operator(&headers, &body)?;
     let round = ext_id("round_id", &req.round_id)?;
     let reply = app.engine.call(Command::GameDraw { round, result: Some(draw_result(&req.outcomes)) }).await?;
@@ -201,7 +214,11 @@ pub async fn drawresult(State(app): State<AppState>, headers: HeaderMap, body: B
 #[utoipa::path(post, path = "/api/rounds/cancel", tag = "operator", request_body = RoundRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "Cancelled", body = RoundAnswer), ErrorResponses))]
-pub async fn cancel(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<RoundAnswer>, ApiError> {
+pub async fn cancel(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RoundAnswer>, ApiError> {
     let req: RoundRequest = app.operator(&headers, &body)?;
     let round = ext_id("round_id", &req.round_id)?;
     let reply = app.engine.call(Command::CancelRound { round }).await?;
@@ -219,7 +236,11 @@ async fn resettle_round(app: &AppState, headers: &HeaderMap, body: &Bytes) -> Re
 #[utoipa::path(post, path = "/api/rounds/resettle", tag = "operator", request_body = DrawRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "Resettled", body = RoundAnswer), ErrorResponses))]
-pub async fn resettle(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<RoundAnswer>, ApiError> {
+pub async fn resettle(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RoundAnswer>, ApiError> {
     resettle_round(&app, &headers, &body).await
 }
 
@@ -271,7 +292,12 @@ pub struct CashierAnswer {
     pub replayed: bool,
 }
 
-async fn cashier(app: &AppState, headers: &HeaderMap, body: &Bytes, deposit: bool) -> Result<Json<CashierAnswer>, ApiError> {
+async fn cashier(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    deposit: bool,
+) -> Result<Json<CashierAnswer>, ApiError> {
     let req: CashierRequest = app.operator(headers, body)?;
     let transfer = ext_id("transfer_id", &req.transfer_id)?;
     let (currency, amount) = app.money(req.currency.as_deref(), &req.amount)?;
@@ -296,7 +322,11 @@ async fn cashier(app: &AppState, headers: &HeaderMap, body: &Bytes, deposit: boo
 #[utoipa::path(post, path = "/api/deposit", tag = "operator", request_body = CashierRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "Deposited", body = CashierAnswer), ErrorResponses))]
-pub async fn deposit(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<CashierAnswer>, ApiError> {
+pub async fn deposit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CashierAnswer>, ApiError> {
     cashier(&app, &headers, &body, true).await
 }
 
@@ -304,7 +334,11 @@ pub async fn deposit(State(app): State<AppState>, headers: HeaderMap, body: Byte
 #[utoipa::path(post, path = "/api/withdraw", tag = "operator", request_body = CashierRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "Withdrawn", body = CashierAnswer), ErrorResponses))]
-pub async fn withdraw(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<CashierAnswer>, ApiError> {
+pub async fn withdraw(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CashierAnswer>, ApiError> {
     cashier(&app, &headers, &body, false).await
 }
 
@@ -328,7 +362,11 @@ pub struct SessionAnswer {
 #[utoipa::path(post, path = "/api/sessions", tag = "operator", request_body = SessionRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "A token for the player", body = SessionAnswer), ErrorResponses))]
-pub async fn sessions(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<SessionAnswer>, ApiError> {
+pub async fn sessions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SessionAnswer>, ApiError> {
     let req: SessionRequest = app.operator(&headers, &body)?;
     let expires_at = now_ms().saturating_add(app.cfg.token_ttl_ms);
     let token = app.auth.issue(UserId(req.user_id), expires_at);
@@ -403,7 +441,11 @@ impl PartnerRequest {
 #[utoipa::path(post, path = "/api/check_bet", tag = "operator", request_body = PartnerRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "approved", body = PartnerAnswer), ErrorResponses))]
-pub async fn check_bet(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<PartnerAnswer>, ApiError> {
+pub async fn check_bet(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PartnerAnswer>, ApiError> {
     let req: PartnerRequest = app.operator(&headers, &body)?;
     let (currency, amount) = req.stake(&app)?;
     app.engine.call(Command::CheckBet { user: UserId(req.partner_player_id), currency, amount }).await?;
@@ -414,7 +456,11 @@ pub async fn check_bet(State(app): State<AppState>, headers: HeaderMap, body: By
 #[utoipa::path(post, path = "/api/block_funds", tag = "operator", request_body = PartnerRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "blocked", body = PartnerAnswer), ErrorResponses))]
-pub async fn block_funds(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<PartnerAnswer>, ApiError> {
+pub async fn block_funds(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PartnerAnswer>, ApiError> {
     let req: PartnerRequest = app.operator(&headers, &body)?;
     let (currency, amount) = req.stake(&app)?;
     let bet = ext_id("bet_id", &req.bet_id)?;
@@ -444,7 +490,11 @@ pub async fn update_bet_status(
 #[utoipa::path(post, path = "/api/refund", tag = "operator", request_body = PartnerRequest,
     security(("operator_signature" = [])),
     responses((status = 200, description = "refunded", body = PartnerAnswer), ErrorResponses))]
-pub async fn refund(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<PartnerAnswer>, ApiError> {
+pub async fn refund(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PartnerAnswer>, ApiError> {
     let req: PartnerRequest = app.operator(&headers, &body)?;
     let bet = ext_id("bet_id", &req.bet_id)?;
     app.engine.call(Command::Refund { bet, user: UserId(req.partner_player_id) }).await?;
@@ -467,8 +517,6 @@ pub async fn recalculate_bet(
         "transaction_id",
         req.transaction_id.as_deref().ok_or_else(|| ApiError::invalid("transaction_id is required"))?,
     )?;
-    app.engine
-        .call(Command::RecalculateBet { bet, user: UserId(req.partner_player_id), transaction, status })
-        .await?;
+    app.engine.call(Command::RecalculateBet { bet, user: UserId(req.partner_player_id), transaction, status }).await?;
     Ok(partner_answer("recalculated", "the bet has been recalculated", req.bet_id))
 }

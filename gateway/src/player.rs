@@ -143,10 +143,9 @@ fn bet_view(s: &EngineState, id: BetId) -> BetView {
     let c = &s.currencies()[a.currency.0 as usize];
     let (outcome, payout) = match b.state {
         BetState::Open => (None, None),
-        BetState::Settled { outcome, payout } => (
-            Some(OutcomeName::from(outcome)),
-            Some(amount::format(payout, c.exponent)),
-        ),
+        BetState::Settled { outcome, payout } => {
+            (Some(OutcomeName::from(outcome)), Some(amount::format(payout, c.exponent)))
+        }
     };
     BetView {
         order_no: b.order_no.as_str().into(),
@@ -392,15 +391,26 @@ pub async fn grab(
 ) -> Result<Json<GrabAnswer>, ApiError> {
     let player = app.player(&headers)?;
     let sender = parse_sender(&sender)?;
-    let packet = ext_id("packet_id", &packet_id).map_err(|_| ApiError::not_found("PACKET_NOT_FOUND", "unknown red packet"))?;
+    let packet =
+        ext_id("packet_id", &packet_id).map_err(|_| ApiError::not_found("PACKET_NOT_FOUND", "unknown red packet"))?;
     let (from, to) = (app.engine.shard_of(sender), app.engine.shard_of(player.user));
     let reply = app.engine.call(Command::GrabRedPacket { packet, sender, user: player.user }).await?;
     let Reply::Grabbed { share, amount: got, replayed, packet: no } = reply else {
         return Err(ApiError::unavailable(format!("unexpected answer {reply:?}")));
     };
-    let exponent = app.engine.read(from, move |s| s.currencies()[s.account(s.packet(no).sender).currency.0 as usize].exponent).await?;
+    let exponent = app
+        .engine
+        .read(from, move |s| s.currencies()[s.account(s.packet(no).sender).currency.0 as usize].exponent)
+        .await?;
     let credited = from == to || wait_credited(&app, from, to).await?;
-    Ok(Json(GrabAnswer { packet_id, sender: sender.0, share, amount: amount::format(got, exponent), replayed, credited }))
+    Ok(Json(GrabAnswer {
+        packet_id,
+        sender: sender.0,
+        share,
+        amount: amount::format(got, exponent),
+        replayed,
+        credited,
+    }))
 }
 
 /// Waits until shard `to` has applied every transfer shard `from` had sent when asked: the
@@ -486,7 +496,11 @@ pub async fn packet(
                 remaining: amount::format(p.remaining, c.exponent),
                 sent_at: p.sent_at.0,
                 expires_at: p.expires_at.0,
-                grabs: p.grabs.iter().map(|(u, m)| GrabView { user_id: u.0, amount: amount::format(*m, c.exponent) }).collect(),
+                grabs: p
+                    .grabs
+                    .iter()
+                    .map(|(u, m)| GrabView { user_id: u.0, amount: amount::format(*m, c.exponent) })
+                    .collect(),
             })
         })
         .await?;

@@ -13,8 +13,8 @@ use crate::operator::{status_name, OutcomeName};
 use croupier_engine::durable::codec::{Assembled, Assembler};
 use croupier_engine::runtime::round_coordinator;
 use croupier_engine::{Event, ExtId, Money, UserId};
-use croupier_journal::TailReader;
 use croupier_journal::DurableWatch;
+use croupier_journal::TailReader;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -81,9 +81,25 @@ impl Serialize for Amount {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PushEvent {
-    RoundOpened { round_id: ExtId, bet_start_time: u64, bet_stop_time: u64 },
-    RoundStatus { round_id: ExtId, status: &'static str, game_status: u8, at: u64 },
-    RoundDrawn { round_id: ExtId, outcomes: Vec<OutcomeName>, corrected: bool, at: u64 },
+    RoundOpened {
+        round_id: ExtId,
+        bet_start_time: u64,
+        bet_stop_time: u64,
+    },
+    RoundStatus {
+        round_id: ExtId,
+        status: &'static str,
+        game_status: u8,
+        at: u64,
+    },
+    /// The draw result; the round is then drawn (`game_status` 5) and its bets settled.
+    RoundDrawn {
+        round_id: ExtId,
+        game_status: u8,
+        outcomes: Vec<OutcomeName>,
+        corrected: bool,
+        at: u64,
+    },
     /// `user_id` is left out on the public `bets` feed.
     BetAccepted {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,15 +111,50 @@ pub enum PushEvent {
         amount: Amount,
         at: u64,
     },
-    BetSettled { bet_id: u32, outcome: OutcomeName, stake: Amount, payout: Amount },
-    BetResettled { bet_id: u32, from: OutcomeName, to: OutcomeName, from_payout: Amount, to_payout: Amount },
-    Deposited { amount: Amount },
-    Withdrawn { amount: Amount },
-    PacketSent { sender: u64, packet_id: ExtId, total: Amount, shares: u32, expires_at: u64 },
-    PacketGrabbed { sender: u64, packet_id: ExtId, user_id: u64, share: u32, amount: Amount },
+    BetSettled {
+        bet_id: u32,
+        outcome: OutcomeName,
+        stake: Amount,
+        payout: Amount,
+    },
+    BetResettled {
+        bet_id: u32,
+        from: OutcomeName,
+        to: OutcomeName,
+        from_payout: Amount,
+        to_payout: Amount,
+    },
+    Deposited {
+        amount: Amount,
+    },
+    Withdrawn {
+        amount: Amount,
+    },
+    PacketSent {
+        sender: u64,
+        packet_id: ExtId,
+        total: Amount,
+        shares: u32,
+        expires_at: u64,
+    },
+    PacketGrabbed {
+        sender: u64,
+        packet_id: ExtId,
+        user_id: u64,
+        share: u32,
+        amount: Amount,
+    },
     /// A share grabbed from a packet on another shard, credited to the grabber.
-    ShareReceived { packet_id: ExtId, share: u32, amount: Amount },
-    PacketExpired { sender: u64, packet_id: ExtId, refund: Amount },
+    ShareReceived {
+        packet_id: ExtId,
+        share: u32,
+        amount: Amount,
+    },
+    PacketExpired {
+        sender: u64,
+        packet_id: ExtId,
+        refund: Amount,
+    },
 }
 
 /// One message: an event of the record at `position` in shard `shard`'s journal, under one
@@ -136,7 +187,8 @@ impl PushMsg {
             position: u64,
             event: &'a PushEvent,
         }
-        let out = Out { r#type: "event", topic: topic.name(), shard: self.shard, position: self.position, event: &event };
+        let out =
+            Out { r#type: "event", topic: topic.name(), shard: self.shard, position: self.position, event: &event };
         serde_json::to_string(&out).unwrap_or_default()
     }
 }
@@ -146,7 +198,10 @@ impl PushMsg {
 pub enum Delivery {
     Msg(Arc<PushMsg>, Topic),
     /// The buffer no longer holds what came after the client's position on this shard.
-    Reload { shard: u32, oldest: u64 },
+    Reload {
+        shard: u32,
+        oldest: u64,
+    },
 }
 
 struct Subscriber {
@@ -346,14 +401,20 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
         Event::RoundOpened { round, id, bet_start, bet_stop, .. } => {
             set(&mut n.rounds, round.0 as usize, *id);
             if coordinates(id) {
-                let ev = PushEvent::RoundOpened { round_id: *id, bet_start_time: bet_start.0, bet_stop_time: bet_stop.0 };
+                let ev =
+                    PushEvent::RoundOpened { round_id: *id, bet_start_time: bet_start.0, bet_stop_time: bet_stop.0 };
                 push(Topic::Round(*id), None, ev);
             }
         }
         Event::RoundStatusChanged { round, status, at } => {
             let id = get(&n.rounds, round.0);
             if let Some(id) = id.filter(|id| coordinates(id)) {
-                let ev = PushEvent::RoundStatus { round_id: id, status: status_name(*status), game_status: status.code(), at: at.0 };
+                let ev = PushEvent::RoundStatus {
+                    round_id: id,
+                    status: status_name(*status),
+                    game_status: status.code(),
+                    at: at.0,
+                };
                 push(Topic::Round(id), None, ev);
             }
         }
@@ -361,7 +422,11 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             let id = get(&n.rounds, round.0);
             if let Some(id) = id.filter(|id| coordinates(id)) {
                 let outcomes = result.outcomes.iter().map(|o| OutcomeName::from(*o)).collect();
-                push(Topic::Round(id), None, PushEvent::RoundDrawn { round_id: id, outcomes, corrected: *corrected, at: at.0 });
+                push(
+                    Topic::Round(id),
+                    None,
+                    PushEvent::RoundDrawn { round_id: id, game_status: 5, outcomes, corrected: *corrected, at: at.0 },
+                );
             }
         }
         Event::BetAccepted(b) => {
@@ -412,7 +477,13 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
         }
         Event::RedPacketGrabbed { packet, account, user, share, amount } => {
             let Some((id, sender, x)) = get(&n.packets, packet.0) else { return };
-            let ev = PushEvent::PacketGrabbed { sender: sender.0, packet_id: id, user_id: user.0, share: *share, amount: Amount(*amount, x) };
+            let ev = PushEvent::PacketGrabbed {
+                sender: sender.0,
+                packet_id: id,
+                user_id: user.0,
+                share: *share,
+                amount: Amount(*amount, x),
+            };
             push(Topic::Packet(sender, id), account.map(|_| Topic::Balance(*user)), ev);
         }
         Event::TransferReceived { transfer, account } => {
@@ -473,7 +544,15 @@ impl Pusher {
 /// amortises it over many records.
 const PUBLISH_EVERY: usize = 256;
 
-fn tail(shard: usize, shards: usize, dir: PathBuf, watch: DurableWatch, quiet_until: u64, hub: &Hub, stop: &AtomicBool) {
+fn tail(
+    shard: usize,
+    shards: usize,
+    dir: PathBuf,
+    watch: DurableWatch,
+    quiet_until: u64,
+    hub: &Hub,
+    stop: &AtomicBool,
+) {
     let mut reader = TailReader::open(dir, 1).follow_durable(watch.clone());
     let mut asm = Assembler::default();
     let mut names = Names::default();

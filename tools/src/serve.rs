@@ -184,7 +184,8 @@ async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> 
     // Hook for the SQL projection (crate croupier-persistence): start its projectors here,
     // over `s.data_dir`'s journals and `gateway.app().engine.runtime().durable_watches()`,
     // and stop them after `serve` below returns, before the runtime shuts down.
-    let listener = tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
     println!("listening on {addr}");
     eprintln!(
