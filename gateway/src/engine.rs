@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crossbeam_queue::ArrayQueue;
-use croupier_engine::runtime::{shard_of, Completion, CompletionSlot, Runtime};
+use croupier_engine::runtime::{shard_of, Completion, Runtime};
 use croupier_engine::state::State;
 use croupier_engine::{Command, Reply, UserId};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ impl EngineHandle {
 
     /// Submits `cmd` and awaits its answer (released by the shard once durable).
     pub async fn call(&self, cmd: Command) -> Result<Reply, ApiError> {
-        let slot = Pooled { slot: self.pool.pop().unwrap_or_else(CompletionSlot::new), pool: &self.pool };
+        let slot = Pooled { slot: self.pool.pop().unwrap_or_default(), pool: &self.pool };
         self.rt.submit(&slot.slot, cmd).map_err(|b| ApiError::busy(b.retry_after_ms))?;
         let answer = slot.slot.answer().await;
         drop(slot);

@@ -22,12 +22,14 @@ struct Histogram {
     sum_ns: AtomicU64,
 }
 
+type Counters<K> = RwLock<HashMap<K, Arc<AtomicU64>>>;
+
 #[derive(Default)]
 pub struct Metrics {
     /// (route, status) → count.
-    requests: RwLock<HashMap<(Arc<str>, u16), Arc<AtomicU64>>>,
+    requests: Counters<(Arc<str>, u16)>,
     latency: RwLock<HashMap<Arc<str>, Arc<Histogram>>>,
-    rejects: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
+    rejects: Counters<&'static str>,
 }
 
 fn counter<K: std::hash::Hash + Eq + Clone, V: Default>(map: &RwLock<HashMap<K, Arc<V>>>, key: &K) -> Arc<V> {

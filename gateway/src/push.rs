@@ -204,6 +204,10 @@ pub enum Delivery {
     },
 }
 
+/// A subscriber's queue filled up while its backlog was being queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
 struct Subscriber {
     id: u64,
     tx: mpsc::Sender<Delivery>,
@@ -313,7 +317,7 @@ impl Hub {
         topics: &[Topic],
         resume: &HashMap<u32, u64>,
         tx: &mpsc::Sender<Delivery>,
-    ) -> Result<u64, ()> {
+    ) -> Result<u64, QueueFull> {
         let mut g = self.lock();
         let inner = &mut *g;
         let id = id.unwrap_or_else(|| {
@@ -323,12 +327,12 @@ impl Hub {
         for (&shard, &from) in resume {
             let Some(sb) = inner.shards.get(shard as usize) else { continue };
             if from < sb.complete_after {
-                tx.try_send(Delivery::Reload { shard, oldest: sb.complete_after }).map_err(|_| ())?;
+                tx.try_send(Delivery::Reload { shard, oldest: sb.complete_after }).map_err(|_| QueueFull)?;
                 continue;
             }
             for m in sb.buf.iter().filter(|m| m.position > from) {
                 for t in topics.iter().filter(|t| m.has(t)) {
-                    tx.try_send(Delivery::Msg(m.clone(), *t)).map_err(|_| ())?;
+                    tx.try_send(Delivery::Msg(m.clone(), *t)).map_err(|_| QueueFull)?;
                 }
             }
         }

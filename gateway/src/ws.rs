@@ -104,7 +104,7 @@ async fn session(app: AppState, socket: WebSocket, token: Option<String>) {
                                     let names: Vec<String> = parsed.iter().map(Topic::name).collect();
                                     Message::Text(json!({"type": "subscribed", "topics": names, "heads": heads}).to_string().into())
                                 }
-                                Err(()) => break,
+                                Err(_) => break,
                             },
                             (Ok(_), Ok(_), None) => break,
                         }
