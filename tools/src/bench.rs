@@ -73,6 +73,17 @@ JSON (--json), one object on stdout; these keys are stable:
   fsync has: scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max},
   write_bytes, data_dir
 
+HTTP scenario (a load generator in this process, the server in another):
+  http-bets  Opens a session for each of --users players, funds them and starts one round
+            through the operator API (untimed), then --connections keep-alive connections
+            each keep one POST /api/bet in flight for --duration seconds after a 1 s
+            warm-up. Without --target it starts `croupier serve` (this binary) on a free
+            127.0.0.1 port over a temporary data folder with --durability (default process),
+            --shards and --server-workers, and stops it after. Latency is each request's,
+            from write to complete answer. JSON: scenario, ops, seconds, ops_per_sec,
+            latency_us {p50, p99, p999, max}, connections, users, errors (by code), target,
+            started_server, durability, setup_seconds.
+
 Examples:
   croupier bench engine-bets
   croupier bench engine-bets --batch 64
@@ -113,6 +124,9 @@ pub enum ScenarioArg {
     /// 4 KiB write + fdatasync on --data-dir's disk, the floor of fsync durability (ops = syncs)
     #[value(name = "fsync")]
     Fsync,
+    /// HTTP/1.1 keep-alive load: POST /api/bet against --target or a started server (ops = bets answered 200)
+    #[value(name = "http-bets")]
+    HttpBets,
 }
 
 impl ScenarioArg {
@@ -127,6 +141,7 @@ impl ScenarioArg {
             ScenarioArg::RtGrab => "grab",
             ScenarioArg::Mixed => "mixed",
             ScenarioArg::Fsync => "fsync",
+            ScenarioArg::HttpBets => "http-bets",
         }
     }
 }
@@ -241,6 +256,32 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
     pub window: Option<u64>,
 
+    /// http-bets: the server, e.g. http://127.0.0.1:8080, with its operator key in
+    /// CROUPIER_OPERATOR_KEY [default: start `croupier serve` on a free 127.0.0.1 port over a
+    /// temporary data folder, with --durability (default process), --shards, --server-workers]
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// http-bets: keep-alive connections, one request in flight each [default: 64]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=100_000))]
+    pub connections: Option<u64>,
+
+    /// http-bets: measured seconds, after a 1 s warm-up [default: 10]
+    #[arg(long, value_name = "S", value_parser = value_parser!(u64).range(1..=3600))]
+    pub duration: Option<u64>,
+
+    /// http-bets: players, each funded and given a session before the run [default: 10000]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=10_000_000))]
+    pub users: Option<u64>,
+
+    /// http-bets: the load generator's async worker threads [default: 1]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=256))]
+    pub client_threads: Option<u64>,
+
+    /// http-bets: the started server's async worker threads [default: its own, the cores]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=256))]
+    pub server_workers: Option<u64>,
+
     /// Print exactly one JSON object on stdout instead of the table (see --help for the keys)
     #[arg(long)]
     pub json: bool,
@@ -264,6 +305,21 @@ impl BenchArgs {
             bail!("--{flag} does not apply to {}; it sets {what} of {owners}", s.name())
         };
         const RUNTIME: [ScenarioArg; 4] = [RtBets, RtSettle, RtGrab, Mixed];
+        if s == HttpBets {
+            bail!("http-bets is run by http_bench::run_cli, not planned here");
+        }
+        for (flag, given) in [
+            ("target", self.target.is_some()),
+            ("connections", self.connections.is_some()),
+            ("duration", self.duration.is_some()),
+            ("users", self.users.is_some()),
+            ("client-threads", self.client_threads.is_some()),
+            ("server-workers", self.server_workers.is_some()),
+        ] {
+            if given {
+                misplaced(flag, &[HttpBets], "the HTTP load")?;
+            }
+        }
         if self.ops.is_some() {
             misplaced("ops", &[Bets, DurableBets, Fsync, RtBets, Mixed], "the size")?;
         }
@@ -348,6 +404,7 @@ impl BenchArgs {
             }
             Fsync => Plan::Fsync { data_dir: data_dir()?, ops: self.ops.unwrap_or(FsyncReport::DEFAULT_OPS) },
             RtBets | RtSettle | RtGrab | Mixed => Plan::Sharded(self.sharded_plan(seed)),
+            HttpBets => unreachable!("refused above"),
         })
     }
 
@@ -375,6 +432,9 @@ impl BenchArgs {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.scenario == ScenarioArg::HttpBets {
+        return crate::http_bench::run_cli(args);
+    }
     let plan = args.plan()?;
     let seed = args.seed.unwrap_or(1);
     let mut progress = Progress::new();

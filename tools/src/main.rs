@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod http_bench;
 mod serve;
 mod soak;
 
