@@ -19,7 +19,9 @@ pub const SIGNATURE_HEADER: &str = "x-croupier-signature";
 
 #[derive(Clone)]
 pub struct Auth {
-    key: Vec<u8>,
+    /// The keyed HMAC state, prepared once: each check clones it instead of hashing the key's
+    /// pads again.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for Auth {
@@ -37,11 +39,12 @@ pub struct Player {
 
 impl Auth {
     pub fn new(key: impl Into<Vec<u8>>) -> Self {
-        Auth { key: key.into() }
+        let key = key.into();
+        Auth { keyed: HmacSha256::new_from_slice(&key).expect("HMAC takes a key of any length") }
     }
 
     fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC takes a key of any length")
+        self.keyed.clone()
     }
 
     /// hex(HMAC-SHA256(key, body)).

@@ -15,54 +15,67 @@ use std::time::Instant;
 /// Latency buckets, seconds.
 const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
 
-#[derive(Default)]
-struct Histogram {
+/// One route's figures; found by the route's path without allocating.
+struct RouteStats {
     buckets: [AtomicU64; 12],
     count: AtomicU64,
     sum_ns: AtomicU64,
+    /// Answers by status, 100..=599.
+    statuses: Box<[AtomicU64]>,
 }
 
-type Counters<K> = RwLock<HashMap<K, Arc<AtomicU64>>>;
+impl Default for RouteStats {
+    fn default() -> Self {
+        RouteStats {
+            buckets: Default::default(),
+            count: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+            statuses: (100..600).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
-    /// (route, status) → count.
-    requests: Counters<(Arc<str>, u16)>,
-    latency: RwLock<HashMap<Arc<str>, Arc<Histogram>>>,
-    rejects: Counters<&'static str>,
-}
-
-fn counter<K: std::hash::Hash + Eq + Clone, V: Default>(map: &RwLock<HashMap<K, Arc<V>>>, key: &K) -> Arc<V> {
-    if let Some(v) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-        return v.clone();
-    }
-    map.write().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_default().clone()
+    routes: RwLock<HashMap<Arc<str>, Arc<RouteStats>>>,
+    rejects: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
 }
 
 impl Metrics {
-    fn record(&self, route: Arc<str>, status: u16, seconds: f64, code: Option<&'static str>) {
-        counter(&self.requests, &(route.clone(), status)).fetch_add(1, Ordering::Relaxed);
-        let h = counter(&self.latency, &route);
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            h.buckets[i].fetch_add(1, Ordering::Relaxed);
+    fn route(&self, route: &str) -> Arc<RouteStats> {
+        if let Some(r) = self.routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+            return r.clone();
         }
-        h.count.fetch_add(1, Ordering::Relaxed);
-        h.sum_ns.fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
+        self.routes.write().unwrap_or_else(|e| e.into_inner()).entry(Arc::from(route)).or_default().clone()
+    }
+
+    fn record(&self, route: &str, status: u16, seconds: f64, code: Option<&'static str>) {
+        let r = self.route(route);
+        if let Some(c) = r.statuses.get(status.saturating_sub(100) as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            r.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        r.count.fetch_add(1, Ordering::Relaxed);
+        r.sum_ns.fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
         if let Some(code) = code {
-            counter(&self.rejects, &code).fetch_add(1, Ordering::Relaxed);
+            let known = self.rejects.read().unwrap_or_else(|e| e.into_inner()).get(code).cloned();
+            let c = known.unwrap_or_else(|| {
+                self.rejects.write().unwrap_or_else(|e| e.into_inner()).entry(code).or_default().clone()
+            });
+            c.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 /// Middleware: times every request and counts it by route and status.
 pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
-        Some(p) => Arc::from(p.as_str()),
-        None => Arc::from("unmatched"),
-    };
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let resp = next.run(req).await;
     let code = resp.extensions().get::<RejectCode>().map(|c| c.0);
+    let route = route.as_ref().map_or("unmatched", |p| p.as_str());
     app.metrics.record(route, resp.status().as_u16(), started.elapsed().as_secs_f64(), code);
     resp
 }
@@ -73,16 +86,20 @@ pub async fn render(State(app): State<AppState>) -> Response {
     let mut s = String::new();
     let _ = writeln!(s, "# HELP croupier_http_requests_total HTTP requests by route and status.");
     let _ = writeln!(s, "# TYPE croupier_http_requests_total counter");
-    for ((route, status), c) in m.requests.read().unwrap_or_else(|e| e.into_inner()).iter() {
-        let _ = writeln!(
-            s,
-            "croupier_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {}",
-            c.load(Ordering::Relaxed)
-        );
+    let routes: Vec<(Arc<str>, Arc<RouteStats>)> =
+        m.routes.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (route, r) in &routes {
+        for (i, c) in r.statuses.iter().enumerate() {
+            let n = c.load(Ordering::Relaxed);
+            if n > 0 {
+                let status = i + 100;
+                let _ = writeln!(s, "croupier_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+            }
+        }
     }
     let _ = writeln!(s, "# HELP croupier_http_request_duration_seconds HTTP request latency by route.");
     let _ = writeln!(s, "# TYPE croupier_http_request_duration_seconds histogram");
-    for (route, h) in m.latency.read().unwrap_or_else(|e| e.into_inner()).iter() {
+    for (route, h) in &routes {
         let mut cum = 0;
         for (i, b) in BUCKETS.iter().enumerate() {
             cum += h.buckets[i].load(Ordering::Relaxed);

@@ -546,7 +546,10 @@ impl Pusher {
 
 /// Records read before publishing what they produced: bounds the hub lock's hold time and
 /// amortises it over many records.
-const PUBLISH_EVERY: usize = 256;
+const PUBLISH_EVERY: usize = 4096;
+
+/// Pause of a caught-up tail thread: bounds push's added latency and its CPU.
+const PUSH_POLL: Duration = Duration::from_millis(1);
 
 fn tail(
     shard: usize,
@@ -561,11 +564,11 @@ fn tail(
     let mut asm = Assembler::default();
     let mut names = Names::default();
     let mut msgs = Vec::new();
-    let mut idle = Duration::from_micros(100);
     while !stop.load(Ordering::Relaxed) {
         let mut records = 0;
         let mut last = 0;
         let mut failed = false;
+        let mut caught_up = false;
         while records < PUBLISH_EVERY {
             match reader.poll() {
                 Ok(Some(rec)) => {
@@ -585,7 +588,10 @@ fn tail(
                         }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    caught_up = true;
+                    break;
+                }
                 Err(e) => {
                     eprintln!("push: shard {shard}: {e}");
                     failed = true;
@@ -599,11 +605,13 @@ fn tail(
             msgs.clear();
         }
         hub.lag[shard].store(watch.durable_seq().saturating_sub(reader.last_seq()), Ordering::Relaxed);
-        if records == 0 || failed {
-            std::thread::sleep(if failed { Duration::from_millis(100) } else { idle });
-            idle = (idle * 2).min(Duration::from_millis(1));
-        } else {
-            idle = Duration::from_micros(100);
+        if failed {
+            std::thread::sleep(Duration::from_millis(100));
+        } else if caught_up {
+            // Each poll re-reads the journal from the last seal onwards: polling a journal
+            // that grows a few records at a time would copy far more than it decodes. Once
+            // caught up, wait a millisecond so the next poll finds many records at once.
+            std::thread::sleep(PUSH_POLL);
         }
     }
 }
