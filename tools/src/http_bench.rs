@@ -9,7 +9,6 @@
 
 use anyhow::{bail, Context, Result};
 use croupier_gateway::client::{Client, Conn};
-use croupier_gateway::Auth;
 use croupier_journal::Durability;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -231,7 +230,6 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
         bail!("game_start answered {}: {}", a.status, String::from_utf8_lossy(&a.body));
     }
     // Sessions and funding, many at a time; tokens are made by the server's /api/sessions.
-    let auth = Auth::new(key.to_vec());
     let setup_conns = 32.min(cfg.users as usize).max(1);
     let mut tasks = Vec::new();
     for t in 0..setup_conns {
@@ -259,7 +257,6 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
             tokens[u as usize] = format!("Bearer {tok}");
         }
     }
-    drop(auth);
     let setup_seconds = setup_started.elapsed().as_secs_f64();
 
     let tokens = Arc::new(tokens);
