@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         player::packet,
         crate::healthz,
     ),
+    components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),
     tags(
         (name = "operator", description = "Signed with the operator key"),

@@ -5,6 +5,7 @@ mod data;
 mod http_bench;
 mod serve;
 mod soak;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     /// Serve the operators' HTTP API and WebSocket push over the sharded engine (defaults:
     /// 127.0.0.1:8080, data in ./croupier-data, fsync durability, one shard per core).
     Serve(serve::ServeArgs),
+    /// Print the push messages of a running server's WebSocket (/ws) as JSON lines.
+    Watch(watch::WatchArgs),
     /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one
     /// thread, no journal), a durable shard writing a data folder (bets), or the disk's fsync
     /// (fsync); a progress bar on stderr and a table or JSON on stdout.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&args),
+        Command::Watch(args) => watch::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Restore(args) => data::restore(&args),
         Command::Journal(cmd) => data::journal(&cmd),
