@@ -105,6 +105,7 @@ pub enum PushEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         user_id: Option<u64>,
         bet_id: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
         order_no: Option<ExtId>,
         round_id: Option<ExtId>,
         selection: u16,
