@@ -79,6 +79,54 @@ impl Conn {
         }
     }
 
+    /// Queues a request for [`Conn::send_queued`] without sending it: HTTP/1.1 pipelining,
+    /// several requests written at once on one connection, answered in order.
+    pub fn queue(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let r = &mut self.req;
+        r.extend_from_slice(method.as_bytes());
+        r.push(b' ');
+        r.extend_from_slice(path.as_bytes());
+        r.extend_from_slice(b" HTTP/1.1\r\nhost: croupier\r\n");
+        for (k, v) in headers {
+            r.extend_from_slice(k.as_bytes());
+            r.extend_from_slice(b": ");
+            r.extend_from_slice(v.as_bytes());
+            r.extend_from_slice(b"\r\n");
+        }
+        r.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
+        r.extend_from_slice(body.len().to_string().as_bytes());
+        r.extend_from_slice(b"\r\n\r\n");
+        r.extend_from_slice(body);
+    }
+
+    /// Writes every queued request in one go; read their answers with [`Conn::read_answer`].
+    pub async fn send_queued(&mut self) -> io::Result<()> {
+        if self.stream.is_none() {
+            let s = TcpStream::connect(self.addr).await?;
+            s.set_nodelay(true)?;
+            self.stream = Some(BufReader::with_capacity(64 << 10, s));
+        }
+        let stream = self.stream.as_mut().expect("connected");
+        let result = stream.get_mut().write_all(&self.req).await;
+        self.req.clear();
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+
+    /// Reads the next answer of the requests sent with [`Conn::send_queued`].
+    pub async fn read_answer(&mut self) -> io::Result<Answer> {
+        if self.stream.is_none() {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "not connected"));
+        }
+        let result = self.read_response().await;
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+
     async fn round_trip(&mut self) -> io::Result<Answer> {
         if self.stream.is_none() {
             let s = TcpStream::connect(self.addr).await?;
@@ -95,6 +143,11 @@ impl Conn {
     async fn exchange(&mut self) -> io::Result<Answer> {
         let stream = self.stream.as_mut().expect("connected");
         stream.get_mut().write_all(&self.req).await?;
+        self.read_response().await
+    }
+
+    async fn read_response(&mut self) -> io::Result<Answer> {
+        let stream = self.stream.as_mut().expect("connected");
         let eof = || io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed");
         let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
         self.line.clear();

@@ -235,6 +235,12 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let tx = self.shutdown.clone();
         let router = self.router();
+        use axum::serve::ListenerExt;
+        // Answers are small and latency matters: no Nagle delay (with pipelined requests it
+        // would hold each answer until the previous one is acknowledged).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 signal.await;

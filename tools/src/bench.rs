@@ -79,10 +79,12 @@ HTTP scenario (a load generator in this process, the server in another):
             each keep one POST /api/bet in flight for --duration seconds after a 1 s
             warm-up. Without --target it starts `croupier serve` (this binary) on a free
             127.0.0.1 port over a temporary data folder with --durability (default process),
-            --shards and --server-workers, and stops it after. Latency is each request's,
-            from write to complete answer. JSON: scenario, ops, seconds, ops_per_sec,
-            latency_us {p50, p99, p999, max}, connections, users, errors (by code), target,
-            started_server, durability, setup_seconds.
+            --shards and --server-workers, and stops it after. With --pipeline N each
+            connection writes N requests at once and reads their N answers in order. Latency
+            is each request's, from the write that carried it to its complete answer. JSON:
+            scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max},
+            connections, pipeline, users, errors (by code), target, started_server,
+            durability, setup_seconds.
 
 Examples:
   croupier bench engine-bets
@@ -262,9 +264,14 @@ pub struct BenchArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
 
-    /// http-bets: keep-alive connections, one request in flight each [default: 64]
+    /// http-bets: keep-alive connections [default: 16]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=100_000))]
     pub connections: Option<u64>,
+
+    /// http-bets: requests each connection writes at once (HTTP/1.1 pipelining), then reads
+    /// their answers in order; 1 = one request in flight per connection [default: 1]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
+    pub pipeline: Option<u64>,
 
     /// http-bets: measured seconds, after a 1 s warm-up [default: 10]
     #[arg(long, value_name = "S", value_parser = value_parser!(u64).range(1..=3600))]
@@ -311,6 +318,7 @@ impl BenchArgs {
         for (flag, given) in [
             ("target", self.target.is_some()),
             ("connections", self.connections.is_some()),
+            ("pipeline", self.pipeline.is_some()),
             ("duration", self.duration.is_some()),
             ("users", self.users.is_some()),
             ("client-threads", self.client_threads.is_some()),

@@ -29,6 +29,8 @@ pub struct HttpBetsConfig {
     /// The operator key of the target (for a started server one is made up).
     pub operator_key: Option<String>,
     pub connections: usize,
+    /// Requests written at once per connection (HTTP/1.1 pipelining); 1 = one in flight.
+    pub pipeline: usize,
     pub duration: Duration,
     /// Untimed warm-up before the measured `duration`.
     pub warmup: Duration,
@@ -48,7 +50,8 @@ impl HttpBetsConfig {
         HttpBetsConfig {
             target: None,
             operator_key: None,
-            connections: 64,
+            connections: 16,
+            pipeline: 1,
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(1),
             users: 10_000,
@@ -73,6 +76,7 @@ pub struct HttpBetsReport {
     pub started_server: bool,
     pub durability: Option<&'static str>,
     pub connections: usize,
+    pub pipeline: usize,
     pub users: u64,
     /// Bets answered 200 in the measured window.
     pub ops: u64,
@@ -94,6 +98,7 @@ impl HttpBetsReport {
             "ops_per_sec": self.ops_per_sec,
             "latency_us": {"p50": self.latency_us[0], "p99": self.latency_us[1], "p999": self.latency_us[2], "max": self.latency_us[3]},
             "connections": self.connections,
+            "pipeline": self.pipeline,
             "users": self.users,
             "errors": self.errors,
             "target": self.target,
@@ -267,6 +272,7 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
     for c in 0..cfg.connections {
         let (tokens, measuring, stop, done, round, run) =
             (tokens.clone(), measuring.clone(), stop.clone(), done.clone(), round.clone(), run.clone());
+        let pipeline = cfg.pipeline;
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(addr);
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
@@ -274,35 +280,46 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
             let (mut ok, mut k) = (0u64, 0u64);
             let users = tokens.len() as u64;
             let mut body = String::with_capacity(160);
+            let depth = pipeline.max(1);
             while !stop.load(Ordering::Relaxed) {
-                let user = (c as u64 + k * 7919) % users;
-                body.clear();
-                use std::fmt::Write;
-                let _ = write!(
-                    body,
-                    r#"{{"order_no":"{run}-{c}-{k}","round_id":"{round}","selection":{},"amount":"1.00"}}"#,
-                    k % 3
-                );
-                k += 1;
-                let started = Instant::now();
-                let answer = conn
-                    .request("POST", "/api/bet", &[("authorization", &tokens[user as usize])], body.as_bytes())
-                    .await;
-                let us = started.elapsed().as_micros() as u64;
-                if !measuring.load(Ordering::Relaxed) {
-                    continue;
+                for _ in 0..depth {
+                    let user = (c as u64 + k * 7919) % users;
+                    body.clear();
+                    use std::fmt::Write;
+                    let _ = write!(
+                        body,
+                        r#"{{"order_no":"{run}-{c}-{k}","round_id":"{round}","selection":{},"amount":"1.00"}}"#,
+                        k % 3
+                    );
+                    k += 1;
+                    conn.queue("POST", "/api/bet", &[("authorization", &tokens[user as usize])], body.as_bytes());
                 }
-                let _ = hist.record(us.max(1));
-                match answer {
-                    Ok(a) if a.status == 200 => {
-                        ok += 1;
-                        done.fetch_add(1, Ordering::Relaxed);
+                // Each request is timed from the write that carried it to its own answer.
+                let started = Instant::now();
+                let mut sent = conn.send_queued().await.is_ok();
+                for _ in 0..depth {
+                    let answer =
+                        if sent { conn.read_answer().await } else { Err(std::io::Error::other("connection lost")) };
+                    let us = started.elapsed().as_micros() as u64;
+                    let failed = answer.is_err();
+                    if measuring.load(Ordering::Relaxed) {
+                        let _ = hist.record(us.max(1));
+                        match answer {
+                            Ok(a) if a.status == 200 => {
+                                ok += 1;
+                                done.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(a) => *errors.entry(a.code()).or_default() += 1,
+                            Err(_) => *errors.entry("IO".into()).or_default() += 1,
+                        }
                     }
-                    Ok(a) => *errors.entry(a.code()).or_default() += 1,
-                    Err(_) => {
-                        *errors.entry("IO".into()).or_default() += 1;
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    if failed {
+                        // The connection is gone with the rest of this burst: reconnect.
+                        sent = false;
                     }
+                }
+                if !sent {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
             (ok, hist, errors)
@@ -340,6 +357,7 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
         started_server: false,
         durability: None,
         connections: cfg.connections,
+        pipeline: cfg.pipeline,
         users: cfg.users,
         ops,
         seconds,
@@ -361,6 +379,9 @@ pub fn run_cli(args: &crate::bench::BenchArgs) -> Result<()> {
     cfg.target = args.target.clone();
     if let Some(c) = args.connections {
         cfg.connections = c as usize;
+    }
+    if let Some(p) = args.pipeline {
+        cfg.pipeline = p as usize;
     }
     if let Some(d) = args.duration {
         cfg.duration = Duration::from_secs(d);
@@ -388,7 +409,7 @@ pub fn run_cli(args: &crate::bench::BenchArgs) -> Result<()> {
             r.target,
             r.durability.map_or(String::new(), |d| format!(" (started, durability {d})"))
         );
-        println!("  connections      {}", r.connections);
+        println!("  connections      {} (pipeline {})", r.connections, r.pipeline);
         println!("  bets             {} in {:.2} s", r.ops, r.seconds);
         println!("  throughput       {:.0} bets/s", r.ops_per_sec);
         println!(
