@@ -228,3 +228,42 @@ fn shutdown(mut runtime: Arc<Runtime>) -> Result<Vec<croupier_engine::runtime::S
     }
     bail!("the runtime is still in use after 5 s; stopping without a snapshot")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn settings(args: &[&str]) -> Result<Settings> {
+        Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))?.serve.settings()
+    }
+
+    #[test]
+    fn defaults_then_config_file_then_flags() {
+        // CROUPIER_* variables would take part too; the test sets none and reads none that
+        // a developer might have set, by passing every flag it checks.
+        let s = settings(&["--listen", "127.0.0.1:8080", "--data-dir", "croupier-data"]).unwrap();
+        assert_eq!(
+            (s.listen.port(), s.data_dir, s.durability),
+            (8080, PathBuf::from("croupier-data"), Durability::Fsync)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("croupier.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\ndurability = \"process\"\nshards = 3\n").unwrap();
+        let f = file.to_str().unwrap();
+        let s = settings(&["--config", f, "--durability", "fsync", "--shards", "3"]).unwrap();
+        assert_eq!((s.durability, s.shards), (Durability::Fsync, 3), "a flag beats the file");
+        let s = settings(&["--config", f, "--listen", "127.0.0.1:9001"]).unwrap();
+        assert_eq!(s.listen.port(), 9001);
+        std::fs::write(&file, "durability = \"sometimes\"\n").unwrap();
+        assert!(settings(&["--config", f]).is_err());
+        std::fs::write(&file, "colour = \"red\"\n").unwrap();
+        assert!(settings(&["--config", f]).is_err(), "unknown keys are refused");
+    }
+}
