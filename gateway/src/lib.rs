@@ -226,33 +226,76 @@ impl Gateway {
     }
 
     /// Serves on `listener` until `signal` completes, then stops accepting, closes WebSocket
-    /// sessions, lets requests in flight finish and stops push. The runtime is left to the
-    /// caller (shut it down, with a snapshot, once this returns).
+    /// sessions, lets requests in flight finish (at most 10 s) and stops push. The runtime is
+    /// left to the caller (shut it down, with a snapshot, once this returns).
+    ///
+    /// Connections are served by hyper's HTTP/1.1 server with `pipeline_flush`: the answers to
+    /// requests a client pipelined are written together, one syscall for many bets.
     pub async fn serve(
         mut self,
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let tx = self.shutdown.clone();
         let router = self.router();
-        use axum::serve::ListenerExt;
-        // Answers are small and latency matters: no Nagle delay (with pipelined requests it
-        // would hold each answer until the previous one is acknowledged).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                signal.await;
-                let _ = tx.send(true);
-            })
-            .await;
+        let mut stop = self.shutdown.subscribe();
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let tcp = match accepted {
+                        Ok((tcp, _)) => tcp,
+                        // Out of descriptors and the like: the listener itself is fine.
+                        Err(_) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                            continue;
+                        }
+                    };
+                    // Answers are small and latency matters: no Nagle delay (with pipelined
+                    // requests it would hold each answer until the previous one is acked).
+                    let _ = tcp.set_nodelay(true);
+                    let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                    let mut stop = stop.clone();
+                    connections.spawn(async move {
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .pipeline_flush(true)
+                            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                            .with_upgrades();
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = until_set(&mut stop) => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
+                    });
+                    // Reap finished connections so the set does not grow without bound.
+                    while connections.try_join_next().is_some() {}
+                }
+                _ = &mut signal => break,
+                _ = until_set(&mut stop) => break,
+            }
+        }
+        drop(listener);
         let _ = self.shutdown.send(true);
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            connections.abort_all();
+        }
         if let Some(p) = self.pusher.take() {
             tokio::task::spawn_blocking(move || p.stop()).await.ok();
         }
-        result
+        Ok(())
     }
+}
+
+/// Resolves once the flag is (or was already) set.
+async fn until_set(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
 }
 
 impl Drop for Gateway {
