@@ -46,6 +46,8 @@ operator /api/deposit '{"transfer_id":"st-1","user_id":42,"amount":"1000.00"}' >
 operator /api/game_event '{"event":"game_start","round_id":"st-round","window_ms":3600000}' >/dev/null
 token="$(operator /api/sessions '{"user_id":42}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
+# Run from the temporary folder: schemathesis keeps a cache in its working directory.
+cd "$work"
 timeout 300 "$venv/bin/schemathesis" run "$base/openapi.json" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-30}" \
