@@ -20,6 +20,7 @@
 mod error;
 mod flusher;
 mod format;
+mod prefault;
 mod reader;
 mod scan;
 mod segment;

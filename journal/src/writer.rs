@@ -7,6 +7,7 @@ use crate::format::{
     chain_next, encode_frame, frame_len, ChainValue, FrameKind, SegmentHeader, CHAIN_LEN, FRAME_HEADER, HEADER_LEN,
     MAX_LEN_FIELD, SEAL_FRAME_LEN,
 };
+use crate::prefault::{self, Prefaulter};
 use crate::scan::{SegmentScan, Walk};
 use crate::segment::{self, WritableSegment};
 use crate::watch::DurableWatch;
@@ -19,7 +20,7 @@ use std::time::Duration;
 /// Name of the lock file that keeps a second writer out of the directory.
 const LOCK_FILE: &str = "journal.lock";
 /// How far ahead of the write position pages are made writable in one call (see
-/// [`Active::prefault`]).
+/// [`crate::prefault`]).
 const PREFAULT_WINDOW: usize = 1 << 20;
 /// Smallest segment size accepted: room for a header, a few records and a seal.
 pub const MIN_SEGMENT_BYTES: u64 = 4096;
@@ -134,24 +135,28 @@ impl Active {
         Active::new(w.path, w.header, w.map, w.file)
     }
 
-    /// Makes the next window of pages writable in one `madvise(MADV_POPULATE_WRITE)` call, so
-    /// `append` does not take one page fault (with the filesystem's page_mkwrite) every few
-    /// dozen records. Only the page tables change, never the contents. Best effort: kernels
-    /// before 5.14 reject the advice, and then pages simply fault on first write.
+    /// Whether the writer, about to need bytes up to `need`, should arrange more writable pages:
+    /// when it has run past them, or is within a window of their end.
+    #[inline]
+    fn wants_prefault(&self, need: usize) -> bool {
+        need > self.prefaulted || (self.prefaulted < self.len && need + PREFAULT_WINDOW > self.prefaulted)
+    }
+
+    /// Keeps a window of writable pages ahead of `need` (see [`crate::prefault`]). Only when the
+    /// writer has overtaken the background thread does it populate a window itself, in one
+    /// `madvise` call rather than one fault per page.
     #[cold]
-    fn prefault(&mut self, upto: usize) {
-        let page = 4096;
-        let start = self.prefaulted.max(upto.saturating_sub(1)) & !(page - 1);
-        let end = (start + PREFAULT_WINDOW).min(self.len);
-        if start < end {
-            // SAFETY: the range lies inside the mapping; the advice does not change contents.
-            let rc = unsafe {
-                libc::madvise(self.map.as_mut_ptr().add(start).cast(), end - start, libc::MADV_POPULATE_WRITE)
-            };
-            debug_assert!(rc == 0 || rc == -1);
+    fn prefault(&mut self, need: usize, background: &Prefaulter) {
+        if need > self.prefaulted {
+            let end = (need + PREFAULT_WINDOW).min(self.len);
+            prefault::populate(&self.map, need.saturating_sub(1), end);
+            self.prefaulted = end.max(need);
         }
-        // On failure too: do not retry on every append.
-        self.prefaulted = end.max(upto);
+        let (start, end) = (self.prefaulted, (self.prefaulted + PREFAULT_WINDOW).min(self.len));
+        // A request that cannot be queued is retried on a later append.
+        if start < end && background.request(&self.map, start, end) {
+            self.prefaulted = end;
+        }
     }
 
     /// Bytes already written.
@@ -191,6 +196,7 @@ pub struct Journal {
     max_payload: usize,
     watch: DurableWatch,
     flusher: Option<Flusher>,
+    prefaulter: Prefaulter,
     closed: bool,
 }
 
@@ -244,7 +250,10 @@ impl Journal {
                 .map_err(JournalError::io("spawn flusher", &cfg.dir))?,
             ),
         };
+        let prefaulter =
+            Prefaulter::start("journal-prefault".into()).map_err(JournalError::io("spawn prefaulter", &cfg.dir))?;
         Ok(Journal {
+            prefaulter,
             max_payload: cfg.max_payload(),
             cfg,
             _lock: lock,
@@ -276,8 +285,8 @@ impl Journal {
         }
         let seq = self.next_seq;
         let pos = self.pos;
-        if pos + total > self.seg.prefaulted {
-            self.seg.prefault(pos + total);
+        if self.seg.wants_prefault(pos + total) {
+            self.seg.prefault(pos + total, &self.prefaulter);
         }
         encode_frame(self.seg.bytes_mut(pos, pos + total), FrameKind::Data, seq, payload);
         self.pos += total;
