@@ -48,7 +48,8 @@ commands a shard runs as one group commit, default 256):
   rounds.
 
 Durable scenarios (they need --data-dir; the folder is created and kept):
-  shard-bets  PlaceBet through one durable shard, without the runtime (journal and snapshots) in batches of --batch
+  shard-bets  PlaceBet through one durable shard without the runtime (journal and snapshots),
+            in batches of --batch
             (default 256) with --durability process|fsync. Setup (funding --accounts players,
             default 100000, and opening one round) goes through the shard too, untimed.
             Latency is per command, from the start of its batch until its answer may be
@@ -163,7 +164,7 @@ impl From<DurabilityArg> for Durability {
 pub enum Plan {
     /// An in-memory engine scenario.
     Engine(Config),
-    /// `bets`: a durable shard in a data folder.
+    /// `shard-bets`: one durable shard in a data folder.
     DurableBets(DurableBetsConfig),
     /// A scenario on the sharded runtime.
     Sharded(ShardedConfig),
@@ -174,8 +175,10 @@ pub enum Plan {
 /// Measure the engine's throughput and latency on a synthetic workload.
 ///
 /// The engine-* scenarios run the engine in process on one thread, without journal or network:
-/// the ceiling of one shard. `bets` adds the journal and snapshots of a durable shard in a data
-/// folder, and `fsync` measures that folder's disk. Counts are plain integers (no separators).
+/// the ceiling of one shard. `shard-bets` adds the journal and snapshots of one durable shard in
+/// a data folder; `bets`, `settle`, `grab` and `mixed` run the sharded runtime (shard threads,
+/// rings, cross-shard transfers) with producer threads; `fsync` measures a folder's disk.
+/// Counts are plain integers (no separators).
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct BenchArgs {
@@ -183,23 +186,26 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: ScenarioArg,
 
-    /// engine-bets and bets: bets placed in the measured loop [default: 10000000 for
-    /// engine-bets, 2000000 for bets]; fsync: timed write + fdatasync pairs [default: 2000]
+    /// engine-bets, shard-bets, bets and mixed: commands in the measured loop [default:
+    /// 10000000 for engine-bets, 2000000 for shard-bets and mixed, 4000000 for bets]; settle and
+    /// grab take --bets and --grabs instead; fsync: timed write + fdatasync pairs [default: 2000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
 
     /// Funded accounts opened before the measured loop (not timed) [default: 1000000 for
-    /// engine-bets and engine-settle (settle uses min(bets, accounts) of them); 100000 for
-    /// bets; --grabs / 10 for engine-grab, whose other grabbers get an account opened by their
-    /// grab]
+    /// engine-bets, engine-settle (which uses min(bets, accounts) of them), bets and settle;
+    /// 100000 for shard-bets and mixed; --grabs / 10 for engine-grab, whose other grabbers get
+    /// an account opened by their grab]
     #[arg(long, value_name = "N")]
     pub accounts: Option<u64>,
 
-    /// engine-settle: open bets in the round that the one timed draw settles [default: 1000000]
+    /// engine-settle and settle: open bets in the round that the one timed draw settles
+    /// [default: 1000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub bets: Option<u64>,
 
-    /// engine-grab: shares of the lucky packet, and distinct users grabbing it [default: 1000000]
+    /// engine-grab and grab: shares of the lucky packet, and distinct users grabbing it
+    /// [default: 1000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub grabs: Option<u64>,
 
@@ -211,20 +217,23 @@ pub struct BenchArgs {
     /// engine-bets and engine-grab: commands handed to Engine::execute_batch at a time, which
     /// prefetches the next commands' lookups as a shard does with what it drains from its ring;
     /// each batch is then timed whole and its time / N recorded per op. 1 = Engine::execute per
-    /// command, every 64th timed alone [default: 1]. bets: commands per
-    /// DurableShard::execute_batch, one journal commit each [default: 256]
+    /// command, every 64th timed alone [default: 1]. shard-bets and the runtime scenarios: at
+    /// most this many commands per DurableShard::execute_batch, one journal commit each
+    /// [default: 256]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
     pub batch: Option<u64>,
 
-    /// bets and fsync: the data folder (created if missing, kept after the run)
+    /// shard-bets and fsync: the data folder (created if missing, kept after the run); runtime
+    /// scenarios: the data folder [default: a temporary folder removed after the run]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// bets: when an answer may be released (required)
+    /// When an answer may be released: required by shard-bets; runtime scenarios [default:
+    /// process]
     #[arg(long, value_enum, value_name = "MODE")]
     pub durability: Option<DurabilityArg>,
 
-    /// bets: add this run to a data folder that already holds a journal (ids are made distinct
+    /// shard-bets: add this run to a data folder that already holds a journal (ids are made distinct
     /// by the journal position the run starts at)
     #[arg(long)]
     pub append: bool,
@@ -334,7 +343,7 @@ impl BenchArgs {
             }
             DurableBets => {
                 let Some(durability) = self.durability else {
-                    bail!("bets needs --durability process|fsync: when an answer may be released");
+                    bail!("shard-bets needs --durability process|fsync: when an answer may be released");
                 };
                 let d = DurableBetsConfig::new(data_dir()?, durability.into());
                 Plan::DurableBets(DurableBetsConfig {
