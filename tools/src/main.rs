@@ -1,6 +1,8 @@
 //! `croupier`: the one binary an operator runs. Each sub-command lives in its own module.
 
+mod baselines;
 mod bench;
+mod compare;
 mod data;
 mod soak;
 
