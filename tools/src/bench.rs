@@ -1012,6 +1012,51 @@ mod tests {
     }
 
     #[test]
+    fn baselines_take_their_flags_and_compare_shares_the_users() {
+        let p =
+            plan(&["pg-bets", "--pg-url", "postgres://h/db", "--duration", "2.5", "--users", "7", "--funds", "300.50"]);
+        let Plan::PgBets(pg) = p.unwrap() else { panic!("pg-bets plans the PostgreSQL baseline") };
+        assert_eq!((pg.url.as_str(), pg.users, pg.funds.0), ("postgres://h/db", 7, 30_050));
+        assert_eq!(pg.duration, Duration::from_millis(2_500));
+        assert_eq!(pg.connections, PgBetsConfig::DEFAULT_CONNECTIONS);
+        let p = plan(&["redis-grab", "--redis-url", "redis://h", "--pipeline", "16", "--duration", "2"]);
+        let Plan::RedisGrab(r) = p.unwrap() else { panic!("redis-grab plans the Redis baseline") };
+        assert_eq!((r.pipeline, r.shares, r.users), (16, 600_000, None));
+        let p = plan(&[
+            "compare",
+            "--pg-url",
+            "p",
+            "--redis-url",
+            "r",
+            "--users",
+            "500",
+            "--ops",
+            "9",
+            "--grabs",
+            "8",
+            "--keep",
+        ]);
+        let Plan::Compare(c) = p.unwrap() else { panic!("compare plans a comparison") };
+        assert_eq!((c.pg.users, c.bets.accounts, c.bets.ops, c.grab.ops), (500, 500, 9, 8));
+        assert_eq!((c.pipeline, c.redis.pipeline, c.redis.users), (32, 1, None));
+        assert!(c.pg.keep && c.redis.keep);
+        for args in [
+            &["bets", "--pg-url", "p"][..],
+            &["engine-bets", "--duration", "1"],
+            &["pg-bets", "--pg-url", "p", "--shares", "5"],
+            &["pg-bets", "--pg-url", "p", "--pipeline", "5"],
+            &["redis-grab", "--redis-url", "r", "--funds", "5"],
+            &["compare", "--pg-url", "p", "--redis-url", "r", "--durability", "fsync"],
+            &["compare", "--pg-url", "p", "--redis-url", "r", "--data-dir", "d"],
+        ] {
+            let e = plan(args).unwrap_err();
+            assert!(e.to_string().contains("does not apply to"), "{args:?}: {e}");
+        }
+        assert!(plan(&["pg-bets", "--pg-url", "p", "--duration", "0"]).is_err());
+        assert!(plan(&["pg-bets", "--pg-url", "p", "--funds", "1.001"]).is_err());
+    }
+
+    #[test]
     fn numbers_get_separators() {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(7), "7");

@@ -28,7 +28,7 @@ enum Command {
     /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one
     /// thread, no journal), a durable shard writing a data folder (bets), or the disk's fsync
     /// (fsync); a progress bar on stderr and a table or JSON on stdout.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Restore every shard of a data folder (newest valid snapshot plus the journal after it),
     /// cutting a torn journal tail, and print per shard the snapshot used, what was replayed,
     /// the position and the state digest.
