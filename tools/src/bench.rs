@@ -66,6 +66,39 @@ Durable scenarios (they need --data-dir; the folder is created and kept):
   fsync     The floor under fsync durability: --ops (default 2000) times, write 4 KiB at
             offset 0 of a file in --data-dir and fdatasync it, each pair timed.
 
+Baselines (the designs croupier is compared with, against the real servers; URLs from
+--pg-url / --redis-url or else $CROUPIER_TEST_PG / $CROUPIER_TEST_REDIS; --connections clients
+(default 16) on a tokio runtime in this process, each with one transaction or round trip in
+flight, for --duration seconds (default 10); every operation is timed; each run uses its own
+schema or keys (reported as namespace), checked after the loop and removed unless --keep):
+  pg-bets     One PostgreSQL transaction per bet: BEGIN; SELECT available ... FOR UPDATE
+            (refused if below the stake); INSERT the order (unique order number); UPDATE the
+            balance (available -> held); INSERT the wallet_ledger row; COMMIT. --users funded
+            users (default 100000) with --funds each (default 10000000.00); stakes 1.00-100.00.
+            The server's synchronous_commit and fsync are used as found and reported. After the
+            loop: orders = accepted bets, ledger debits = stakes = held = funds - available.
+  redis-grab  The usual Redis + Lua red-packet grab: shares pre-split into a list (--shares,
+            default 300000 per second of --duration, 0.01-1.99 each); one EVALSHA per grab
+            (HEXISTS grabbed-by-user -> refuse; LPOP a share; HSETNX it; HINCRBY the wallet;
+            RPUSH a record for the database), or --pipeline N per round trip. Grabbers are new
+            users, or drawn from --users users (repeats refused). Ends early when the packet is
+            empty. appendonly/appendfsync are used as found and reported. After the loop:
+            grabbed + left = total, one grabber entry and one record per accepted grab.
+  JSON: the standard keys plus accepted, rejected, connections, pipeline, latency_sampling,
+  setup_seconds, namespace, kept, server {..}, and users, funds (pg-bets) or shares,
+  packet_total, users, emptied (redis-grab).
+
+compare runs, one after the other in this process, each group's baseline then croupier:
+  bets:  pg-bets | bets with --durability fsync | bets with --durability process (runtime
+         scenario, --ops bets, default 4000000, over the same --users accounts)
+  grab:  redis-grab | redis-grab --pipeline N (default 32) | grab process | grab fsync
+         (--grabs distinct users of one packet, default 2000000)
+  and prints every throughput and croupier's ratio to each baseline of its group (targets:
+  bets >= 20x, grab >= 10x). --shards, --producers, --window, --batch, --seed apply to the
+  croupier contenders. JSON: {scenario: compare, contenders: [{name, group, side,
+  ops_per_sec, report}], ratios: [{group, croupier, baseline, ratio, target, meets_target}],
+  load_average_before, load_average_after}; each report is what that scenario's --json prints.
+
 Progress is drawn on stderr (updated every 65,536 operations) when stderr is a terminal.
 
 JSON (--json), one object on stdout; these keys are stable:
@@ -85,7 +118,10 @@ Examples:
   croupier bench bets --shards 2 --producers 2
   croupier bench grab --grabs 1000000 --json
   croupier bench shard-bets --data-dir /tmp/croupier-bench --durability fsync
-  croupier bench fsync --data-dir /tmp/croupier-bench";
+  croupier bench fsync --data-dir /tmp/croupier-bench
+  croupier bench pg-bets --duration 10 --connections 16
+  croupier bench redis-grab --pipeline 32 --json
+  croupier bench compare --duration 10 --ops 10000000 --grabs 4000000";
 
 /// The workloads `croupier bench` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -197,7 +233,9 @@ pub enum Plan {
 ///
 /// The engine-* scenarios run the engine in process on one thread, without journal or network:
 /// the ceiling of one shard. `bets` adds the journal and snapshots of a durable shard in a data
-/// folder, and `fsync` measures that folder's disk. Counts are plain integers (no separators).
+/// folder, and `fsync` measures that folder's disk. `pg-bets` and `redis-grab` run the designs
+/// croupier replaces against real servers; `compare` runs them and croupier side by side.
+/// Counts are plain integers (no separators).
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct BenchArgs {
