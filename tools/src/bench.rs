@@ -244,7 +244,8 @@ pub struct BenchArgs {
     pub scenario: ScenarioArg,
 
     /// engine-bets and bets: bets placed in the measured loop [default: 10000000 for
-    /// engine-bets, 2000000 for bets]; fsync: timed write + fdatasync pairs [default: 2000]
+    /// engine-bets, 2000000 for bets]; fsync: timed write + fdatasync pairs [default: 2000];
+    /// compare: croupier's bets per durability [default: 4000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
 
@@ -259,7 +260,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub bets: Option<u64>,
 
-    /// engine-grab: shares of the lucky packet, and distinct users grabbing it [default: 1000000]
+    /// engine-grab and grab: shares of the lucky packet, and distinct users grabbing it
+    /// [default: 1000000]; compare: the same for croupier's grab contenders [default: 2000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub grabs: Option<u64>,
 
@@ -289,15 +291,18 @@ pub struct BenchArgs {
     #[arg(long)]
     pub append: bool,
 
-    /// Runtime scenarios: shard threads [default: the number of cores]
+    /// Runtime scenarios and compare's croupier contenders: shard threads [default: the number
+    /// of cores]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     pub shards: Option<u64>,
 
-    /// Runtime scenarios: producer threads submitting commands [default: the number of cores]
+    /// Runtime scenarios and compare's croupier contenders: producer threads submitting commands
+    /// [default: the number of cores]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     pub producers: Option<u64>,
 
-    /// Runtime scenarios: commands each producer keeps in flight [default: 256]
+    /// Runtime scenarios and compare's croupier contenders: commands each producer keeps in
+    /// flight [default: 256]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
     pub window: Option<u64>,
 
