@@ -384,7 +384,7 @@ pub fn run_cli(args: &crate::bench::BenchArgs) -> Result<()> {
         cfg.pipeline = p as usize;
     }
     if let Some(d) = args.duration {
-        cfg.duration = Duration::from_secs(d);
+        cfg.duration = Duration::from_secs_f64(d);
     }
     if let Some(u) = args.users {
         cfg.users = u;
