@@ -91,7 +91,10 @@ schema or keys (reported as namespace), checked after the loop and removed unles
 
 compare runs, one after the other in this process, each group's baseline then croupier:
   bets:  pg-bets | bets with --durability fsync | bets with --durability process (runtime
-         scenario, --ops bets, default 4000000, over the same --users accounts)
+         scenario in process, --ops bets, default 4000000, over the same --users accounts)
+         | http-bets fsync | http-bets process (a `croupier serve` child loaded over HTTP/1.1
+         keep-alive with pg-bets' --connections, --duration and --users: a network hop on
+         both sides, the like-for-like comparison)
   grab:  redis-grab | redis-grab --pipeline N (default 32) | grab process | grab fsync
          (--grabs distinct users of one packet, default 2000000)
   and prints every throughput and croupier's ratio to each baseline of its group (targets:
@@ -626,7 +629,14 @@ impl BenchArgs {
         };
         let grab =
             ShardedConfig { ops: self.grabs.unwrap_or(CompareConfig::DEFAULT_GRABS), ..runtime(ShardedScenario::Grab) };
-        Ok(CompareConfig { pg, redis, pipeline: self.pipeline.map_or(32, |n| n as usize), bets, grab })
+        let http = crate::http_bench::HttpBetsConfig {
+            connections: pg.connections,
+            duration: pg.duration,
+            users: pg.users,
+            shards: self.shards.map(|n| n as usize),
+            ..crate::http_bench::HttpBetsConfig::new()
+        };
+        Ok(CompareConfig { pg, redis, pipeline: self.pipeline.map_or(32, |n| n as usize), bets, grab, http })
     }
 
     fn sharded_plan(&self, seed: u64) -> ShardedConfig {

@@ -9,6 +9,7 @@
 
 use crate::baselines::report_json;
 use crate::bench::{latency_text, row, sharded_json, thousands, Progress};
+use crate::http_bench::{run_http_bets, HttpBetsConfig};
 use anyhow::{Context, Result};
 use croupier_benches::baseline::postgres::PgBetsConfig;
 use croupier_benches::baseline::redis::RedisGrabConfig;
@@ -99,6 +100,10 @@ pub struct CompareConfig {
     pub bets: ShardedConfig,
     /// croupier's runtime `grab` scenario (run with `process`, then `fsync` durability).
     pub grab: ShardedConfig,
+    /// `croupier serve` started as a child and loaded over HTTP/1.1 keep-alive with the same
+    /// connections, duration and users as the PostgreSQL baseline (run with `fsync`, then
+    /// `process` durability): the like-for-like comparison, a network hop on both sides.
+    pub http: HttpBetsConfig,
 }
 
 impl CompareConfig {
@@ -122,8 +127,12 @@ pub fn contenders(cfg: &CompareConfig) -> Vec<Contender> {
             Ok(sharded_json(&sharded::run(&bets, obs)?, bets.seed))
         }));
     }
-    // The HTTP gateway's contender goes here, e.g.:
-    // list.push(Contender::croupier(Group::Bets, "http-bets-process", move |obs| http_bench::...));
+    for durability in [Durability::Fsync, Durability::Process] {
+        let http = HttpBetsConfig { durability, ..cfg.http.clone() };
+        list.push(Contender::croupier(Group::Bets, format!("http-bets-{}", durability_name(durability)), move |_| {
+            Ok(run_http_bets(http)?.to_json())
+        }));
+    }
 
     for pipeline in [1, cfg.pipeline] {
         let redis = RedisGrabConfig { pipeline, ..cfg.redis.clone() };

@@ -263,19 +263,31 @@ fn compare_runs_every_contender_side_by_side() {
     let names: Vec<&str> = contenders.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["pg-bets", "bets-fsync", "bets-process", "redis-grab", "redis-grab-pipeline-8", "grab-process", "grab-fsync"]
+        [
+            "pg-bets",
+            "bets-fsync",
+            "bets-process",
+            "http-bets-fsync",
+            "http-bets-process",
+            "redis-grab",
+            "redis-grab-pipeline-8",
+            "grab-process",
+            "grab-fsync"
+        ]
     );
     for c in contenders {
         let scenario = c["report"]["scenario"].as_str().unwrap();
         assert!(c["ops_per_sec"].as_f64().unwrap() > 0.0, "{c}");
         assert!(c["report"]["latency_us"]["p99"].as_f64().unwrap() > 0.0, "{c}");
-        assert!(["pg-bets", "bets", "redis-grab", "grab"].contains(&scenario), "{c}");
+        assert!(["pg-bets", "bets", "http-bets", "redis-grab", "grab"].contains(&scenario), "{c}");
     }
     assert_eq!(contenders[1]["report"]["durability"], "fsync");
     assert_eq!(contenders[1]["report"]["accounts"].as_u64().unwrap(), 1_000, "croupier bets over the same users");
-    assert_eq!(contenders[4]["report"]["pipeline"], 8);
+    assert_eq!(contenders[3]["report"]["durability"], "fsync");
+    assert_eq!(contenders[4]["report"]["connections"], 4, "HTTP over as many connections as PostgreSQL");
+    assert_eq!(contenders[6]["report"]["pipeline"], 8);
     let ratios = v["ratios"].as_array().expect("ratios");
-    assert_eq!(ratios.len(), 2 + 2 * 2, "each croupier contender over each baseline of its group");
+    assert_eq!(ratios.len(), 4 + 2 * 2, "each croupier contender over each baseline of its group");
     for r in ratios {
         let (c, b) = (r["croupier"].as_str().unwrap(), r["baseline"].as_str().unwrap());
         let ops = |name: &str| contenders.iter().find(|x| x["name"] == name).unwrap()["ops_per_sec"].as_f64().unwrap();
