@@ -1,0 +1,3 @@
+pub struct StreamConfig;
+pub struct StreamHandle;
+pub struct StreamProjector;
