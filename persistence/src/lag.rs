@@ -81,10 +81,11 @@ pub async fn status(data_dir: &Path, sql_url: &str) -> Result<Vec<ShardLag>, Pro
     db.migrate().await?;
     let positions = db.positions().await?;
     db.close().await;
-    lags(data_dir, &positions)
+    lags_at(data_dir, &positions)
 }
 
-pub(crate) fn lags(data_dir: &Path, positions: &Positions) -> Result<Vec<ShardLag>, ProjectError> {
+/// Lag of every shard of `data_dir` for projector `positions` (offline).
+pub fn lags_at(data_dir: &Path, positions: &Positions) -> Result<Vec<ShardLag>, ProjectError> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let mut out = Vec::new();
     for shard in shard_ids(data_dir)? {
