@@ -137,6 +137,63 @@ pub async fn project(
     run(cfg, &Shared::default(), false, progress).await
 }
 
+/// A mapped batch from the reader thread.
+struct Mapped {
+    batch: Batch,
+    commands: u64,
+    /// Every shard's journal held nothing more when the batch was cut.
+    caught_up: bool,
+}
+
+/// Reads and maps on its own thread, so the next batch is prepared while the previous one is
+/// being written; the channel holds one batch, so the reader is never far ahead of the
+/// database.
+fn spawn_reader(
+    mut sources: Vec<ShardSource>,
+    mut books: FxHashMap<u32, ShardBook>,
+    batch_events: u64,
+    idle_poll: Duration,
+    follow: bool,
+    tx: tokio::sync::mpsc::Sender<Result<Mapped, ProjectError>>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("projector-read".into()).spawn(move || {
+        let per_shard = (batch_events.max(1) / sources.len().max(1) as u64).max(1);
+        loop {
+            let mut batch = Batch::default();
+            let mut caught_up = true;
+            let mut commands = 0;
+            for src in sources.iter_mut() {
+                let shard = src.shard();
+                let book = books.get_mut(&shard).expect("a book per shard");
+                match src.read(per_shard, |pos, events| map_command(book, shard, pos, events, &mut batch)) {
+                    Ok(read) => {
+                        caught_up &= read.caught_up;
+                        commands += read.commands;
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if batch.is_empty() {
+                if !follow {
+                    return; // dropping the sender tells the writer it has everything
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                std::thread::sleep(idle_poll);
+                continue;
+            }
+            finish_balances(&books, &mut batch);
+            if tx.blocking_send(Ok(Mapped { batch, commands, caught_up })).is_err() {
+                return;
+            }
+        }
+    })
+}
+
 async fn run(
     cfg: ProjectorConfig,
     shared: &Shared,
@@ -153,69 +210,79 @@ async fn run(
     let mut books: FxHashMap<u32, ShardBook> = FxHashMap::default();
     let mut sources = Vec::new();
     let mut ends = Vec::new();
+    let mut committed: Vec<(u32, u64)> = Vec::new();
     for &shard in &shards {
         let after = positions.get(&shard).map_or(0, |p| p.0);
         books.insert(shard, db.load_book(shard).await?);
         sources.push(ShardSource::open(&cfg.data_dir, shard, after));
         ends.push(EndTracker::open(&journal_dir(&cfg.data_dir, shard), after));
+        committed.push((shard, after));
     }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = spawn_reader(sources, books, cfg.batch_events, cfg.idle_poll, follow, tx)
+        .map_err(|e| ProjectError::Stopped(format!("cannot start the reader thread: {e}")))?;
     let start = Instant::now();
     let mut report = ProjectReport { shards: shards.len() as u32, ..Default::default() };
-    let mut batch = Batch::default();
     let mut last_lag = Instant::now() - Duration::from_secs(1);
-    loop {
+    let out = loop {
         if shared.stop.load(Ordering::Acquire) {
-            break;
+            break Ok(());
         }
-        batch.clear();
-        let mut caught_up = true;
-        let budget = cfg.batch_events.max(1);
-        let per_shard = (budget / sources.len().max(1) as u64).max(1);
-        for src in sources.iter_mut() {
-            let shard = src.shard();
-            let book = books.get_mut(&shard).expect("a book per shard");
-            let read = src.read(per_shard, |pos, events| map_command(book, shard, pos, events, &mut batch))?;
-            caught_up &= read.caught_up;
-            report.commands += read.commands;
+        let msg = if follow {
+            match tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    update_lag(shared, &mut ends, &committed)?;
+                    last_lag = Instant::now();
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(msg) = msg else { break Ok(()) };
+        let mapped = match msg {
+            Ok(m) => m,
+            Err(e) => break Err(e),
+        };
+        if let Err(e) = db.write(&mapped.batch, cfg.fault).await {
+            break Err(e);
         }
-        if !batch.is_empty() {
-            finish_balances(&books, &mut batch);
-            db.write(&batch, cfg.fault).await?;
-            report.events += batch.event_count() as u64;
-            report.transactions += 1;
-            report.seconds = start.elapsed().as_secs_f64();
-            report.events_per_sec = report.events as f64 / report.seconds.max(1e-9);
-            report.positions = sources.iter().map(|s| (s.shard(), s.position())).collect();
-            *shared.report.lock().unwrap_or_else(|e| e.into_inner()) = report.clone();
-            progress(&report);
+        for &(shard, position, _) in &mapped.batch.positions {
+            if let Some(c) = committed.iter_mut().find(|c| c.0 == shard) {
+                c.1 = position;
+            }
         }
-        if follow && (caught_up || last_lag.elapsed() >= Duration::from_millis(250)) {
+        report.events += mapped.batch.event_count() as u64;
+        report.commands += mapped.commands;
+        report.transactions += 1;
+        report.seconds = start.elapsed().as_secs_f64();
+        report.events_per_sec = report.events as f64 / report.seconds.max(1e-9);
+        report.positions = committed.clone();
+        *shared.report.lock().unwrap_or_else(|e| e.into_inner()) = report.clone();
+        progress(&report);
+        if follow && (mapped.caught_up || last_lag.elapsed() >= Duration::from_millis(250)) {
+            update_lag(shared, &mut ends, &committed)?;
             last_lag = Instant::now();
-            let mut lag = Vec::with_capacity(sources.len());
-            for (src, end) in sources.iter().zip(ends.iter_mut()) {
-                let shard = src.shard();
-                let journal_position = end.refresh().map_err(|source| ProjectError::Journal { shard, source })?;
-                let (records_behind, seconds_behind) = end.lag(src.position());
-                lag.push(ShardLag {
-                    shard,
-                    journal_position,
-                    projected_position: src.position(),
-                    records_behind,
-                    seconds_behind,
-                });
-            }
-            *shared.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
         }
-        if caught_up {
-            if !follow {
-                break;
-            }
-            tokio::time::sleep(cfg.idle_poll).await;
-        }
-    }
+    };
+    drop(rx);
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    out?;
     report.seconds = start.elapsed().as_secs_f64();
     report.events_per_sec = report.events as f64 / report.seconds.max(1e-9);
-    report.positions = sources.iter().map(|s| (s.shard(), s.position())).collect();
+    report.positions = committed;
     db.close().await;
     Ok(report)
+}
+
+fn update_lag(shared: &Shared, ends: &mut [EndTracker], committed: &[(u32, u64)]) -> Result<(), ProjectError> {
+    let mut lag = Vec::with_capacity(ends.len());
+    for (end, &(shard, position)) in ends.iter_mut().zip(committed) {
+        let journal_position = end.refresh().map_err(|source| ProjectError::Journal { shard, source })?;
+        let (records_behind, seconds_behind) = end.lag(position);
+        lag.push(ShardLag { shard, journal_position, projected_position: position, records_behind, seconds_behind });
+    }
+    *shared.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
+    Ok(())
 }

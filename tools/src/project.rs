@@ -41,7 +41,7 @@ pub struct StatusArgs {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting tokio")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting tokio")
 }
 
 pub fn project_cmd(args: &ProjectArgs) -> Result<()> {
