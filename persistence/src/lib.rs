@@ -19,7 +19,7 @@ pub mod stream;
 pub use db::Db;
 pub use lag::{status, ShardLag};
 pub use sql::{default_sql_url, project, ProjectReport, ProjectorConfig, ProjectorHandle, SqlProjector};
-pub use stream::{StreamConfig, StreamHandle, StreamProjector};
+pub use stream::{StreamConfig, StreamHandle, StreamProjector, StreamReport};
 
 use croupier_journal::JournalError;
 
