@@ -79,7 +79,6 @@ CREATE TABLE orders (
 -- partition, move its rows, re-attach).
 CREATE TABLE orders_default PARTITION OF orders DEFAULT;
 CREATE INDEX orders_bet ON orders (shard, bet_id);
-CREATE INDEX orders_user ON orders (user_id);
 
 
 -- One row per side of each double-entry line: amount is negative on the debited side.
