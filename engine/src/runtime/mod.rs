@@ -706,7 +706,7 @@ impl<'a> ShardLoop<'a> {
             }
             // Reading the clock costs ~25 ns: not on every idle spin, only once per batch or
             // every 32 empty polls (timers need millisecond, not microsecond, precision).
-            if idle_polls % 32 == 0 {
+            if idle_polls.is_multiple_of(32) {
                 self.fire_timers();
             }
             self.drain();
