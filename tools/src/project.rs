@@ -20,7 +20,7 @@ pub struct ProjectArgs {
     #[arg(long)]
     pub rebuild: bool,
     /// Most events written per transaction.
-    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub batch: u64,
     /// Print one JSON object on stdout (events, commands, transactions, seconds, events_per_sec, positions).
     #[arg(long)]

@@ -290,9 +290,11 @@ fn now_ms() -> i64 {
 
 // ---------------------------------------------------------------- SQLite
 
-/// Rows per multi-row statement; smaller remainders use halving sizes, so a table needs at
-/// most 9 statement shapes.
-const SQLITE_CHUNK: usize = 256;
+/// Rows per multi-row statement (at most 15 columns × 1024 rows, under SQLite's 32766 bound
+/// parameters); smaller remainders use halving sizes, so a table needs at most 11 statement
+/// shapes, all kept prepared. Large statements matter: each one is a round trip to sqlx's
+/// SQLite worker thread.
+const SQLITE_CHUNK: usize = 1024;
 
 fn insert_sql<T: Table>(rows: usize) -> String {
     let one = format!("({})", vec!["?"; T::COLS.len()].join(","));
@@ -305,6 +307,14 @@ fn insert_sql<T: Table>(rows: usize) -> String {
     }
     s.push_str(T::ON_CONFLICT);
     s
+}
+
+/// The statement text for `rows` rows of `T`, built once per process (leaked: a bounded set).
+fn sql_cache<T: Table>(rows: usize) -> &'static str {
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<(&'static str, usize), &'static str>>> = OnceLock::new();
+    let mut map = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry((T::NAME, rows)).or_insert_with(|| Box::leak(insert_sql::<T>(rows).into_boxed_str()))
 }
 
 async fn insert_sqlite<T: Table>(
@@ -320,8 +330,8 @@ async fn insert_sqlite<T: Table>(
         }
         let (chunk, tail) = rest.split_at(n);
         budget.spend()?;
-        let sql = insert_sql::<T>(n);
-        let mut q = sqlx::query(&sql);
+        let sql = sql_cache::<T>(n);
+        let mut q = sqlx::query(sql);
         for r in chunk {
             q = r.bind(q);
         }
