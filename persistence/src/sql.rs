@@ -42,7 +42,7 @@ impl ProjectorConfig {
         ProjectorConfig {
             sql_url: default_sql_url(&data_dir),
             data_dir,
-            batch_events: 100_000,
+            batch_events: 20_000,
             idle_poll: Duration::from_millis(20),
             rebuild: false,
             fault: Fault::default(),
