@@ -9,6 +9,27 @@
 //! `<shard>:<position>:<index>` so JetStream drops re-sends, and stores its position only after
 //! the acknowledgements.
 
+//!
+//! Starting the SQL projection next to a runtime (what `croupier serve` does): after
+//! `Runtime::start` has created the data folder (it records the shard count the projector
+//! reads), on a tokio runtime:
+//!
+//! ```no_run
+//! # async fn serve(data_dir: &std::path::Path, sql: Option<String>) -> Result<(), croupier_persistence::ProjectError> {
+//! use croupier_persistence::{ProjectorConfig, SqlProjector};
+//! let mut cfg = ProjectorConfig::new(data_dir); // sqlite://<data>/croupier.sqlite
+//! if let Some(url) = sql {
+//!     cfg.sql_url = url; // e.g. postgres://user@host/db from --sql or the config
+//! }
+//! let projector = SqlProjector::spawn(cfg);
+//! // metrics: projector.lag() -> Vec<ShardLag { records_behind, seconds_behind, .. }>
+//! // health: projector.errors(), projector.is_finished()
+//! // shutdown: finishes the transaction in progress; the rest is projected at the next start
+//! // (or by `croupier project`)
+//! projector.stop().await?;
+//! # Ok(()) }
+//! ```
+
 pub mod db;
 pub mod lag;
 pub mod rows;
