@@ -16,6 +16,9 @@ pub struct ShardLag {
     /// Last record projected.
     pub projected_position: u64,
     pub records_behind: u64,
+    /// Events in the records behind: counted by `status` (which reads them), not by a live
+    /// projector (`None`).
+    pub events_behind: Option<u64>,
     /// How long the oldest record not projected has been waiting (0 when caught up).
     pub seconds_behind: f64,
 }
@@ -93,16 +96,18 @@ pub fn lags_at(data_dir: &Path, positions: &Positions) -> Result<Vec<ShardLag>, 
         let end = journal_end(&dir).map_err(|source| ProjectError::Journal { shard, source })?;
         let projected = positions.get(&shard).map_or(0, |p| p.0);
         let mut seconds = 0.0;
+        let mut events_behind = 0;
         if end > projected {
-            // The first event time at or after the first unprojected record, looking a bounded
-            // distance ahead.
+            // Counts the events behind and finds the first event time among them.
             let mut src = crate::source::ShardSource::open(data_dir, shard, projected);
             let mut first_at = None;
-            let _ = src.read(1_000, |_, events| {
-                if first_at.is_none() {
-                    first_at = events.iter().find_map(event_at);
-                }
-            })?;
+            events_behind = src
+                .read(u64::MAX, |_, events| {
+                    if first_at.is_none() {
+                        first_at = events.iter().find_map(event_at);
+                    }
+                })?
+                .events;
             if let Some(at) = first_at {
                 seconds = ((now - at).max(0) as f64) / 1000.0;
             }
@@ -112,6 +117,7 @@ pub fn lags_at(data_dir: &Path, positions: &Positions) -> Result<Vec<ShardLag>, 
             journal_position: end,
             projected_position: projected,
             records_behind: end.saturating_sub(projected),
+            events_behind: Some(events_behind),
             seconds_behind: seconds,
         });
     }

@@ -281,7 +281,14 @@ fn update_lag(shared: &Shared, ends: &mut [EndTracker], committed: &[(u32, u64)]
     for (end, &(shard, position)) in ends.iter_mut().zip(committed) {
         let journal_position = end.refresh().map_err(|source| ProjectError::Journal { shard, source })?;
         let (records_behind, seconds_behind) = end.lag(position);
-        lag.push(ShardLag { shard, journal_position, projected_position: position, records_behind, seconds_behind });
+        lag.push(ShardLag {
+            shard,
+            journal_position,
+            projected_position: position,
+            records_behind,
+            events_behind: None,
+            seconds_behind,
+        });
     }
     *shared.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
     Ok(())

@@ -218,6 +218,7 @@ async fn run(cfg: StreamConfig, shared: &Shared, follow: bool) -> Result<StreamR
                     journal_position,
                     projected_position: src.position(),
                     records_behind,
+                    events_behind: None,
                     seconds_behind,
                 });
             }

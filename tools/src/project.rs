@@ -109,11 +109,19 @@ pub fn status_cmd(args: &StatusArgs) -> Result<()> {
     if args.json {
         println!("{}", json!({ "data_dir": args.data_dir, "sql": url, "shards": lags }));
     } else {
-        println!("{:>5} {:>12} {:>12} {:>14} {:>10}", "shard", "journal", "projected", "records behind", "seconds");
+        println!(
+            "{:>5} {:>12} {:>12} {:>14} {:>14} {:>10}",
+            "shard", "journal", "projected", "records behind", "events behind", "seconds"
+        );
         for l in &lags {
             println!(
-                "{:>5} {:>12} {:>12} {:>14} {:>10.1}",
-                l.shard, l.journal_position, l.projected_position, l.records_behind, l.seconds_behind
+                "{:>5} {:>12} {:>12} {:>14} {:>14} {:>10.1}",
+                l.shard,
+                l.journal_position,
+                l.projected_position,
+                l.records_behind,
+                l.events_behind.unwrap_or(0),
+                l.seconds_behind
             );
         }
     }

@@ -95,7 +95,11 @@ fn check(scenario: &str) {
     let bench = json(&bench, "bench");
     assert!(bench["accepted"].as_u64().unwrap() > 0);
 
+    let before = json(&croupier(&["status", "--json"], &data), "status before");
+    let behind: u64 = before["shards"].as_array().unwrap().iter().map(|s| s["events_behind"].as_u64().unwrap()).sum();
+    assert!(before["shards"].as_array().unwrap().iter().all(|s| s["records_behind"].as_u64().unwrap() > 0));
     let projected = json(&croupier(&["project", "--json"], &data), "project");
+    assert_eq!(projected["events"].as_u64().unwrap(), behind, "status counted the events project wrote");
     let restore = json(&croupier(&["restore", "--json"], &data), "restore");
     let status = json(&croupier(&["status", "--json"], &data), "status");
 
@@ -105,6 +109,7 @@ fn check(scenario: &str) {
     for (r, (p, s)) in shards.iter().zip(positions.iter().zip(status["shards"].as_array().unwrap())) {
         assert_eq!(r["applied_position"], p["position"], "projected to restore's position");
         assert_eq!(s["records_behind"], 0, "status: nothing behind");
+        assert_eq!(s["events_behind"], 0);
         assert_eq!(s["projected_position"], p["position"]);
     }
 
