@@ -23,6 +23,7 @@
 //! how `croupier bench` proves that accepting a bet allocates nothing in the steady state.
 
 pub mod alloc_count;
+pub mod baseline;
 pub mod bets;
 pub mod durable;
 pub mod grab;

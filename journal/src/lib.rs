@@ -17,6 +17,7 @@
 //! header (magic, version, index, first seq, carried chain value, crc), then 8-byte aligned
 //! frames `len:u32 | crc32c:u32 | seq:u64 | payload`, where a set top bit in `len` marks a seal.
 #![deny(missing_docs)]
+mod ahead;
 mod error;
 mod flusher;
 mod format;

@@ -97,12 +97,36 @@ pub(crate) struct WritableSegment {
     pub file: File,
 }
 
-/// Creates a new segment: preallocate a temp file, map it, write the header, (sync), then rename
-/// it into place, so a segment file with its final name always has a complete header.
-pub(crate) fn create_segment(dir: &Path, header: &SegmentHeader, size: u64, sync: bool) -> Result<WritableSegment> {
-    let name = segment_file_name(header.first_seq);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
+/// A preallocated, mapped temp file that becomes the next segment once its header is known.
+/// Preparing it ahead (on the journal's background thread) keeps the file creation and
+/// `fallocate` off the writer's rollover.
+pub(crate) struct PreparedSegment {
+    tmp: PathBuf,
+    map: MmapRaw,
+    file: File,
+}
+
+impl PreparedSegment {
+    /// Bytes the segment will hold.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The mapping, for prefaulting its first pages before it is used.
+    pub(crate) fn map(&self) -> &MmapRaw {
+        &self.map
+    }
+
+    /// Deletes the temp file of a prepared segment that will not be used.
+    pub(crate) fn discard(self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Creates, preallocates and maps the temp file `<tag>.seg.tmp`. Nothing with a segment's name
+/// exists until [`finish_segment`]; a crash leaves only a temp file that open removes.
+pub(crate) fn prepare_segment(dir: &Path, tag: &str, size: u64) -> Result<PreparedSegment> {
+    let tmp = dir.join(format!("{tag}{TEMP_EXT}"));
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -112,9 +136,23 @@ pub(crate) fn create_segment(dir: &Path, header: &SegmentHeader, size: u64, sync
         .map_err(JournalError::io("create", &tmp))?;
     preallocate(&file, size, &tmp)?;
     let map = MmapOptions::new().map_raw(&file).map_err(JournalError::io("mmap", &tmp))?;
+    Ok(PreparedSegment { tmp, map, file })
+}
+
+/// Writes the header into a prepared segment, (syncs,) and renames it into place, so a segment
+/// file with its final name always has a complete header.
+pub(crate) fn finish_segment(
+    p: PreparedSegment,
+    header: &SegmentHeader,
+    dir: &Path,
+    sync: bool,
+) -> Result<WritableSegment> {
+    let PreparedSegment { tmp, map, file } = p;
+    assert!(map.len() >= HEADER_LEN, "segment size validated against the header length");
+    let path = dir.join(segment_file_name(header.first_seq));
     let bytes = header.encode();
-    // SAFETY: the mapping is `size` bytes (>= HEADER_LEN, checked by config validation) and
-    // nobody else knows about the temp file yet.
+    // SAFETY: the mapping holds at least HEADER_LEN bytes (asserted) and nobody else knows
+    // about the temp file yet.
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), map.as_mut_ptr(), HEADER_LEN) };
     if sync {
         map.flush_range(0, HEADER_LEN).map_err(JournalError::io("msync", &tmp))?;
@@ -125,6 +163,12 @@ pub(crate) fn create_segment(dir: &Path, header: &SegmentHeader, size: u64, sync
         sync_dir(dir)?;
     }
     Ok(WritableSegment { path, header: header.clone(), map, file })
+}
+
+/// Creates a new segment at once: [`prepare_segment`] then [`finish_segment`].
+pub(crate) fn create_segment(dir: &Path, header: &SegmentHeader, size: u64, sync: bool) -> Result<WritableSegment> {
+    let prepared = prepare_segment(dir, &format!("{:020}", header.first_seq), size)?;
+    finish_segment(prepared, header, dir, sync)
 }
 
 /// Opens an existing segment for writing (the last one, on recovery).

@@ -1,6 +1,7 @@
 //! The single writer: append into the mapped active segment, seal batches on commit, roll over to
 //! a new segment when full, and recover on open.
 
+use crate::ahead::{self, Ahead};
 use crate::error::{JournalError, Result};
 use crate::flusher::Flusher;
 use crate::format::{
@@ -19,7 +20,7 @@ use std::time::Duration;
 /// Name of the lock file that keeps a second writer out of the directory.
 const LOCK_FILE: &str = "journal.lock";
 /// How far ahead of the write position pages are made writable in one call (see
-/// [`Active::prefault`]).
+/// [`crate::ahead`]).
 const PREFAULT_WINDOW: usize = 1 << 20;
 /// Smallest segment size accepted: room for a header, a few records and a seal.
 pub const MIN_SEGMENT_BYTES: u64 = 4096;
@@ -134,24 +135,28 @@ impl Active {
         Active::new(w.path, w.header, w.map, w.file)
     }
 
-    /// Makes the next window of pages writable in one `madvise(MADV_POPULATE_WRITE)` call, so
-    /// `append` does not take one page fault (with the filesystem's page_mkwrite) every few
-    /// dozen records. Only the page tables change, never the contents. Best effort: kernels
-    /// before 5.14 reject the advice, and then pages simply fault on first write.
+    /// Whether the writer, about to need bytes up to `need`, should arrange more writable pages:
+    /// when it has run past them, or is within a window of their end.
+    #[inline]
+    fn wants_prefault(&self, need: usize) -> bool {
+        need > self.prefaulted || (self.prefaulted < self.len && need + PREFAULT_WINDOW > self.prefaulted)
+    }
+
+    /// Keeps a window of writable pages ahead of `need` (see [`crate::ahead`]). Only when the
+    /// writer has overtaken the background thread does it populate a window itself, in one
+    /// `madvise` call rather than one fault per page.
     #[cold]
-    fn prefault(&mut self, upto: usize) {
-        let page = 4096;
-        let start = self.prefaulted.max(upto.saturating_sub(1)) & !(page - 1);
-        let end = (start + PREFAULT_WINDOW).min(self.len);
-        if start < end {
-            // SAFETY: the range lies inside the mapping; the advice does not change contents.
-            let rc = unsafe {
-                libc::madvise(self.map.as_mut_ptr().add(start).cast(), end - start, libc::MADV_POPULATE_WRITE)
-            };
-            debug_assert!(rc == 0 || rc == -1);
+    fn prefault(&mut self, need: usize, background: &Ahead) {
+        if need > self.prefaulted {
+            let end = (need + PREFAULT_WINDOW).min(self.len);
+            ahead::populate(&self.map, need.saturating_sub(1), end);
+            self.prefaulted = end.max(need);
         }
-        // On failure too: do not retry on every append.
-        self.prefaulted = end.max(upto);
+        let (start, end) = (self.prefaulted, (self.prefaulted + PREFAULT_WINDOW).min(self.len));
+        // A request that cannot be queued is retried on a later append.
+        if start < end && background.populate(&self.map, start, end) {
+            self.prefaulted = end;
+        }
     }
 
     /// Bytes already written.
@@ -191,6 +196,10 @@ pub struct Journal {
     max_payload: usize,
     watch: DurableWatch,
     flusher: Option<Flusher>,
+    ahead: Ahead,
+    /// Write offset past which the next segment's file is asked of `ahead` (half the segment);
+    /// `usize::MAX` once asked.
+    prepare_at: usize,
     closed: bool,
 }
 
@@ -244,7 +253,10 @@ impl Journal {
                 .map_err(JournalError::io("spawn flusher", &cfg.dir))?,
             ),
         };
+        let ahead = Ahead::start("journal-ahead".into()).map_err(JournalError::io("spawn journal-ahead", &cfg.dir))?;
         Ok(Journal {
+            ahead,
+            prepare_at: seg.len / 2,
             max_payload: cfg.max_payload(),
             cfg,
             _lock: lock,
@@ -276,8 +288,8 @@ impl Journal {
         }
         let seq = self.next_seq;
         let pos = self.pos;
-        if pos + total > self.seg.prefaulted {
-            self.seg.prefault(pos + total);
+        if pos + total > self.prepare_at || self.seg.wants_prefault(pos + total) {
+            self.prepare_ahead(pos + total);
         }
         encode_frame(self.seg.bytes_mut(pos, pos + total), FrameKind::Data, seq, payload);
         self.pos += total;
@@ -285,6 +297,21 @@ impl Journal {
         self.batch_records += 1;
         debug_assert!(self.pos + SEAL_FRAME_LEN <= self.seg.len);
         Ok(seq)
+    }
+
+    /// Keeps writable pages ahead of `need` and, past half the segment, has the next segment's
+    /// file created in the background so that rollover does not create it.
+    #[cold]
+    fn prepare_ahead(&mut self, need: usize) {
+        if self.seg.wants_prefault(need) {
+            self.seg.prefault(need, &self.ahead);
+        }
+        if need > self.prepare_at {
+            let tag = format!("next-{:010}", self.seg.header.index + 1);
+            if self.ahead.prepare(self.cfg.dir.clone(), tag, self.cfg.segment_bytes) {
+                self.prepare_at = usize::MAX;
+            }
+        }
     }
 
     /// Ends a batch: writes a seal over the records since the previous one and publishes the
@@ -363,6 +390,7 @@ impl Journal {
         if let Some(mut f) = self.flusher.take() {
             f.stop();
         }
+        self.ahead.stop();
         let out = self.check_healthy().and_then(|()| self.seg.flush(0, self.pos));
         if out.is_ok() {
             self.watch.advance(self.committed_seq);
@@ -417,8 +445,19 @@ impl Journal {
         }
         let header =
             SegmentHeader { index: self.seg.header.index + 1, first_seq: self.next_seq, prev_chain: self.chain };
-        let new = segment::create_segment(&self.cfg.dir, &header, self.cfg.segment_bytes, sync)?;
+        let new = match self.ahead.take_prepared() {
+            Some(p) if p.len() as u64 == self.cfg.segment_bytes => {
+                segment::finish_segment(p, &header, &self.cfg.dir, sync)?
+            }
+            other => {
+                if let Some(p) = other {
+                    p.discard();
+                }
+                segment::create_segment(&self.cfg.dir, &header, self.cfg.segment_bytes, sync)?
+            }
+        };
         self.seg = Active::from_writable(new);
+        self.prepare_at = self.seg.len / 2;
         self.pos = HEADER_LEN;
         self.batch_start = HEADER_LEN;
         if let Some(f) = &self.flusher {

@@ -91,3 +91,45 @@ fn invalid_config_is_rejected() {
     c.segment_bytes = 1000;
     assert!(matches!(Journal::open(c), Err(JournalError::InvalidConfig(_))));
 }
+
+fn temp_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+/// Past half a segment the next segment's file is prepared in the background; rollover then
+/// uses it, and nothing prepared outlives the journal.
+#[test]
+fn segments_prepared_ahead_are_used_and_never_left_behind() {
+    for durability in [Durability::Process, Durability::Fsync] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let mut j = Journal::open(cfg(dir, durability)).expect("open").0;
+        let mut seq = 0;
+        let mut saw_prepared = false;
+        while segments(dir).len() < 6 {
+            write(&mut j, seq + 1, seq + 50, 10);
+            seq += 50;
+            // The background thread works while the writer is between batches; wait for it
+            // (bounded) to show that preparation happens, not how fast.
+            for _ in 0..20 {
+                if !temp_files(dir).is_empty() {
+                    saw_prepared = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        assert!(saw_prepared, "{durability:?}: a next segment was prepared ahead");
+        drop(j);
+        assert_eq!(temp_files(dir), Vec::<String>::new(), "{durability:?}: no prepared file left");
+        let (_, report) = Journal::open(cfg(dir, durability)).expect("reopen");
+        assert_eq!((report.removed_temp_files, report.last_seq), (0, seq));
+        assert_eq!(read_all_checked(dir), seq);
+        let v = verify(dir).expect("verify");
+        assert_eq!((v.records, v.segments), (seq, segments(dir).len()));
+    }
+}

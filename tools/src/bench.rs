@@ -1,9 +1,13 @@
 //! `croupier bench SCENARIO`: runs one of the scenarios of `croupier-benches` in process and
 //! reports throughput, latency percentiles and heap allocations.
 
+use crate::baselines;
+use crate::compare::{self, CompareConfig};
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args, ValueEnum};
 use croupier_benches::alloc_count;
+use croupier_benches::baseline::postgres::PgBetsConfig;
+use croupier_benches::baseline::redis::RedisGrabConfig;
 use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
 use croupier_benches::sharded::{self, ShardedConfig, ShardedReport, ShardedScenario};
 use croupier_benches::{BetsConfig, Config, GrabConfig, LatencySampling, Observer, Phase, Report, SettleConfig};
@@ -48,7 +52,8 @@ commands a shard runs as one group commit, default 256):
   rounds.
 
 Durable scenarios (they need --data-dir; the folder is created and kept):
-  shard-bets  PlaceBet through one durable shard, without the runtime (journal and snapshots) in batches of --batch
+  shard-bets  PlaceBet through one durable shard without the runtime (journal and snapshots),
+            in batches of --batch
             (default 256) with --durability process|fsync. Setup (funding --accounts players,
             default 100000, and opening one round) goes through the shard too, untimed.
             Latency is per command, from the start of its batch until its answer may be
@@ -62,6 +67,39 @@ Durable scenarios (they need --data-dir; the folder is created and kept):
   fsync     The floor under fsync durability: --ops (default 2000) times, write 4 KiB at
             offset 0 of a file in --data-dir and fdatasync it, each pair timed.
 
+Baselines (the designs croupier is compared with, against the real servers; URLs from
+--pg-url / --redis-url or else $CROUPIER_TEST_PG / $CROUPIER_TEST_REDIS; --connections clients
+(default 16) on a tokio runtime in this process, each with one transaction or round trip in
+flight, for --duration seconds (default 10); every operation is timed; each run uses its own
+schema or keys (reported as namespace), checked after the loop and removed unless --keep):
+  pg-bets     One PostgreSQL transaction per bet: BEGIN; SELECT available ... FOR UPDATE
+            (refused if below the stake); INSERT the order (unique order number); UPDATE the
+            balance (available -> held); INSERT the wallet_ledger row; COMMIT. --users funded
+            users (default 100000) with --funds each (default 10000000.00); stakes 1.00-100.00.
+            The server's synchronous_commit and fsync are used as found and reported. After the
+            loop: orders = accepted bets, ledger debits = stakes = held = funds - available.
+  redis-grab  The usual Redis + Lua red-packet grab: shares pre-split into a list (--shares,
+            default 300000 per second of --duration, 0.01-1.99 each); one EVALSHA per grab
+            (HEXISTS grabbed-by-user -> refuse; LPOP a share; HSETNX it; HINCRBY the wallet;
+            RPUSH a record for the database), or --pipeline N per round trip. Grabbers are new
+            users, or drawn from --users users (repeats refused). Ends early when the packet is
+            empty. appendonly/appendfsync are used as found and reported. After the loop:
+            grabbed + left = total, one grabber entry and one record per accepted grab.
+  JSON: the standard keys plus accepted, rejected, connections, pipeline, latency_sampling,
+  setup_seconds, namespace, kept, server {..}, and users, funds (pg-bets) or shares,
+  packet_total, users, emptied (redis-grab).
+
+compare runs, one after the other in this process, each group's baseline then croupier:
+  bets:  pg-bets | bets with --durability fsync | bets with --durability process (runtime
+         scenario, --ops bets, default 4000000, over the same --users accounts)
+  grab:  redis-grab | redis-grab --pipeline N (default 32) | grab process | grab fsync
+         (--grabs distinct users of one packet, default 2000000)
+  and prints every throughput and croupier's ratio to each baseline of its group (targets:
+  bets >= 20x, grab >= 10x). --shards, --producers, --window, --batch, --seed apply to the
+  croupier contenders. JSON: {scenario: compare, contenders: [{name, group, side,
+  ops_per_sec, report}], ratios: [{group, croupier, baseline, ratio, target, meets_target}],
+  load_average_before, load_average_after}; each report is what that scenario's --json prints.
+
 Progress is drawn on stderr (updated every 65,536 operations) when stderr is a terminal.
 
 JSON (--json), one object on stdout; these keys are stable:
@@ -73,6 +111,19 @@ JSON (--json), one object on stdout; these keys are stable:
   fsync has: scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max},
   write_bytes, data_dir
 
+HTTP scenario (a load generator in this process, the server in another):
+  http-bets  Opens a session for each of --users players, funds them and starts one round
+            through the operator API (untimed), then --connections keep-alive connections
+            each keep one POST /api/bet in flight for --duration seconds after a 1 s
+            warm-up. Without --target it starts `croupier serve` (this binary) on a free
+            127.0.0.1 port over a temporary data folder with --durability (default process),
+            --shards and --server-workers, and stops it after. With --pipeline N each
+            connection writes N requests at once and reads their N answers in order. Latency
+            is each request's, from the write that carried it to its complete answer. JSON:
+            scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max},
+            connections, pipeline, users, errors (by code), target, started_server,
+            durability, setup_seconds.
+
 Examples:
   croupier bench engine-bets
   croupier bench engine-bets --batch 64
@@ -81,7 +132,10 @@ Examples:
   croupier bench bets --shards 2 --producers 2
   croupier bench grab --grabs 1000000 --json
   croupier bench shard-bets --data-dir /tmp/croupier-bench --durability fsync
-  croupier bench fsync --data-dir /tmp/croupier-bench";
+  croupier bench fsync --data-dir /tmp/croupier-bench
+  croupier bench pg-bets --duration 10 --connections 16
+  croupier bench redis-grab --pipeline 32 --json
+  croupier bench compare --duration 10 --ops 10000000 --grabs 4000000";
 
 /// The workloads `croupier bench` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -113,6 +167,18 @@ pub enum ScenarioArg {
     /// 4 KiB write + fdatasync on --data-dir's disk, the floor of fsync durability (ops = syncs)
     #[value(name = "fsync")]
     Fsync,
+    /// HTTP/1.1 keep-alive load: POST /api/bet against --target or a started server (ops = bets answered 200)
+    #[value(name = "http-bets")]
+    HttpBets,
+    /// Baseline: one PostgreSQL transaction per bet, --connections clients for --duration (ops = bets)
+    #[value(name = "pg-bets")]
+    PgBets,
+    /// Baseline: the Redis + Lua red-packet grab (EVALSHA, optionally --pipeline'd) (ops = grabs)
+    #[value(name = "redis-grab")]
+    RedisGrab,
+    /// pg-bets vs bets (fsync, process) and redis-grab (plain, pipelined) vs grab, in one run
+    #[value(name = "compare")]
+    Compare,
 }
 
 impl ScenarioArg {
@@ -127,6 +193,10 @@ impl ScenarioArg {
             ScenarioArg::RtGrab => "grab",
             ScenarioArg::Mixed => "mixed",
             ScenarioArg::Fsync => "fsync",
+            ScenarioArg::HttpBets => "http-bets",
+            ScenarioArg::PgBets => "pg-bets",
+            ScenarioArg::RedisGrab => "redis-grab",
+            ScenarioArg::Compare => "compare",
         }
     }
 }
@@ -163,19 +233,29 @@ impl From<DurabilityArg> for Durability {
 pub enum Plan {
     /// An in-memory engine scenario.
     Engine(Config),
-    /// `bets`: a durable shard in a data folder.
+    /// `shard-bets`: one durable shard in a data folder.
     DurableBets(DurableBetsConfig),
     /// A scenario on the sharded runtime.
     Sharded(ShardedConfig),
     /// `fsync`: the disk's write + fdatasync latency.
     Fsync { data_dir: PathBuf, ops: u64 },
+    /// `pg-bets`: the PostgreSQL baseline.
+    PgBets(PgBetsConfig),
+    /// `redis-grab`: the Redis + Lua baseline.
+    RedisGrab(RedisGrabConfig),
+    /// `compare`: baselines and croupier side by side.
+    Compare(Box<CompareConfig>),
 }
 
 /// Measure the engine's throughput and latency on a synthetic workload.
 ///
 /// The engine-* scenarios run the engine in process on one thread, without journal or network:
-/// the ceiling of one shard. `bets` adds the journal and snapshots of a durable shard in a data
-/// folder, and `fsync` measures that folder's disk. Counts are plain integers (no separators).
+/// the ceiling of one shard. `shard-bets` adds the journal and snapshots of one durable shard in
+/// a data folder; `bets`, `settle`, `grab` and `mixed` run the sharded runtime (shard threads,
+/// rings, cross-shard transfers) with producer threads; `fsync` measures a folder's disk.
+/// `pg-bets` and `redis-grab` run the designs croupier replaces against real servers; `compare`
+/// runs them and croupier side by side.
+/// Counts are plain integers (no separators).
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct BenchArgs {
@@ -183,23 +263,27 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: ScenarioArg,
 
-    /// engine-bets and bets: bets placed in the measured loop [default: 10000000 for
-    /// engine-bets, 2000000 for bets]; fsync: timed write + fdatasync pairs [default: 2000]
+    /// engine-bets, shard-bets, bets and mixed: commands in the measured loop [default:
+    /// 10000000 for engine-bets, 2000000 for shard-bets and mixed, 4000000 for bets]; settle and
+    /// grab take --bets and --grabs instead; fsync: timed write + fdatasync pairs [default: 2000];
+    /// compare: croupier's bets per durability [default: 4000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
 
     /// Funded accounts opened before the measured loop (not timed) [default: 1000000 for
-    /// engine-bets and engine-settle (settle uses min(bets, accounts) of them); 100000 for
-    /// bets; --grabs / 10 for engine-grab, whose other grabbers get an account opened by their
-    /// grab]
+    /// engine-bets, engine-settle (which uses min(bets, accounts) of them), bets and settle;
+    /// 100000 for shard-bets and mixed; --grabs / 10 for engine-grab, whose other grabbers get
+    /// an account opened by their grab]
     #[arg(long, value_name = "N")]
     pub accounts: Option<u64>,
 
-    /// engine-settle: open bets in the round that the one timed draw settles [default: 1000000]
+    /// engine-settle and settle: open bets in the round that the one timed draw settles
+    /// [default: 1000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub bets: Option<u64>,
 
-    /// engine-grab: shares of the lucky packet, and distinct users grabbing it [default: 1000000]
+    /// engine-grab and grab: shares of the lucky packet, and distinct users grabbing it
+    /// [default: 1000000]; compare: the same for croupier's grab contenders [default: 2000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub grabs: Option<u64>,
 
@@ -211,39 +295,112 @@ pub struct BenchArgs {
     /// engine-bets and engine-grab: commands handed to Engine::execute_batch at a time, which
     /// prefetches the next commands' lookups as a shard does with what it drains from its ring;
     /// each batch is then timed whole and its time / N recorded per op. 1 = Engine::execute per
-    /// command, every 64th timed alone [default: 1]. bets: commands per
-    /// DurableShard::execute_batch, one journal commit each [default: 256]
+    /// command, every 64th timed alone [default: 1]. shard-bets and the runtime scenarios: at
+    /// most this many commands per DurableShard::execute_batch, one journal commit each
+    /// [default: 256]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
     pub batch: Option<u64>,
 
-    /// bets and fsync: the data folder (created if missing, kept after the run)
+    /// shard-bets and fsync: the data folder (created if missing, kept after the run); runtime
+    /// scenarios: the data folder [default: a temporary folder removed after the run]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// bets: when an answer may be released (required)
+    /// When an answer may be released: required by shard-bets; runtime scenarios [default:
+    /// process]
     #[arg(long, value_enum, value_name = "MODE")]
     pub durability: Option<DurabilityArg>,
 
-    /// bets: add this run to a data folder that already holds a journal (ids are made distinct
+    /// shard-bets: add this run to a data folder that already holds a journal (ids are made distinct
     /// by the journal position the run starts at)
     #[arg(long)]
     pub append: bool,
 
-    /// Runtime scenarios: shard threads [default: the number of cores]
+    /// Runtime scenarios and compare's croupier contenders: shard threads [default: the number
+    /// of cores]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     pub shards: Option<u64>,
 
-    /// Runtime scenarios: producer threads submitting commands [default: the number of cores]
+    /// Runtime scenarios and compare's croupier contenders: producer threads submitting commands
+    /// [default: the number of cores]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     pub producers: Option<u64>,
 
-    /// Runtime scenarios: commands each producer keeps in flight [default: 256]
+    /// Runtime scenarios and compare's croupier contenders: commands each producer keeps in
+    /// flight [default: 256]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000))]
     pub window: Option<u64>,
+
+    /// pg-bets, redis-grab, compare and http-bets: seconds each baseline runs, or the
+    /// measured seconds of http-bets after a 1 s warm-up (decimals allowed) [default: 10]
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+
+    /// pg-bets, redis-grab and compare: concurrent client connections of a baseline, each with
+    /// one transaction or round trip in flight; http-bets: keep-alive HTTP connections [default: 16]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=10_000))]
+    pub connections: Option<u64>,
+
+    /// redis-grab: grabs sent per round trip (1 = no pipelining) [default: 1]; compare: the
+    /// pipelined Redis contender's depth, run besides the plain one [default: 32]; http-bets:
+    /// requests each connection writes at once (HTTP/1.1 pipelining) [default: 1]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=100_000))]
+    pub pipeline: Option<u64>,
+
+    /// pg-bets and compare: funded users the bettors are drawn from (compare: also croupier's
+    /// funded accounts) [default: 100000]; redis-grab: grabbers drawn at random from this many
+    /// users, so some grab twice and are refused [default: a new user for every grab];
+    /// http-bets: players funded and given a session before the run [default: 10000]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1_000_000_000))]
+    pub users: Option<u64>,
+
+    /// pg-bets and compare: what each PostgreSQL user is funded with, a decimal amount of CNY
+    /// [default: 10000000.00, as croupier's bets scenario funds its accounts]
+    #[arg(long, value_name = "AMOUNT")]
+    pub funds: Option<String>,
+
+    /// redis-grab and compare: shares pre-split into the packet; the run ends early if they
+    /// are all grabbed [default: 300000 per second of --duration]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=100_000_000))]
+    pub shares: Option<u64>,
+
+    /// pg-bets and compare: PostgreSQL to run against [default: $CROUPIER_TEST_PG]
+    #[arg(long, value_name = "URL")]
+    pub pg_url: Option<String>,
+
+    /// redis-grab and compare: Redis to run against [default: $CROUPIER_TEST_REDIS]
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// pg-bets, redis-grab and compare: leave the baseline's schema or keys in place (their
+    /// name is reported as `namespace`) instead of removing them
+    #[arg(long)]
+    pub keep: bool,
+
+    /// http-bets: the server, e.g. http://127.0.0.1:8080, with its operator key in
+    /// CROUPIER_OPERATOR_KEY [default: start `croupier serve` on a free 127.0.0.1 port over a
+    /// temporary data folder, with --durability (default process), --shards, --server-workers]
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// http-bets: the load generator's async worker threads [default: 1]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=256))]
+    pub client_threads: Option<u64>,
+
+    /// http-bets: the started server's async worker threads [default: its own, the cores]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=256))]
+    pub server_workers: Option<u64>,
 
     /// Print exactly one JSON object on stdout instead of the table (see --help for the keys)
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds above 0 (at most 86400)")),
+    }
 }
 
 impl BenchArgs {
@@ -263,9 +420,21 @@ impl BenchArgs {
             };
             bail!("--{flag} does not apply to {}; it sets {what} of {owners}", s.name())
         };
-        const RUNTIME: [ScenarioArg; 4] = [RtBets, RtSettle, RtGrab, Mixed];
+        const RUNTIME: [ScenarioArg; 5] = [RtBets, RtSettle, RtGrab, Mixed, Compare];
+        if s == HttpBets {
+            bail!("http-bets is run by http_bench::run_cli, not planned here");
+        }
+        for (flag, given) in [
+            ("target", self.target.is_some()),
+            ("client-threads", self.client_threads.is_some()),
+            ("server-workers", self.server_workers.is_some()),
+        ] {
+            if given {
+                misplaced(flag, &[HttpBets], "the HTTP load")?;
+            }
+        }
         if self.ops.is_some() {
-            misplaced("ops", &[Bets, DurableBets, Fsync, RtBets, Mixed], "the size")?;
+            misplaced("ops", &[Bets, DurableBets, Fsync, RtBets, Mixed, Compare], "the size")?;
         }
         if self.accounts.is_some() {
             misplaced("accounts", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, Mixed], "the funded accounts")?;
@@ -274,10 +443,36 @@ impl BenchArgs {
             misplaced("bets", &[Settle, RtSettle], "the size")?;
         }
         if self.grabs.is_some() {
-            misplaced("grabs", &[Grab, RtGrab], "the size")?;
+            misplaced("grabs", &[Grab, RtGrab, Compare], "the size")?;
         }
         if self.seed.is_some() {
-            misplaced("seed", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed], "the workload")?;
+            misplaced(
+                "seed",
+                &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed, PgBets, RedisGrab, Compare],
+                "the workload",
+            )?;
+        }
+        const BASELINES: [ScenarioArg; 3] = [PgBets, RedisGrab, Compare];
+        for (flag, given) in [
+            ("duration", self.duration.is_some()),
+            ("connections", self.connections.is_some()),
+            ("users", self.users.is_some()),
+            ("keep", self.keep),
+        ] {
+            if given {
+                misplaced(flag, &BASELINES, "the baseline")?;
+            }
+        }
+        for (flag, given, owners) in [
+            ("funds", self.funds.is_some(), &[PgBets, Compare]),
+            ("pg-url", self.pg_url.is_some(), &[PgBets, Compare]),
+            ("pipeline", self.pipeline.is_some(), &[RedisGrab, Compare]),
+            ("shares", self.shares.is_some(), &[RedisGrab, Compare]),
+            ("redis-url", self.redis_url.is_some(), &[RedisGrab, Compare]),
+        ] {
+            if given {
+                misplaced(flag, owners, "the baseline")?;
+            }
         }
         for (flag, given) in [("shards", self.shards), ("producers", self.producers), ("window", self.window)] {
             if given.is_some() {
@@ -288,7 +483,11 @@ impl BenchArgs {
             bail!("--batch does not apply to engine-settle, which times one draw");
         }
         if self.batch.is_some() {
-            misplaced("batch", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed], "the batch size")?;
+            misplaced(
+                "batch",
+                &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed, Compare],
+                "the batch size",
+            )?;
         }
         if self.data_dir.is_some() {
             misplaced("data-dir", &[DurableBets, Fsync, RtBets, RtSettle, RtGrab, Mixed], "the data folder")?;
@@ -334,7 +533,7 @@ impl BenchArgs {
             }
             DurableBets => {
                 let Some(durability) = self.durability else {
-                    bail!("bets needs --durability process|fsync: when an answer may be released");
+                    bail!("shard-bets needs --durability process|fsync: when an answer may be released");
                 };
                 let d = DurableBetsConfig::new(data_dir()?, durability.into());
                 Plan::DurableBets(DurableBetsConfig {
@@ -348,7 +547,86 @@ impl BenchArgs {
             }
             Fsync => Plan::Fsync { data_dir: data_dir()?, ops: self.ops.unwrap_or(FsyncReport::DEFAULT_OPS) },
             RtBets | RtSettle | RtGrab | Mixed => Plan::Sharded(self.sharded_plan(seed)),
+            HttpBets => unreachable!("refused above"),
+            PgBets => Plan::PgBets(self.pg_plan(seed)?),
+            RedisGrab => Plan::RedisGrab(self.redis_plan(seed)?),
+            Compare => Plan::Compare(Box::new(self.compare_plan(seed)?)),
         })
+    }
+
+    fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.unwrap_or(10.0))
+    }
+
+    fn pg_plan(&self, seed: u64) -> Result<PgBetsConfig> {
+        let url = baselines::service_url(
+            self.pg_url.as_deref(),
+            "pg-url",
+            baselines::PG_ENV,
+            "PostgreSQL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        )?;
+        let d = PgBetsConfig::new(url);
+        Ok(PgBetsConfig {
+            connections: self.connections.map_or(d.connections, |n| n as usize),
+            duration: self.duration(),
+            users: self.users.unwrap_or(d.users),
+            funds: match &self.funds {
+                Some(text) => baselines::parse_amount(text).context("--funds")?,
+                None => d.funds,
+            },
+            seed,
+            keep: self.keep,
+            ..d
+        })
+    }
+
+    fn redis_plan(&self, seed: u64) -> Result<RedisGrabConfig> {
+        let url = baselines::service_url(
+            self.redis_url.as_deref(),
+            "redis-url",
+            baselines::REDIS_ENV,
+            "Redis",
+            "redis://127.0.0.1:6379",
+        )?;
+        let d = RedisGrabConfig::new(url);
+        let duration = self.duration();
+        Ok(RedisGrabConfig {
+            connections: self.connections.map_or(d.connections, |n| n as usize),
+            pipeline: self.pipeline.map_or(1, |n| n as usize),
+            duration,
+            shares: self.shares.unwrap_or_else(|| RedisGrabConfig::default_shares(duration)),
+            users: self.users.filter(|_| self.scenario == ScenarioArg::RedisGrab),
+            seed,
+            keep: self.keep,
+            ..d
+        })
+    }
+
+    /// compare: the baselines' plans, and croupier's runtime bets and grab with the same
+    /// users and --ops / --grabs (durability is set per contender).
+    fn compare_plan(&self, seed: u64) -> Result<CompareConfig> {
+        let pg = self.pg_plan(seed)?;
+        let redis = RedisGrabConfig { pipeline: 1, ..self.redis_plan(seed)? };
+        let runtime = |scenario: ShardedScenario| {
+            let d = ShardedConfig::new(scenario);
+            ShardedConfig {
+                shards: self.shards.map_or(d.shards, |n| n as usize),
+                producers: self.producers.map_or(d.producers, |n| n as usize),
+                window: self.window.map_or(d.window, |n| n as usize),
+                seed,
+                batch_max: self.batch.map_or(d.batch_max, |b| b as usize),
+                ..d
+            }
+        };
+        let bets = ShardedConfig {
+            ops: self.ops.unwrap_or(CompareConfig::DEFAULT_BETS),
+            accounts: pg.users,
+            ..runtime(ShardedScenario::Bets)
+        };
+        let grab =
+            ShardedConfig { ops: self.grabs.unwrap_or(CompareConfig::DEFAULT_GRABS), ..runtime(ShardedScenario::Grab) };
+        Ok(CompareConfig { pg, redis, pipeline: self.pipeline.map_or(32, |n| n as usize), bets, grab })
     }
 
     fn sharded_plan(&self, seed: u64) -> ShardedConfig {
@@ -375,65 +653,77 @@ impl BenchArgs {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.scenario == ScenarioArg::HttpBets {
+        return crate::http_bench::run_cli(args);
+    }
     let plan = args.plan()?;
     let seed = args.seed.unwrap_or(1);
+    let mut out = std::io::stdout().lock();
     let mut progress = Progress::new();
     let failed = || format!("benchmark {} failed", args.scenario.name());
-    let mut out = std::io::stdout().lock();
+    let written = |r: std::io::Result<()>| r.context("writing the report to stdout");
     match &plan {
         Plan::Engine(config) => {
             let report = croupier_benches::run(config, &mut progress).with_context(failed)?;
             progress.finish();
-            if args.json {
+            written(if args.json {
                 writeln!(out, "{}", report_json(&report, seed))
             } else {
                 write_table(&mut out, &format!("croupier bench {} (seed {seed})", report.scenario.name()), &report)
-            }
+            })
         }
         Plan::DurableBets(config) => {
             let r = durable::run_bets(config, &mut progress).with_context(failed)?;
             progress.finish();
-            if args.json {
+            written(if args.json {
                 writeln!(out, "{}", durable_json(&r, seed))
             } else {
                 write_durable_table(&mut out, &r, seed)
-            }
+            })
         }
         Plan::Sharded(config) => {
             let r = sharded::run(config, &mut progress).with_context(failed)?;
             progress.finish();
-            if args.json {
+            written(if args.json {
                 writeln!(out, "{}", sharded_json(&r, seed))
             } else {
                 write_sharded_table(&mut out, &r, seed)
-            }
+            })
+        }
+        // The baselines and the comparison draw their own progress and name their failures.
+        Plan::PgBets(config) => {
+            progress.finish();
+            baselines::run_pg(config, args.json, &mut out)
+        }
+        Plan::RedisGrab(config) => {
+            progress.finish();
+            baselines::run_redis(config, args.json, &mut out)
+        }
+        Plan::Compare(config) => {
+            progress.finish();
+            compare::run(config, args.json, &mut out)
         }
         Plan::Fsync { data_dir, ops } => {
             let r = durable::run_fsync(data_dir, *ops, &mut progress).with_context(failed)?;
             progress.finish();
-            if args.json {
-                writeln!(out, "{}", fsync_json(&r))
-            } else {
-                write_fsync_table(&mut out, &r)
-            }
+            written(if args.json { writeln!(out, "{}", fsync_json(&r)) } else { write_fsync_table(&mut out, &r) })
         }
-    }
-    .context("writing the report to stdout")?;
-    out.flush().context("writing the report to stdout")
+    }?;
+    written(out.flush())
 }
 
 /// The progress bar on stderr (hidden when stderr is not a terminal), and the allocation
 /// counter.
-struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
 }
 
 impl Progress {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Progress { bar: ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()) }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -451,6 +741,13 @@ impl Observer for Progress {
                 .expect("valid progress template"),
             );
             self.bar.set_length(total);
+        } else if phase == Phase::Measure {
+            // A run for a duration (the baselines): a count of operations and their rate.
+            self.bar.set_style(
+                ProgressStyle::with_template("{msg:>8} {spinner} [{elapsed_precise}] {human_pos} ops ({per_sec})")
+                    .expect("valid progress template"),
+            );
+            self.bar.enable_steady_tick(Duration::from_millis(120));
         } else {
             // Only the untimed checks have no known length: a ticking spinner (its thread
             // allocates, which is harmless outside the measured loop).
@@ -534,7 +831,7 @@ fn durable_json(r: &DurableBetsReport, seed: u64) -> serde_json::Value {
     v
 }
 
-fn sharded_json(r: &ShardedReport, seed: u64) -> serde_json::Value {
+pub(crate) fn sharded_json(r: &ShardedReport, seed: u64) -> serde_json::Value {
     let mut v = report_json(&r.report, seed);
     let extra = serde_json::json!({
         "shards": r.shards,
@@ -603,7 +900,7 @@ fn fsync_json(r: &FsyncReport) -> serde_json::Value {
 }
 
 /// 1234567 -> "1,234,567".
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let head = match digits.len() % 3 {
         0 => 3.min(digits.len()),
@@ -619,11 +916,11 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn row(out: &mut dyn Write, k: &str, v: String) -> std::io::Result<()> {
+pub(crate) fn row(out: &mut dyn Write, k: &str, v: String) -> std::io::Result<()> {
     writeln!(out, "  {k:<14} {v}")
 }
 
-fn latency_text(p50: f64, p99: f64, p999: f64, max: f64) -> String {
+pub(crate) fn latency_text(p50: f64, p99: f64, p999: f64, max: f64) -> String {
     format!("p50 {p50:.3}  p99 {p99:.3}  p99.9 {p999:.3}  max {max:.3}")
 }
 
@@ -812,6 +1109,51 @@ mod tests {
             Plan::Fsync { data_dir: "d".into(), ops: FsyncReport::DEFAULT_OPS }
         );
         assert!(plan(&["fsync"]).is_err());
+    }
+
+    #[test]
+    fn baselines_take_their_flags_and_compare_shares_the_users() {
+        let p =
+            plan(&["pg-bets", "--pg-url", "postgres://h/db", "--duration", "2.5", "--users", "7", "--funds", "300.50"]);
+        let Plan::PgBets(pg) = p.unwrap() else { panic!("pg-bets plans the PostgreSQL baseline") };
+        assert_eq!((pg.url.as_str(), pg.users, pg.funds.0), ("postgres://h/db", 7, 30_050));
+        assert_eq!(pg.duration, Duration::from_millis(2_500));
+        assert_eq!(pg.connections, PgBetsConfig::DEFAULT_CONNECTIONS);
+        let p = plan(&["redis-grab", "--redis-url", "redis://h", "--pipeline", "16", "--duration", "2"]);
+        let Plan::RedisGrab(r) = p.unwrap() else { panic!("redis-grab plans the Redis baseline") };
+        assert_eq!((r.pipeline, r.shares, r.users), (16, 600_000, None));
+        let p = plan(&[
+            "compare",
+            "--pg-url",
+            "p",
+            "--redis-url",
+            "r",
+            "--users",
+            "500",
+            "--ops",
+            "9",
+            "--grabs",
+            "8",
+            "--keep",
+        ]);
+        let Plan::Compare(c) = p.unwrap() else { panic!("compare plans a comparison") };
+        assert_eq!((c.pg.users, c.bets.accounts, c.bets.ops, c.grab.ops), (500, 500, 9, 8));
+        assert_eq!((c.pipeline, c.redis.pipeline, c.redis.users), (32, 1, None));
+        assert!(c.pg.keep && c.redis.keep);
+        for args in [
+            &["bets", "--pg-url", "p"][..],
+            &["engine-bets", "--duration", "1"],
+            &["pg-bets", "--pg-url", "p", "--shares", "5"],
+            &["pg-bets", "--pg-url", "p", "--pipeline", "5"],
+            &["redis-grab", "--redis-url", "r", "--funds", "5"],
+            &["compare", "--pg-url", "p", "--redis-url", "r", "--durability", "fsync"],
+            &["compare", "--pg-url", "p", "--redis-url", "r", "--data-dir", "d"],
+        ] {
+            let e = plan(args).unwrap_err();
+            assert!(e.to_string().contains("does not apply to"), "{args:?}: {e}");
+        }
+        assert!(plan(&["pg-bets", "--pg-url", "p", "--duration", "0"]).is_err());
+        assert!(plan(&["pg-bets", "--pg-url", "p", "--funds", "1.001"]).is_err());
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! `croupier`: the one binary an operator runs. Each sub-command lives in its own module.
 
+mod baselines;
 mod bench;
+mod compare;
 mod data;
+mod http_bench;
 mod project;
+mod serve;
 mod soak;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,10 +29,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the operators' HTTP API and WebSocket push over the sharded engine (defaults:
+    /// 127.0.0.1:8080, data in ./croupier-data, fsync durability, one shard per core).
+    Serve(serve::ServeArgs),
+    /// Print the push messages of a running server's WebSocket (/ws) as JSON lines.
+    Watch(watch::WatchArgs),
     /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one
-    /// thread, no journal), a durable shard writing a data folder (bets), or the disk's fsync
-    /// (fsync); a progress bar on stderr and a table or JSON on stdout.
-    Bench(bench::BenchArgs),
+    /// thread, no journal), a durable shard (shard-bets), the sharded runtime (bets, settle,
+    /// grab, mixed), the disk's fsync, the PostgreSQL and Redis baselines (pg-bets, redis-grab)
+    /// or all side by side (compare); a progress bar on stderr and a table or JSON on stdout.
+    Bench(Box<bench::BenchArgs>),
     /// Restore every shard of a data folder (newest valid snapshot plus the journal after it),
     /// cutting a torn journal tail, and print per shard the snapshot used, what was replayed,
     /// the position and the state digest.
@@ -56,6 +67,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(&args),
+        Command::Watch(args) => watch::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Restore(args) => data::restore(&args),
         Command::Journal(cmd) => data::journal(&cmd),

@@ -53,7 +53,7 @@ use crate::ids::Timestamp;
 use crate::state::{Capacity, State};
 use crate::{Command, Reject, Reply};
 use crossbeam_queue::ArrayQueue;
-use croupier_journal::Durability;
+use croupier_journal::{Durability, DurableWatch};
 use croupier_snapshots::SnapshotInfo;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -213,6 +213,9 @@ struct Lane {
     /// Recent time per command in nanoseconds (EWMA); 0 until a batch has run.
     ns_per_command: AtomicU64,
     thread: OnceLock<Thread>,
+    /// The shard's durable watermark, set once its journal is open (before `start` returns):
+    /// readers that tail the journal (push, projections) publish nothing above it.
+    durable: OnceLock<DurableWatch>,
 }
 
 /// Everything the runtime's handle and the shard threads share: every shard's lane (shards
@@ -322,6 +325,7 @@ impl Runtime {
                     sleeping: AtomicBool::new(false),
                     ns_per_command: AtomicU64::new(0),
                     thread: OnceLock::new(),
+                    durable: OnceLock::new(),
                 })
                 .collect(),
             clock: cfg.clock.clone(),
@@ -384,6 +388,17 @@ impl Runtime {
     pub fn resume(&self) {
         self.mesh.paused.store(false, Ordering::SeqCst);
         self.mesh.unpark_all();
+    }
+
+    /// Each shard's durable watermark, in shard order: a journal reader that follows it
+    /// (`TailReader::follow_durable`) never sees a record a power loss could still take away,
+    /// so push and projections are never ahead of what callers were told.
+    pub fn durable_watches(&self) -> Vec<DurableWatch> {
+        self.mesh
+            .lanes
+            .iter()
+            .map(|l| l.durable.get().cloned().expect("every shard opened before start returned"))
+            .collect()
     }
 
     /// Commands waiting in each shard's ring: a gauge for metrics.
@@ -594,6 +609,7 @@ fn open_and_run(
             return Err(e);
         }
     };
+    let _ = mesh.lanes[topology.shard as usize].durable.set(shard.durable_watch());
     let _ = opened.send(Ok(report));
     let stopped = ShardLoop::new(topology.shard, &mut shard, mesh, batch_max).run();
     let position = shard.position();

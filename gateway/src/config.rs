@@ -1,0 +1,77 @@
+//! What the gateway needs to know besides the runtime: currencies (for decimal amounts),
+//! token lifetime, push buffer sizes, and the configuration it applies to a new data folder.
+
+use croupier_engine::command::{GameDef, GameLimits, SelectionDef, Settings};
+use croupier_engine::{Code, Command, ExtId, Money, Odds};
+
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Currencies and their minor-unit exponents; the first is the default of requests that
+    /// name none.
+    pub currencies: Vec<(String, u8)>,
+    /// Games defined at start if the data folder does not have them.
+    pub games: Vec<GameDef>,
+    /// Lifetime of a player token issued by `POST /api/sessions`.
+    pub token_ttl_ms: u64,
+    /// Push messages kept per shard for clients that resume.
+    pub push_buffer: usize,
+    /// Messages queued per WebSocket client before it is dropped as too slow.
+    pub ws_queue: usize,
+    /// Platform recorded on bets that name none.
+    pub default_platform: String,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            currencies: vec![("CNY".into(), 2)],
+            games: vec![baccarat()],
+            token_ttl_ms: 24 * 3_600_000,
+            push_buffer: 65_536,
+            ws_queue: 4_096,
+            default_platform: "web".into(),
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// The exponent of `code`, if the gateway knows the currency.
+    pub fn exponent(&self, code: &str) -> Option<u8> {
+        self.currencies.iter().find(|(c, _)| c == code).map(|(_, e)| *e)
+    }
+
+    pub fn default_currency(&self) -> &str {
+        self.currencies.first().map_or("CNY", |(c, _)| c.as_str())
+    }
+
+    /// The commands that configure a new data folder: settings, currencies, games.
+    pub fn setup_commands(&self) -> Vec<Command> {
+        let mut v = vec![Command::Configure(Settings::default())];
+        for (code, exponent) in &self.currencies {
+            if let Ok(code) = Code::new(code) {
+                v.push(Command::DefineCurrency { code, exponent: *exponent });
+            }
+        }
+        v.extend(self.games.iter().cloned().map(Command::DefineGame));
+        v
+    }
+}
+
+/// Seed 000's baccarat: banker 1.95, player 2.00, tie 8.00 (selections 0, 1, 2); stakes 1.00
+/// to 10,000.00 CNY; a 15 s betting window.
+pub fn baccarat() -> GameDef {
+    let code = |s: &str| Code::new(s).expect("static code");
+    let sel = |name: &str, odds: u32| SelectionDef { market: code("main"), name: code(name), odds: Odds(odds) };
+    GameDef {
+        game: ExtId::new("baccarat").expect("static id"),
+        betting_window_ms: 15_000,
+        selections: vec![sel("banker", 19_500), sel("player", 20_000), sel("tie", 80_000)],
+        limits: vec![GameLimits {
+            currency: code("CNY"),
+            min_stake: Money(100),
+            max_stake: Money(1_000_000),
+            max_stake_per_user_round: Money(5_000_000),
+            max_liability_per_selection: Money(i64::MAX / 4),
+        }],
+    }
+}

@@ -1,0 +1,308 @@
+//! croupier's HTTP and WebSocket API (axum): decoding, authentication, validation, routing
+//! to the shards, push fan-out.
+//!
+//! - [`engine`] is the only module that touches the runtime; nothing here blocks an async
+//!   worker (commands are awaited through completions, reads run on the shard's thread).
+//! - [`operator`] endpoints are HMAC-signed ([`auth`]); [`player`] endpoints take a session
+//!   token and only ever touch the token's player.
+//! - [`push`] tails each shard's journal up to its durable watermark and fans events out to
+//!   WebSocket subscribers ([`ws`]), with a bounded buffer for resume.
+//! - Every error is `{"code","message"}` ([`error`]); amounts are decimal strings
+//!   ([`amount`]); `/openapi.json` ([`openapi`]), `/metrics` ([`metrics`]), `/healthz`.
+
+pub mod amount;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod operator;
+pub mod player;
+pub mod push;
+pub mod ws;
+
+pub use auth::{load_or_create_key, Auth, KeySource};
+pub use config::GatewayConfig;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use croupier_engine::runtime::Runtime;
+use croupier_engine::{Code, Command, ExtId, Money};
+use engine::EngineHandle;
+use error::{ApiError, ErrorResponses};
+use push::{Hub, Pusher};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use utoipa::ToSchema;
+
+/// What every handler shares.
+pub struct AppInner {
+    pub engine: EngineHandle,
+    pub auth: Auth,
+    pub cfg: GatewayConfig,
+    pub hub: Arc<Hub>,
+    pub metrics: metrics::Metrics,
+    /// Turns true when the server stops: WebSocket sessions close.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub type AppState = Arc<AppInner>;
+
+impl AppInner {
+    /// Checks an operator request's signature, then decodes its body.
+    pub fn operator<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+        self.auth.check_operator(headers, body)?;
+        parse_body(body)
+    }
+
+    pub fn player(&self, headers: &HeaderMap) -> Result<auth::Player, ApiError> {
+        self.auth.player(headers, now_ms())
+    }
+
+    /// A currency (the default when none is named) and an amount in it.
+    pub fn money(&self, currency: Option<&str>, amount: &str) -> Result<(Code, Money), ApiError> {
+        let cur = currency.unwrap_or(self.cfg.default_currency());
+        let exponent = self
+            .cfg
+            .exponent(cur)
+            .ok_or_else(|| ApiError::unprocessable("UNKNOWN_CURRENCY", format!("unknown currency {cur:?}")))?;
+        Ok((code("currency", cur)?, amount::parse(amount, exponent)?))
+    }
+}
+
+pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(ApiError::from_json)
+}
+
+/// A caller's id: printable ASCII, 1 to 39 bytes (422 `INVALID_ID` otherwise).
+pub fn ext_id(field: &str, s: &str) -> Result<ExtId, ApiError> {
+    ExtId::new(s).map_err(|e| ApiError::unprocessable("INVALID_ID", format!("{field}: {e}")))
+}
+
+/// A short code: printable ASCII, 1 to 15 bytes.
+pub fn code(field: &str, s: &str) -> Result<Code, ApiError> {
+    Code::new(s).map_err(|e| ApiError::unprocessable("INVALID_ID", format!("{field}: {e}")))
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub shards: usize,
+}
+
+/// Liveness: the gateway runs and its shards accept work.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "Serving", body = Health), ErrorResponses))]
+pub async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok".into(), shards: app.engine.shards() })
+}
+
+async fn openapi_json() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi::json()).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("NOT_FOUND", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed on this endpoint")
+}
+
+/// Every route.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/api/game_event", post(operator::game_event))
+        .route("/api/drawresult", post(operator::drawresult))
+        .route("/api/rounds/cancel", post(operator::cancel))
+        .route("/api/rounds/resettle", post(operator::resettle))
+        .route("/api/recalculate_bets", post(operator::recalculate_bets))
+        .route("/api/deposit", post(operator::deposit))
+        .route("/api/withdraw", post(operator::withdraw))
+        .route("/api/sessions", post(operator::sessions))
+        .route("/api/check_bet", post(operator::check_bet))
+        .route("/api/block_funds", post(operator::block_funds))
+        .route("/api/update_bet_status", post(operator::update_bet_status))
+        .route("/api/refund", post(operator::refund))
+        .route("/api/recalculate_bet", post(operator::recalculate_bet))
+        .route("/api/bet", post(player::bet))
+        .route("/api/me/balance", get(player::balance))
+        .route("/api/me/bets", get(player::my_bets))
+        .route("/api/me/bets/{order_no}", get(player::my_bet))
+        .route("/api/rounds/{round_id}", get(player::round))
+        .route("/api/red_packets", post(player::send_packet))
+        .route("/api/red_packets/{sender}/{packet_id}/grab", post(player::grab))
+        .route("/api/red_packets/{sender}/{packet_id}", get(player::packet))
+        .route("/ws", get(ws::ws))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::track))
+        .with_state(app)
+}
+
+/// A gateway over a started runtime: configuration applied, push running.
+pub struct Gateway {
+    app: AppState,
+    pusher: Option<Pusher>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Gateway {
+    /// Applies `cfg`'s settings, currencies and games to a data folder that lacks them, and
+    /// starts push over `data_dir`'s journals.
+    pub async fn start(
+        rt: Arc<Runtime>,
+        data_dir: PathBuf,
+        cfg: GatewayConfig,
+        key: Vec<u8>,
+    ) -> Result<Gateway, String> {
+        let hub = Arc::new(Hub::new(rt.shards(), cfg.push_buffer));
+        let pusher = Pusher::start(data_dir, rt.durable_watches(), hub.clone()).map_err(|e| format!("push: {e}"))?;
+        let (tx, rx) = watch::channel(false);
+        let app = Arc::new(AppInner {
+            engine: EngineHandle::new(rt),
+            auth: Auth::new(key),
+            cfg,
+            hub,
+            metrics: Default::default(),
+            shutdown: rx,
+        });
+        let gw = Gateway { app, pusher: Some(pusher), shutdown: tx };
+        gw.apply_setup().await?;
+        Ok(gw)
+    }
+
+    async fn apply_setup(&self) -> Result<(), String> {
+        let games: Vec<ExtId> = self.app.cfg.games.iter().map(|g| g.game).collect();
+        let (configured, known) = self
+            .app
+            .engine
+            .read(0, move |s| {
+                let known: Vec<bool> = games.iter().map(|g| s.game_by_id(g).is_some()).collect();
+                (!s.currencies().is_empty(), known)
+            })
+            .await
+            .map_err(|e| e.message)?;
+        let mut games_known = known.into_iter();
+        for cmd in self.app.cfg.setup_commands() {
+            let skip = match &cmd {
+                Command::Configure(_) => configured,
+                Command::DefineGame(_) => games_known.next().unwrap_or(false),
+                _ => false,
+            };
+            if !skip {
+                self.app
+                    .engine
+                    .call(cmd.clone())
+                    .await
+                    .map_err(|e| format!("setup {cmd:?}: {} {}", e.code, e.message))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn app(&self) -> &AppState {
+        &self.app
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.app.clone())
+    }
+
+    /// Serves on `listener` until `signal` completes, then stops accepting, closes WebSocket
+    /// sessions, lets requests in flight finish (at most 10 s) and stops push. The runtime is
+    /// left to the caller (shut it down, with a snapshot, once this returns).
+    ///
+    /// Connections are served by hyper's HTTP/1.1 server with `pipeline_flush`: the answers to
+    /// requests a client pipelined are written together, one syscall for many bets.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        let mut stop = self.shutdown.subscribe();
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let tcp = match accepted {
+                        Ok((tcp, _)) => tcp,
+                        // Out of descriptors and the like: the listener itself is fine.
+                        Err(_) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                            continue;
+                        }
+                    };
+                    // Answers are small and latency matters: no Nagle delay (with pipelined
+                    // requests it would hold each answer until the previous one is acked).
+                    let _ = tcp.set_nodelay(true);
+                    let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                    let mut stop = stop.clone();
+                    connections.spawn(async move {
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .pipeline_flush(true)
+                            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                            .with_upgrades();
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = until_set(&mut stop) => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
+                    });
+                    // Reap finished connections so the set does not grow without bound.
+                    while connections.try_join_next().is_some() {}
+                }
+                _ = &mut signal => break,
+                _ = until_set(&mut stop) => break,
+            }
+        }
+        drop(listener);
+        let _ = self.shutdown.send(true);
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            connections.abort_all();
+        }
+        if let Some(p) = self.pusher.take() {
+            tokio::task::spawn_blocking(move || p.stop()).await.ok();
+        }
+        Ok(())
+    }
+}
+
+/// Resolves once the flag is (or was already) set.
+async fn until_set(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(p) = self.pusher.take() {
+            p.stop();
+        }
+    }
+}

@@ -1,0 +1,618 @@
+//! Push: what WebSocket clients see, fed by tailing each shard's journal.
+//!
+//! One thread per shard follows its journal with a [`TailReader`] held to the shard's durable
+//! watermark, so nothing is pushed that a crash could still take back (nor before the caller
+//! got its answer, in `fsync` mode). Each event becomes at most a couple of small messages
+//! (no JSON until a subscriber wants one), tagged with the shard and journal position of its
+//! record and with its topics. The [`Hub`] keeps the last messages of each shard in a bounded
+//! buffer for clients that resume, and fans messages out to subscribers through bounded
+//! queues: a subscriber whose queue is full is dropped, never waited for.
+
+use crate::amount;
+use crate::operator::{status_name, OutcomeName};
+use croupier_engine::durable::codec::{Assembled, Assembler};
+use croupier_engine::runtime::round_coordinator;
+use croupier_engine::{Event, ExtId, Money, UserId};
+use croupier_journal::DurableWatch;
+use croupier_journal::TailReader;
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What a client subscribes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// `round:<round_id>`: the round's lifecycle (opened, status, draw).
+    Round(ExtId),
+    /// `balance`: the subscriber's own balance changes (needs a token).
+    Balance(UserId),
+    /// `bets`: every accepted bet, without who placed it.
+    Bets,
+    /// `packet:<sender>:<packet_id>`: a red packet, its grabs and its expiry.
+    Packet(UserId, ExtId),
+}
+
+impl Topic {
+    /// Parses a topic name; `user` is the token's player, needed for `balance`.
+    pub fn parse(s: &str, user: Option<UserId>) -> Result<Topic, String> {
+        if s == "bets" {
+            return Ok(Topic::Bets);
+        }
+        if s == "balance" {
+            return user.map(Topic::Balance).ok_or_else(|| "topic balance needs a session token".into());
+        }
+        if let Some(id) = s.strip_prefix("round:") {
+            return ExtId::new(id).map(Topic::Round).map_err(|e| format!("round id: {e}"));
+        }
+        if let Some(rest) = s.strip_prefix("packet:") {
+            let (sender, id) = rest.split_once(':').ok_or("topic packet:<sender>:<packet_id>")?;
+            let sender: u64 = sender.parse().map_err(|_| "packet sender must be a user id")?;
+            return ExtId::new(id).map(|id| Topic::Packet(UserId(sender), id)).map_err(|e| format!("packet id: {e}"));
+        }
+        Err(format!("unknown topic {s:?}: bets, balance, round:<id>, packet:<sender>:<id>"))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Topic::Round(id) => format!("round:{}", id.as_str()),
+            Topic::Balance(_) => "balance".into(),
+            Topic::Bets => "bets".into(),
+            Topic::Packet(s, id) => format!("packet:{}:{}", s.0, id.as_str()),
+        }
+    }
+}
+
+/// An amount with its currency's exponent: a decimal string in JSON.
+#[derive(Clone, Copy, Debug)]
+pub struct Amount(pub Money, pub u8);
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&amount::format(self.0, self.1))
+    }
+}
+
+/// The event of a push message, as the client sees it under `event`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PushEvent {
+    RoundOpened {
+        round_id: ExtId,
+        bet_start_time: u64,
+        bet_stop_time: u64,
+    },
+    RoundStatus {
+        round_id: ExtId,
+        status: &'static str,
+        game_status: u8,
+        at: u64,
+    },
+    /// The draw result; the round is then drawn (`game_status` 5) and its bets settled.
+    RoundDrawn {
+        round_id: ExtId,
+        game_status: u8,
+        outcomes: Vec<OutcomeName>,
+        corrected: bool,
+        at: u64,
+    },
+    /// `user_id` is left out on the public `bets` feed.
+    BetAccepted {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<u64>,
+        bet_id: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_no: Option<ExtId>,
+        round_id: Option<ExtId>,
+        selection: u16,
+        amount: Amount,
+        at: u64,
+    },
+    BetSettled {
+        bet_id: u32,
+        outcome: OutcomeName,
+        stake: Amount,
+        payout: Amount,
+    },
+    BetResettled {
+        bet_id: u32,
+        from: OutcomeName,
+        to: OutcomeName,
+        from_payout: Amount,
+        to_payout: Amount,
+    },
+    Deposited {
+        amount: Amount,
+    },
+    Withdrawn {
+        amount: Amount,
+    },
+    PacketSent {
+        sender: u64,
+        packet_id: ExtId,
+        total: Amount,
+        shares: u32,
+        expires_at: u64,
+    },
+    PacketGrabbed {
+        sender: u64,
+        packet_id: ExtId,
+        user_id: u64,
+        share: u32,
+        amount: Amount,
+    },
+    /// A share grabbed from a packet on another shard, credited to the grabber.
+    ShareReceived {
+        packet_id: ExtId,
+        share: u32,
+        amount: Amount,
+    },
+    PacketExpired {
+        sender: u64,
+        packet_id: ExtId,
+        refund: Amount,
+    },
+}
+
+/// One message: an event of the record at `position` in shard `shard`'s journal, under one
+/// or two topics.
+#[derive(Clone, Debug)]
+pub struct PushMsg {
+    pub shard: u32,
+    pub position: u64,
+    pub topics: (Topic, Option<Topic>),
+    pub event: PushEvent,
+}
+
+impl PushMsg {
+    fn has(&self, t: &Topic) -> bool {
+        self.topics.0 == *t || self.topics.1.as_ref() == Some(t)
+    }
+
+    /// The JSON a subscriber of `topic` receives.
+    pub fn to_json(&self, topic: &Topic) -> String {
+        let mut event = self.event.clone();
+        if let (Topic::Bets, PushEvent::BetAccepted { user_id, order_no, .. }) = (topic, &mut event) {
+            *user_id = None;
+            *order_no = None;
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            r#type: &'static str,
+            topic: String,
+            shard: u32,
+            position: u64,
+            event: &'a PushEvent,
+        }
+        let out =
+            Out { r#type: "event", topic: topic.name(), shard: self.shard, position: self.position, event: &event };
+        serde_json::to_string(&out).unwrap_or_default()
+    }
+}
+
+/// What a subscriber's queue carries.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    Msg(Arc<PushMsg>, Topic),
+    /// The buffer no longer holds what came after the client's position on this shard.
+    Reload {
+        shard: u32,
+        oldest: u64,
+    },
+}
+
+/// A subscriber's queue filled up while its backlog was being queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Delivery>,
+}
+
+struct ShardBuf {
+    buf: VecDeque<Arc<PushMsg>>,
+    /// Highest position whose messages may have left the buffer: a client at or after it
+    /// can resume from the buffer.
+    complete_after: u64,
+    /// Last position published.
+    head: u64,
+}
+
+struct HubInner {
+    shards: Vec<ShardBuf>,
+    subs: HashMap<Topic, Vec<Subscriber>>,
+    next_id: u64,
+}
+
+pub struct Hub {
+    inner: Mutex<HubInner>,
+    capacity: usize,
+    /// Per shard: journal records durable but not yet pushed.
+    lag: Vec<AtomicU64>,
+    /// Subscribers dropped for being too slow.
+    pub dropped: AtomicU64,
+}
+
+impl Hub {
+    pub fn new(shards: usize, capacity: usize) -> Hub {
+        Hub {
+            inner: Mutex::new(HubInner {
+                shards: (0..shards).map(|_| ShardBuf { buf: VecDeque::new(), complete_after: 0, head: 0 }).collect(),
+                subs: HashMap::new(),
+                next_id: 1,
+            }),
+            capacity: capacity.max(1),
+            lag: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn lags(&self) -> Vec<u64> {
+        self.lag.iter().map(|l| l.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Each shard's last published position.
+    pub fn heads(&self) -> Vec<u64> {
+        self.lock().shards.iter().map(|s| s.head).collect()
+    }
+
+    /// Where a shard's push starts (messages up to `position` were never buffered).
+    fn start_at(&self, shard: usize, position: u64) {
+        let mut g = self.lock();
+        let s = &mut g.shards[shard];
+        s.complete_after = position;
+        s.head = position;
+    }
+
+    /// Publishes shard `shard`'s messages up to `position`, in order.
+    fn publish(&self, shard: usize, position: u64, msgs: Vec<PushMsg>) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let mut slow = Vec::new();
+        for m in msgs {
+            let m = Arc::new(m);
+            for t in std::iter::once(&m.topics.0).chain(m.topics.1.as_ref()) {
+                if let Some(list) = inner.subs.get(t) {
+                    for s in list {
+                        if s.tx.try_send(Delivery::Msg(m.clone(), *t)).is_err() {
+                            slow.push(s.id);
+                        }
+                    }
+                }
+            }
+            let sb = &mut inner.shards[shard];
+            if sb.buf.len() == self.capacity {
+                if let Some(old) = sb.buf.pop_front() {
+                    // Messages of one record share a position: the client must resume after it.
+                    sb.complete_after = sb.complete_after.max(old.position);
+                }
+            }
+            sb.buf.push_back(m);
+        }
+        inner.shards[shard].head = position;
+        if !slow.is_empty() {
+            self.dropped.fetch_add(slow.len() as u64, Ordering::Relaxed);
+            // Dropping every sender of a subscriber closes its queue: it sees the end.
+            for list in inner.subs.values_mut() {
+                list.retain(|s| !slow.contains(&s.id));
+            }
+            inner.subs.retain(|_, l| !l.is_empty());
+        }
+    }
+
+    /// Subscribes to `topics`; with `resume` (per shard, the last position the client saw),
+    /// first queues what it missed, or a reload notice for a shard whose buffer no longer
+    /// reaches back that far. Returns the subscriber id, for [`Hub::unsubscribe`].
+    pub fn subscribe(
+        &self,
+        id: Option<u64>,
+        topics: &[Topic],
+        resume: &HashMap<u32, u64>,
+        tx: &mpsc::Sender<Delivery>,
+    ) -> Result<u64, QueueFull> {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let id = id.unwrap_or_else(|| {
+            inner.next_id += 1;
+            inner.next_id
+        });
+        for (&shard, &from) in resume {
+            let Some(sb) = inner.shards.get(shard as usize) else { continue };
+            if from < sb.complete_after {
+                tx.try_send(Delivery::Reload { shard, oldest: sb.complete_after }).map_err(|_| QueueFull)?;
+                continue;
+            }
+            for m in sb.buf.iter().filter(|m| m.position > from) {
+                for t in topics.iter().filter(|t| m.has(t)) {
+                    tx.try_send(Delivery::Msg(m.clone(), *t)).map_err(|_| QueueFull)?;
+                }
+            }
+        }
+        for t in topics {
+            let list = inner.subs.entry(*t).or_default();
+            if !list.iter().any(|s| s.id == id) {
+                list.push(Subscriber { id, tx: tx.clone() });
+            }
+        }
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&self, id: u64) {
+        let mut g = self.lock();
+        for list in g.subs.values_mut() {
+            list.retain(|s| s.id != id);
+        }
+        g.subs.retain(|_, l| !l.is_empty());
+    }
+}
+
+/// Per shard: what the tail thread needs to name things (dense numbers → ids).
+#[derive(Default)]
+struct Names {
+    currencies: Vec<Option<u8>>,
+    /// account → (user, exponent)
+    accounts: Vec<Option<(UserId, u8)>>,
+    rounds: Vec<Option<ExtId>>,
+    /// packet → (id, sender, exponent)
+    packets: Vec<Option<(ExtId, UserId, u8)>>,
+}
+
+fn set<T: Clone>(v: &mut Vec<Option<T>>, i: usize, x: T) {
+    if v.len() <= i {
+        v.resize(i + 1, None);
+    }
+    v[i] = Some(x);
+}
+
+fn get<T: Copy>(v: &[Option<T>], i: u32) -> Option<T> {
+    v.get(i as usize).copied().flatten()
+}
+
+impl Names {
+    fn account(&self, a: u32) -> (UserId, u8) {
+        get(&self.accounts, a).unwrap_or((UserId(0), 0))
+    }
+}
+
+/// Turns one event into messages (and learns names from it).
+fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names, out: &mut Vec<PushMsg>) {
+    let mut push = |t: Topic, t2: Option<Topic>, event: PushEvent| {
+        out.push(PushMsg { shard, position, topics: (t, t2), event });
+    };
+    let coordinates = |id: &ExtId| round_coordinator(id, shards) == shard as usize;
+    match e {
+        Event::CurrencyDefined { currency, exponent, .. } => set(&mut n.currencies, currency.0 as usize, *exponent),
+        Event::AccountOpened { account, user, currency } => {
+            let exp = get(&n.currencies, currency.0).unwrap_or(0);
+            set(&mut n.accounts, account.0 as usize, (*user, exp));
+        }
+        Event::Deposited { account, amount, .. } => {
+            let (u, x) = n.account(account.0);
+            push(Topic::Balance(u), None, PushEvent::Deposited { amount: Amount(*amount, x) });
+        }
+        Event::Withdrawn { account, amount, .. } => {
+            let (u, x) = n.account(account.0);
+            push(Topic::Balance(u), None, PushEvent::Withdrawn { amount: Amount(*amount, x) });
+        }
+        Event::RoundOpened { round, id, bet_start, bet_stop, .. } => {
+            set(&mut n.rounds, round.0 as usize, *id);
+            if coordinates(id) {
+                let ev =
+                    PushEvent::RoundOpened { round_id: *id, bet_start_time: bet_start.0, bet_stop_time: bet_stop.0 };
+                push(Topic::Round(*id), None, ev);
+            }
+        }
+        Event::RoundStatusChanged { round, status, at } => {
+            let id = get(&n.rounds, round.0);
+            if let Some(id) = id.filter(|id| coordinates(id)) {
+                let ev = PushEvent::RoundStatus {
+                    round_id: id,
+                    status: status_name(*status),
+                    game_status: status.code(),
+                    at: at.0,
+                };
+                push(Topic::Round(id), None, ev);
+            }
+        }
+        Event::RoundDrawn { round, result, corrected, at } => {
+            let id = get(&n.rounds, round.0);
+            if let Some(id) = id.filter(|id| coordinates(id)) {
+                let outcomes = result.outcomes.iter().map(|o| OutcomeName::from(*o)).collect();
+                push(
+                    Topic::Round(id),
+                    None,
+                    PushEvent::RoundDrawn { round_id: id, game_status: 5, outcomes, corrected: *corrected, at: at.0 },
+                );
+            }
+        }
+        Event::BetAccepted(b) => {
+            let (u, x) = n.account(b.account.0);
+            let ev = PushEvent::BetAccepted {
+                user_id: Some(u.0),
+                bet_id: b.bet.0,
+                order_no: Some(b.order_no),
+                round_id: b.round.and_then(|r| get(&n.rounds, r.0)),
+                selection: b.selection.0,
+                amount: Amount(b.stake, x),
+                at: b.at.0,
+            };
+            push(Topic::Balance(u), Some(Topic::Bets), ev);
+        }
+        Event::BetSettled { bet, account, stake, outcome, payout, .. } => {
+            let (u, x) = n.account(account.0);
+            let ev = PushEvent::BetSettled {
+                bet_id: bet.0,
+                outcome: (*outcome).into(),
+                stake: Amount(*stake, x),
+                payout: Amount(*payout, x),
+            };
+            push(Topic::Balance(u), None, ev);
+        }
+        Event::BetResettled { bet, account, from, from_payout, to, to_payout, .. } => {
+            let (u, x) = n.account(account.0);
+            let ev = PushEvent::BetResettled {
+                bet_id: bet.0,
+                from: (*from).into(),
+                to: (*to).into(),
+                from_payout: Amount(*from_payout, x),
+                to_payout: Amount(*to_payout, x),
+            };
+            push(Topic::Balance(u), None, ev);
+        }
+        Event::RedPacketSent(p) => {
+            let (u, x) = n.account(p.account.0);
+            set(&mut n.packets, p.packet.0 as usize, (p.id, u, x));
+            let ev = PushEvent::PacketSent {
+                sender: u.0,
+                packet_id: p.id,
+                total: Amount(p.total, x),
+                shares: p.shares,
+                expires_at: p.expires_at.0,
+            };
+            push(Topic::Packet(u, p.id), Some(Topic::Balance(u)), ev);
+        }
+        Event::RedPacketGrabbed { packet, account, user, share, amount } => {
+            let Some((id, sender, x)) = get(&n.packets, packet.0) else { return };
+            let ev = PushEvent::PacketGrabbed {
+                sender: sender.0,
+                packet_id: id,
+                user_id: user.0,
+                share: *share,
+                amount: Amount(*amount, x),
+            };
+            push(Topic::Packet(sender, id), account.map(|_| Topic::Balance(*user)), ev);
+        }
+        Event::TransferReceived { transfer, account } => {
+            let x = n.account(account.0).1;
+            let croupier_engine::command::TransferSource::PacketShare { packet, share } = transfer.source;
+            push(
+                Topic::Balance(transfer.user),
+                None,
+                PushEvent::ShareReceived { packet_id: packet, share, amount: Amount(transfer.amount, x) },
+            );
+        }
+        Event::RedPacketExpired { packet, account, refund } => {
+            let Some((id, sender, x)) = get(&n.packets, packet.0) else { return };
+            let _ = account;
+            let ev = PushEvent::PacketExpired { sender: sender.0, packet_id: id, refund: Amount(*refund, x) };
+            push(Topic::Packet(sender, id), Some(Topic::Balance(sender)), ev);
+        }
+        _ => {}
+    }
+}
+
+/// The tail threads, one per shard.
+pub struct Pusher {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pusher {
+    /// Starts following each shard's journal in `data_dir`, publishing into `hub` what becomes
+    /// durable from now on (the history before is read only to learn names).
+    pub fn start(data_dir: PathBuf, watches: Vec<DurableWatch>, hub: Arc<Hub>) -> std::io::Result<Pusher> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let shards = watches.len();
+        let mut threads = Vec::new();
+        for (i, watch) in watches.into_iter().enumerate() {
+            let quiet_until = watch.durable_seq();
+            hub.start_at(i, quiet_until);
+            let dir = croupier_engine::durable::journal_dir(&data_dir, i as u32);
+            let (hub, stop) = (hub.clone(), stop.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("push-{i}"))
+                    .spawn(move || tail(i, shards, dir, watch, quiet_until, &hub, &stop))?,
+            );
+        }
+        Ok(Pusher { stop, threads })
+    }
+
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Records read before publishing what they produced: bounds the hub lock's hold time and
+/// amortises it over many records.
+const PUBLISH_EVERY: usize = 4096;
+
+/// Pause of a caught-up tail thread: bounds push's added latency and its CPU.
+const PUSH_POLL: Duration = Duration::from_millis(1);
+
+fn tail(
+    shard: usize,
+    shards: usize,
+    dir: PathBuf,
+    watch: DurableWatch,
+    quiet_until: u64,
+    hub: &Hub,
+    stop: &AtomicBool,
+) {
+    let mut reader = TailReader::open(dir, 1).follow_durable(watch.clone());
+    let mut asm = Assembler::default();
+    let mut names = Names::default();
+    let mut msgs = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut records = 0;
+        let mut last = 0;
+        let mut failed = false;
+        let mut caught_up = false;
+        while records < PUBLISH_EVERY {
+            match reader.poll() {
+                Ok(Some(rec)) => {
+                    records += 1;
+                    last = rec.seq;
+                    let seq = rec.seq;
+                    match asm.push(seq, rec.payload) {
+                        Ok(Assembled::Command { events, .. }) => {
+                            let out = if seq > quiet_until { &mut msgs } else { &mut Vec::new() };
+                            for e in events {
+                                translate(shard as u32, shards, seq, e, &mut names, out);
+                            }
+                        }
+                        Ok(Assembled::Partial) => {}
+                        Err(e) => {
+                            eprintln!("push: shard {shard}: record {seq} does not decode: {e}");
+                        }
+                    }
+                }
+                Ok(None) => {
+                    caught_up = true;
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("push: shard {shard}: {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if last > quiet_until {
+            hub.publish(shard, last, std::mem::take(&mut msgs));
+        } else {
+            msgs.clear();
+        }
+        hub.lag[shard].store(watch.durable_seq().saturating_sub(reader.last_seq()), Ordering::Relaxed);
+        if failed {
+            std::thread::sleep(Duration::from_millis(100));
+        } else if caught_up {
+            // Each poll re-reads the journal from the last seal onwards: polling a journal
+            // that grows a few records at a time would copy far more than it decodes. Once
+            // caught up, wait a millisecond so the next poll finds many records at once.
+            std::thread::sleep(PUSH_POLL);
+        }
+    }
+}

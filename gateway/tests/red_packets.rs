@@ -1,0 +1,99 @@
+//! A red-packet festival: many players grab one lucky packet at once, on both shards.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const SHARES: u64 = 60;
+const GRABBERS: u64 = 90;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_festival_of_concurrent_grabs_pays_out_exactly_the_packet() {
+    let srv = TestServer::start(2).await;
+    let mut op = srv.client();
+    let sender = 7u64;
+    fund(&mut op, sender, "1000.00", "dep-sender").await;
+    let st = op.session(sender).await.unwrap();
+    let sent = op
+        .player(
+            &st,
+            "POST",
+            "/api/red_packets",
+            Some(&json!({"packet_id": "festival", "amount": "88.88", "shares": SHARES, "kind": "lucky"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
+    assert_eq!(available(&mut op, &st).await, "911.12");
+
+    let mut ws = ws_connect(srv.addr, None).await;
+    ws_subscribe(&mut ws, &["packet:7:festival"], json!({})).await;
+
+    let mut tasks = Vec::new();
+    for u in 1000..1000 + GRABBERS {
+        let mut c = srv.client();
+        tasks.push(tokio::spawn(async move {
+            let token = c.session(u).await.unwrap();
+            let a = c.player(&token, "POST", "/api/red_packets/7/festival/grab", None).await.unwrap();
+            let got = match a.status {
+                200 => {
+                    let j = a.json();
+                    assert_eq!(j["credited"], true, "{j}");
+                    // The balance read after the answer includes the share, whichever shard
+                    // the grabber lives on.
+                    assert_eq!(available(&mut c, &token).await, j["amount"].as_str().unwrap());
+                    let again =
+                        c.player(&token, "POST", "/api/red_packets/7/festival/grab", None).await.unwrap().json();
+                    assert_eq!((again["replayed"].as_bool(), &again["amount"]), (Some(true), &j["amount"]));
+                    Some(cents(j["amount"].as_str().unwrap()))
+                }
+                409 => {
+                    assert_eq!(a.code(), "PACKET_EMPTY");
+                    assert_eq!(available(&mut c, &token).await, "none");
+                    None
+                }
+                s => panic!("grab answered {s}: {}", String::from_utf8_lossy(&a.body)),
+            };
+            (u, got)
+        }));
+    }
+    let mut shares = Vec::new();
+    let mut shards_hit = std::collections::HashSet::new();
+    for t in tasks {
+        let (u, got) = t.await.unwrap();
+        if let Some(c) = got {
+            assert!(c >= 1);
+            shares.push((u, c));
+            shards_hit.insert(croupier_engine::runtime::shard_of(croupier_engine::UserId(u), srv.runtime.shards()));
+        }
+    }
+    assert_eq!(shares.len() as u64, SHARES);
+    assert_eq!(shares.iter().map(|s| s.1).sum::<i64>(), 8888, "the grabs add up to the packet");
+    assert_eq!(shards_hit.len(), 2, "grabbers on both shards");
+
+    let packet = op.player(&st, "GET", "/api/red_packets/7/festival", None).await.unwrap().json();
+    assert_eq!(packet["status"], "exhausted");
+    assert_eq!(packet["remaining"], "0.00");
+    let grabs = packet["grabs"].as_array().unwrap();
+    assert_eq!(grabs.len() as u64, SHARES);
+    for g in grabs {
+        let u = g["user_id"].as_u64().unwrap();
+        assert!(shares.contains(&(u, cents(g["amount"].as_str().unwrap()))), "{g}");
+    }
+
+    // The packet's topic saw the send's grabs, one message per share.
+    let mut seen = 0;
+    while seen < SHARES {
+        let m = ws_next(&mut ws).await;
+        if m["event"]["type"] == "packet_grabbed" {
+            seen += 1;
+        }
+    }
+    srv.stop().await;
+}
+
+fn cents(s: &str) -> i64 {
+    let (a, b) = s.split_once('.').unwrap();
+    a.parse::<i64>().unwrap() * 100 + b.parse::<i64>().unwrap()
+}

@@ -1,0 +1,65 @@
+//! `croupier watch`: a minimal WebSocket client for /ws that prints every message as one
+//! JSON line, so a fresh machine needs no other tool to see push.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Subscribe to push topics on a running `croupier serve` and print each message.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The server [default: ws://127.0.0.1:8080]
+    #[arg(long, env = "CROUPIER_URL", value_name = "URL", default_value = "ws://127.0.0.1:8080")]
+    pub url: String,
+
+    /// Topics, comma-separated: bets, balance, round:<round_id>, packet:<sender>:<packet_id>
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub topics: Vec<String>,
+
+    /// A player's session token (needed for `balance`)
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Resume after these positions, as SHARD=POSITION pairs, comma-separated (from the
+    /// `shard` and `position` of the last message seen)
+    #[arg(long, value_delimiter = ',', value_name = "SHARD=POS")]
+    pub resume: Vec<String>,
+
+    /// Stop after this many event messages [default: run until interrupted]
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+pub fn run(args: &WatchArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(watch(args))
+}
+
+async fn watch(args: &WatchArgs) -> Result<()> {
+    let base = args.url.trim_end_matches('/').replacen("http://", "ws://", 1);
+    let url = format!("{base}/ws");
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(&url).await.with_context(|| format!("cannot connect to {url}"))?;
+    let mut resume = serde_json::Map::new();
+    for r in &args.resume {
+        let (shard, pos) = r.split_once('=').with_context(|| format!("--resume takes SHARD=POSITION, not {r:?}"))?;
+        let pos: u64 = pos.parse().with_context(|| format!("position {pos:?}"))?;
+        resume.insert(shard.to_string(), pos.into());
+    }
+    let sub = serde_json::json!({"op": "subscribe", "topics": args.topics, "token": args.token, "resume": resume});
+    ws.send(Message::Text(sub.to_string().into())).await?;
+    let mut events = 0u64;
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(t) = msg? {
+            println!("{t}");
+            if t.contains("\"type\":\"event\"") {
+                events += 1;
+                if args.count.is_some_and(|c| events >= c) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
