@@ -278,6 +278,11 @@ fn walk_batches(
     w.stop = loop {
         let f = match parse_frame(buf, off) {
             Parsed::Frame(f) => f,
+            // The bytes read end before the next frame's header: more may follow in the
+            // file, so this is a truncated read, not the end of the written data (else a
+            // batch longer than the read whose frames happen to end at the buffer's end is
+            // never consumed).
+            Parsed::End if off + FRAME_HEADER > buf.len() => break Stop::End { truncated: true },
             Parsed::End => break Stop::End { truncated: false },
             Parsed::Truncated { .. } => break Stop::End { truncated: true },
             Parsed::Bad(reason) => break Stop::Bad { off, reason },

@@ -5,6 +5,7 @@ mod bench;
 mod compare;
 mod data;
 mod http_bench;
+mod project;
 mod serve;
 mod soak;
 mod watch;
@@ -54,6 +55,13 @@ enum Command {
     /// printing `ack <position> <digest>` per durable batch; restarts continue the history
     /// (the child process of the kill -9 crash test).
     Soak(soak::SoakArgs),
+    /// Build or update the SQL projection (embedded SQLite by default, or PostgreSQL) from a
+    /// data folder's journals, with a progress bar; resumes from the stored positions, or
+    /// starts over with --rebuild.
+    Project(project::ProjectArgs),
+    /// Per shard: the journal's last position, the SQL projection's position and how far it
+    /// is behind (records and seconds).
+    Status(project::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +75,8 @@ fn main() -> ExitCode {
         Command::Snapshot(cmd) => data::snapshot(&cmd),
         Command::Replay(args) => data::replay(&args),
         Command::Soak(args) => soak::run(&args),
+        Command::Project(args) => project::project_cmd(&args),
+        Command::Status(args) => project::status_cmd(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
