@@ -35,13 +35,23 @@ impl Default for RouteStats {
     }
 }
 
+/// Writes more Prometheus text (HELP, TYPE and samples) into `/metrics`: how parts that the
+/// gateway does not depend on, such as the projectors, report their figures.
+pub type MetricsSource = Box<dyn Fn(&mut String) + Send + Sync>;
+
 #[derive(Default)]
 pub struct Metrics {
     routes: RwLock<HashMap<Arc<str>, Arc<RouteStats>>>,
     rejects: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
+    sources: RwLock<Vec<MetricsSource>>,
 }
 
 impl Metrics {
+    /// Adds a source whose text is appended to every `/metrics` answer.
+    pub fn add_source(&self, source: MetricsSource) {
+        self.sources.write().unwrap_or_else(|e| e.into_inner()).push(source);
+    }
+
     fn route(&self, route: &str) -> Arc<RouteStats> {
         if let Some(r) = self.routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
             return r.clone();
@@ -129,5 +139,8 @@ pub async fn render(State(app): State<AppState>) -> Response {
     let _ = writeln!(s, "# HELP croupier_ws_dropped_total WebSocket subscribers dropped for being too slow.");
     let _ = writeln!(s, "# TYPE croupier_ws_dropped_total counter");
     let _ = writeln!(s, "croupier_ws_dropped_total {}", app.hub.dropped.load(Ordering::Relaxed));
+    for source in m.sources.read().unwrap_or_else(|e| e.into_inner()).iter() {
+        source(&mut s);
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s).into_response()
 }

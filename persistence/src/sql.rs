@@ -78,6 +78,13 @@ pub struct ProjectorHandle {
 }
 
 impl ProjectorHandle {
+    /// Reads [`lag`](Self::lag) from elsewhere (a metrics endpoint) while this handle keeps
+    /// the task; the closure stays valid after the task ends.
+    pub fn lag_source(&self) -> impl Fn() -> Vec<ShardLag> + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Lag per shard as of the last batch (records and seconds behind).
     pub fn lag(&self) -> Vec<ShardLag> {
         self.shared.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -120,7 +120,8 @@ HTTP scenario (a load generator in this process, the server in another):
             each keep one POST /api/bet in flight for --duration seconds after a 1 s
             warm-up. Without --target it starts `croupier serve` (this binary) on a free
             127.0.0.1 port over a temporary data folder with --durability (default process),
-            --shards and --server-workers, and stops it after. With --pipeline N each
+            --shards and --server-workers and without SQL projection (--sql off: bet
+            acceptance alone), and stops it after. With --pipeline N each
             connection writes N requests at once and reads their N answers in order. Latency
             is each request's, from the write that carried it to its complete answer. JSON:
             scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max},

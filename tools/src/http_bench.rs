@@ -151,8 +151,13 @@ fn start_server(cfg: &HttpBetsConfig, key: &str) -> Result<(ServerChild, SocketA
             Durability::Fsync => "fsync",
             _ => "process",
         })
+        // Bet acceptance alone: the SQL projector would share these two cores with the load
+        // generator (its own figures: `croupier project`, BENCHMARKS.md).
+        .arg("--sql")
+        .arg("off")
         .env("CROUPIER_OPERATOR_KEY", key)
         .env_remove("CROUPIER_CONFIG")
+        .env_remove("CROUPIER_NATS")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -22,11 +22,20 @@ const AFTER_HELP: &str = "\
 Precedence: flags > CROUPIER_* environment variables > --config file > defaults.
 
 The config file (TOML) may set: listen, data_dir, durability (\"process\" | \"fsync\"), shards,
-workers, token_ttl_s, ring_capacity. Example:
+workers, token_ttl_s, ring_capacity, sql, nats. Example:
   listen = \"0.0.0.0:8080\"
   data_dir = \"/var/lib/croupier\"
   durability = \"fsync\"
   shards = 4
+  sql = \"postgres://croupier@db/croupier\"
+  nats = \"nats://127.0.0.1:4222\"
+
+Projection: the SQL projector follows every shard's journal into the database of --sql (default:
+the SQLite file <data-dir>/croupier.sqlite, created with its schema; `--sql off` runs none), and
+with --nats an event-stream projector publishes every event to JetStream (stream CROUPIER,
+subjects croupier.<shard>.<event>). Both resume from their stored positions, never hold the
+shards back, and report their lag in /metrics (croupier_projector_lag_records,
+croupier_projector_lag_seconds, croupier_projector_position) and in `croupier status`.
 
 The operator key signs operator requests (X-Croupier-Signature = hex(HMAC-SHA256(key, body)))
 and player tokens. Without CROUPIER_OPERATOR_KEY it is read from <data-dir>/operator.key, or
@@ -73,6 +82,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_RING_CAPACITY", value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ring_capacity: Option<u64>,
 
+    /// Database the SQL projector writes rounds, orders and the ledger into: sqlite://FILE,
+    /// postgres://..., or `off` [default: sqlite://<data-dir>/croupier.sqlite]
+    #[arg(long, env = "CROUPIER_SQL", value_name = "URL")]
+    pub sql: Option<String>,
+
+    /// NATS server to publish every event to (JetStream stream CROUPIER); none if unset
+    #[arg(long, env = "CROUPIER_NATS", value_name = "URL")]
+    pub nats: Option<String>,
+
     /// The operator key (prefer the environment variable over the flag: flags show in `ps`)
     #[arg(long, env = "CROUPIER_OPERATOR_KEY", value_name = "KEY", hide_env_values = true)]
     pub operator_key: Option<String>,
@@ -88,6 +106,8 @@ struct FileConfig {
     workers: Option<u64>,
     token_ttl_s: Option<u64>,
     ring_capacity: Option<u64>,
+    sql: Option<String>,
+    nats: Option<String>,
 }
 
 /// The settings `serve` runs with, after precedence.
@@ -100,6 +120,10 @@ pub struct Settings {
     pub workers: usize,
     pub token_ttl_s: u64,
     pub ring_capacity: usize,
+    /// The SQL projector's database; `None` runs none.
+    pub sql: Option<String>,
+    /// The event-stream projector's NATS server; `None` runs none.
+    pub nats: Option<String>,
 }
 
 fn cores() -> usize {
@@ -121,9 +145,17 @@ impl ServeArgs {
             (None, Some("fsync")) | (None, None) => Durability::Fsync,
             (None, Some(other)) => bail!("durability must be \"process\" or \"fsync\", not {other:?}"),
         };
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("croupier-data"));
+        let sql = match self.sql.clone().or(file.sql) {
+            Some(off) if off == "off" => None,
+            Some(url) => Some(url),
+            None => Some(croupier_persistence::default_sql_url(&data_dir)),
+        };
         Ok(Settings {
+            sql,
+            nats: self.nats.clone().or(file.nats).filter(|u| !u.is_empty()),
             listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("croupier-data")),
+            data_dir,
             durability,
             shards: self.shards.or(file.shards).map_or_else(cores, |n| n as usize),
             workers: self.workers.or(file.workers).map_or_else(cores, |n| n as usize),
@@ -181,9 +213,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> {
     let cfg = GatewayConfig { token_ttl_ms: s.token_ttl_s.saturating_mul(1000), ..GatewayConfig::default() };
     let gateway = Gateway::start(runtime, s.data_dir.clone(), cfg, key).await.map_err(anyhow::Error::msg)?;
-    // Hook for the SQL projection (crate croupier-persistence): start its projectors here,
-    // over `s.data_dir`'s journals and `gateway.app().engine.runtime().durable_watches()`,
-    // and stop them after `serve` below returns, before the runtime shuts down.
+    let projectors = Projectors::start(s, &gateway);
     let listener =
         tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
@@ -194,9 +224,110 @@ async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> 
         s.shards,
         s.durability
     );
-    gateway.serve(listener, stop_signal()).await.context("server")?;
+    let served = gateway.serve(listener, stop_signal()).await.context("server");
+    projectors.stop().await;
     eprintln!("stopping: draining the shards and writing snapshots");
-    Ok(())
+    served
+}
+
+/// The projectors `serve` runs beside the gateway. They read the journals, never the shards:
+/// a slow or failed projector costs lag, never a refused bet; what it has not written is
+/// written at the next start from its stored positions.
+struct Projectors {
+    sql: Option<croupier_persistence::ProjectorHandle>,
+    stream: Option<croupier_persistence::StreamHandle>,
+}
+
+impl Projectors {
+    fn start(s: &Settings, gateway: &Gateway) -> Projectors {
+        use croupier_persistence::{ProjectorConfig, SqlProjector, StreamConfig, StreamProjector};
+        let sql = s.sql.as_ref().map(|url| {
+            eprintln!("sql projection: {}", redact(url));
+            SqlProjector::spawn(ProjectorConfig { sql_url: url.clone(), ..ProjectorConfig::new(&s.data_dir) })
+        });
+        let stream = s.nats.as_ref().map(|url| {
+            eprintln!("event stream: {} (JetStream stream CROUPIER)", redact(url));
+            StreamProjector::spawn(StreamConfig::new(&s.data_dir, url.clone()))
+        });
+        let mut lags: Vec<(&'static str, LagFn)> = Vec::new();
+        if let Some(p) = &sql {
+            lags.push(("sql", Box::new(p.lag_source())));
+        }
+        if let Some(p) = &stream {
+            lags.push(("nats", Box::new(p.lag_source())));
+        }
+        if !lags.is_empty() {
+            gateway.app().metrics.add_source(Box::new(move |out| write_lags(out, &lags)));
+        }
+        Projectors { sql, stream }
+    }
+
+    /// Lets each projector finish its batch in flight; reports errors it met.
+    async fn stop(self) {
+        if let Some(p) = self.sql {
+            for e in p.errors() {
+                eprintln!("sql projection stopped on an error (it resumes at the next start): {e}");
+            }
+            if let Err(e) = p.stop().await {
+                eprintln!("sql projection: {e}");
+            }
+        }
+        if let Some(p) = self.stream {
+            for e in p.errors() {
+                eprintln!("event stream stopped on an error (it resumes at the next start): {e}");
+            }
+            if let Err(e) = p.stop().await {
+                eprintln!("event stream: {e}");
+            }
+        }
+    }
+}
+
+type LagFn = Box<dyn Fn() -> Vec<croupier_persistence::ShardLag> + Send + Sync>;
+
+fn write_lags(out: &mut String, projectors: &[(&'static str, LagFn)]) {
+    use std::fmt::Write;
+    let lags: Vec<_> = projectors.iter().map(|(name, lag)| (*name, lag())).collect();
+    let _ = writeln!(out, "# HELP croupier_projector_lag_records Journal records not yet projected, per shard.");
+    let _ = writeln!(out, "# TYPE croupier_projector_lag_records gauge");
+    for (p, l) in lags.iter().flat_map(|(p, ls)| ls.iter().map(move |l| (p, l))) {
+        let _ = writeln!(
+            out,
+            "croupier_projector_lag_records{{projector=\"{p}\",shard=\"{}\"}} {}",
+            l.shard, l.records_behind
+        );
+    }
+    let _ = writeln!(out, "# HELP croupier_projector_position Last journal record projected, per shard.");
+    let _ = writeln!(out, "# TYPE croupier_projector_position gauge");
+    for (p, l) in lags.iter().flat_map(|(p, ls)| ls.iter().map(move |l| (p, l))) {
+        let _ = writeln!(
+            out,
+            "croupier_projector_position{{projector=\"{p}\",shard=\"{}\"}} {}",
+            l.shard, l.projected_position
+        );
+    }
+    let _ =
+        writeln!(out, "# HELP croupier_projector_lag_seconds Age of the oldest record not yet projected, per shard.");
+    let _ = writeln!(out, "# TYPE croupier_projector_lag_seconds gauge");
+    for (p, l) in lags.iter().flat_map(|(p, ls)| ls.iter().map(move |l| (p, l))) {
+        let _ = writeln!(
+            out,
+            "croupier_projector_lag_seconds{{projector=\"{p}\",shard=\"{}\"}} {}",
+            l.shard, l.seconds_behind
+        );
+    }
+}
+
+/// A database URL without its password, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 async fn stop_signal() {
@@ -261,6 +392,17 @@ mod tests {
         assert_eq!((s.durability, s.shards), (Durability::Fsync, 3), "a flag beats the file");
         let s = settings(&["--config", f, "--listen", "127.0.0.1:9001"]).unwrap();
         assert_eq!(s.listen.port(), 9001);
+        let s = settings(&["--data-dir", "d"]).unwrap();
+        assert_eq!(s.sql, Some(croupier_persistence::default_sql_url(std::path::Path::new("d"))), "SQLite by default");
+        assert_eq!(s.nats, None);
+        assert_eq!(settings(&["--sql", "off"]).unwrap().sql, None);
+        std::fs::write(&file, "sql = \"postgres://u:pw@h/db\"\nnats = \"nats://127.0.0.1:4222\"\n").unwrap();
+        let s = settings(&["--config", f]).unwrap();
+        assert_eq!(
+            (s.sql.as_deref(), s.nats.as_deref()),
+            (Some("postgres://u:pw@h/db"), Some("nats://127.0.0.1:4222"))
+        );
+        assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         std::fs::write(&file, "durability = \"sometimes\"\n").unwrap();
         assert!(settings(&["--config", f]).is_err());
         std::fs::write(&file, "colour = \"red\"\n").unwrap();
