@@ -325,9 +325,20 @@ fn send_packet(packet: &str, sender: u64, total: i64, shares: u32, ttl_ms: Optio
 
 #[test]
 fn a_hot_packet_credits_grabbers_on_every_shard_exactly_once() {
+    hot_packet(Durability::Process);
+}
+
+/// In `fsync` mode batches wait for their sync while the shard runs the next ones: answers
+/// and transfers must still leave only once durable, and each share be credited once.
+#[test]
+fn a_hot_packet_with_fsync_pipelining_credits_exactly_once() {
+    hot_packet(Durability::Fsync);
+}
+
+fn hot_packet(durability: Durability) {
     let dir = tempfile::tempdir().unwrap();
     let shards = 3;
-    let (rt, _) = Runtime::start(config(dir.path(), shards, Durability::Process)).unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), shards, durability)).unwrap();
     setup(&rt);
     let sender = 1u64;
     rt.call(deposit(sender, 1_000_000, 1)).unwrap();
@@ -385,7 +396,7 @@ fn a_hot_packet_credits_grabbers_on_every_shard_exactly_once() {
     // A restart keeps every link's counters, and re-sends nothing that was acknowledged.
     let digests: Vec<_> = (0..shards).map(|i| view(&rt, i).digest).collect();
     rt.shutdown(false).unwrap();
-    let (rt, _) = Runtime::start(config(dir.path(), shards, Durability::Process)).unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), shards, durability)).unwrap();
     assert!(rt.wait_transfers_settled(Duration::from_secs(20)));
     assert_eq!(rt.links().unwrap(), links);
     let again: Vec<_> = (0..shards).map(|i| view(&rt, i).digest).collect();

@@ -80,28 +80,54 @@ impl Outbox {
         }
     }
 
-    /// After a batch is durable: the transfers it sent, and acknowledgements for the
-    /// transfers it applied.
+    /// After a batch is durable, when nothing executed after it is pending: the transfers it
+    /// sent, and acknowledgements for the transfers it applied.
     pub fn after_batch(&mut self, state: &State, send: &mut impl FnMut(u32, Message)) {
         for (peer, link) in state.links().iter().enumerate() {
-            let p = peer as u32;
-            if p == self.me {
-                continue;
+            self.release(state, peer as u32, link.sent, link.applied, send);
+        }
+    }
+
+    /// Records, for the batch just executed, the per-peer counters that become safe to tell
+    /// once it is durable: `sent[peer]` and `applied[peer]` (see [`Outbox::after_durable`]).
+    pub fn mark(state: &State, sent: &mut Vec<u64>, applied: &mut Vec<u64>) {
+        sent.clear();
+        applied.clear();
+        for link in state.links() {
+            sent.push(link.sent);
+            applied.push(link.applied);
+        }
+    }
+
+    /// A batch marked by [`Outbox::mark`] is durable (and every batch before it): forward the
+    /// transfers up to its `sent` and acknowledge up to its `applied`, never anything a later,
+    /// not yet durable batch did.
+    pub fn after_durable(&mut self, state: &State, sent: &[u64], applied: &[u64], send: &mut impl FnMut(u32, Message)) {
+        for (peer, (&s, &a)) in sent.iter().zip(applied).enumerate() {
+            self.release(state, peer as u32, s, a, send);
+        }
+    }
+
+    fn release(&mut self, state: &State, p: u32, sent: u64, applied: u64, send: &mut impl FnMut(u32, Message)) {
+        if p == self.me {
+            return;
+        }
+        let Some(link) = state.link(p) else { return };
+        let peer = p as usize;
+        let forwarded = &mut self.forwarded[peer];
+        if sent > *forwarded {
+            // `unacked` holds `acked + 1 ..= link.sent` in order: skip what was pushed already
+            // (or acknowledged meanwhile), stop at what is durable.
+            let skip = forwarded.saturating_sub(link.acked) as usize;
+            for t in link.unacked.iter().skip(skip).take_while(|t| t.seq <= sent) {
+                debug_assert!(t.seq > *forwarded);
+                send(p, Message::Transfer(*t));
             }
-            let forwarded = &mut self.forwarded[peer];
-            if link.sent > *forwarded {
-                // `unacked` holds `acked + 1 ..= sent` in order: skip what was pushed already.
-                let skip = forwarded.saturating_sub(link.acked) as usize;
-                for t in link.unacked.iter().skip(skip) {
-                    debug_assert!(t.seq > *forwarded);
-                    send(p, Message::Transfer(*t));
-                }
-                *forwarded = link.sent;
-            }
-            if link.applied > self.acked[peer] {
-                send(p, Message::Ack { from: self.me, upto: link.applied });
-                self.acked[peer] = link.applied;
-            }
+            *forwarded = sent;
+        }
+        if applied > self.acked[peer] {
+            send(p, Message::Ack { from: self.me, upto: applied });
+            self.acked[peer] = applied;
         }
     }
 
@@ -115,9 +141,11 @@ impl Outbox {
                 let queued = self.queued.get_mut(t.from as usize)?;
                 *queued = (*queued).max(applied);
                 if t.seq <= *queued {
-                    // A repeat. Acknowledge only what is applied (durable), not what is queued.
-                    if t.seq <= applied {
-                        send(t.from, Message::Ack { from: self.me, upto: applied });
+                    // A repeat. Acknowledge only what is applied durably (what was told), not
+                    // what is queued or applied by a batch still waiting for its sync.
+                    let durable = self.acked[t.from as usize];
+                    if t.seq <= durable {
+                        send(t.from, Message::Ack { from: self.me, upto: durable });
                     }
                     return None;
                 }
@@ -134,13 +162,13 @@ impl Outbox {
             }
             Message::Hello { from, applied } => {
                 let link = state.link(from)?;
-                for t in link.unacked.iter().filter(|t| t.seq > applied) {
+                // Only what was forwarded already is durable; the rest goes when its batch is.
+                let durable = self.forwarded[from as usize];
+                for t in link.unacked.iter().filter(|t| t.seq > applied && t.seq <= durable) {
                     send(from, Message::Transfer(*t));
                 }
-                self.forwarded[from as usize] = self.forwarded[from as usize].max(link.sent);
                 // The peer lost what we told it: tell it again.
-                send(from, Message::Ack { from: self.me, upto: link.applied });
-                self.acked[from as usize] = link.applied;
+                send(from, Message::Ack { from: self.me, upto: self.acked[from as usize] });
                 (applied > link.acked && applied <= link.sent)
                     .then_some(Command::AckTransfers { peer: from, upto: applied })
             }

@@ -673,6 +673,23 @@ struct Batch {
     answers: Vec<Answer>,
 }
 
+/// A batch executed and committed whose answers (and cross-shard messages) wait for the
+/// journal to make it durable (`fsync` mode), while the shard goes on with the next batches.
+struct Pending {
+    position: u64,
+    slots: Vec<Option<Completion>>,
+    answers: Vec<Answer>,
+    /// Per peer, the link counters after this batch: what may be told once it is durable.
+    sent: Vec<u64>,
+    applied: Vec<u64>,
+}
+
+/// Batches waiting for their sync at most; then the shard waits for the oldest. Bounds the
+/// answers held back and the memory they hold.
+const MAX_PENDING: usize = 64;
+/// How long an idle shard with batches pending waits for the sync before polling its ring.
+const PENDING_POLL: Duration = Duration::from_micros(200);
+
 struct ShardLoop<'a> {
     index: u32,
     shard: &'a mut DurableShard,
@@ -684,6 +701,11 @@ struct ShardLoop<'a> {
     outgoing: Outgoing,
     timers: Timers,
     failure: Option<ShardError>,
+    watch: DurableWatch,
+    /// Oldest first; positions increase.
+    pending: VecDeque<Pending>,
+    /// Buffers of released batches, reused so that steady state allocates nothing.
+    spare: Vec<Pending>,
 }
 
 impl<'a> ShardLoop<'a> {
@@ -691,6 +713,7 @@ impl<'a> ShardLoop<'a> {
         let shards = mesh.lanes.len();
         let outbox = Outbox::new(shard.state()).expect("the topology was claimed before serving");
         let timers = Timers::from_state(shard.state(), index as usize, shards);
+        let watch = shard.durable_watch();
         ShardLoop {
             index,
             lane: &mesh.lanes[index as usize],
@@ -706,6 +729,9 @@ impl<'a> ShardLoop<'a> {
             outbox,
             timers,
             failure: None,
+            watch,
+            pending: VecDeque::with_capacity(MAX_PENDING),
+            spare: Vec::new(),
         }
     }
 
@@ -717,7 +743,8 @@ impl<'a> ShardLoop<'a> {
         loop {
             let (paused, stop) = (self.mesh.paused.load(Ordering::Acquire), self.mesh.stop.load(Ordering::Acquire));
             if paused && !stop {
-                std::thread::park_timeout(PARK);
+                self.release(None);
+                std::thread::park_timeout(if self.pending.is_empty() { PARK } else { PENDING_POLL });
                 continue;
             }
             // Reading the clock costs ~25 ns: not on every idle spin, only once per batch or
@@ -728,6 +755,15 @@ impl<'a> ShardLoop<'a> {
             self.drain();
             if !self.batch.commands.is_empty() {
                 self.run_batch();
+                idle_polls = 0;
+                continue;
+            }
+            if !self.pending.is_empty() {
+                // Idle but answers wait for a sync: wait for it briefly, then look at the ring.
+                if let Some(front) = self.pending.front().map(|p| p.position) {
+                    let _ = self.watch.wait_timeout(front, PENDING_POLL);
+                }
+                self.release(None);
                 idle_polls = 0;
                 continue;
             }
@@ -763,7 +799,9 @@ impl<'a> ShardLoop<'a> {
                 }
                 Some(Job::Message(msg)) => self.receive(msg),
                 Some(Job::Inspect(f)) => {
+                    // A reader sees only durable state: run what was drained, wait for it.
                     self.run_batch();
+                    self.release_all();
                     f(self.shard.state());
                 }
                 None => break,
@@ -802,53 +840,123 @@ impl<'a> ShardLoop<'a> {
         }
     }
 
-    /// Runs the batch as one group commit, completes its callers once it is durable, then
-    /// schedules what it opened and forwards what it sent to other shards.
+    /// Runs the batch as one group commit and schedules what it opened. Its callers are
+    /// completed, and what it sent to other shards forwarded, once it is durable: at once in
+    /// `process` mode; in `fsync` mode it joins the pending batches and the shard goes on.
     fn run_batch(&mut self) {
-        let batch = &mut self.batch;
-        if batch.commands.is_empty() {
+        if self.batch.commands.is_empty() {
             return;
         }
         let started = Instant::now();
-        batch.answers.clear();
-        let watch = self.shard.durable_watch();
-        let outcome = if self.failure.is_some() {
-            Err(None)
-        } else {
-            self.shard
-                .execute_batch(&batch.commands, &mut batch.answers)
-                .and_then(|position| watch.wait(position).map_err(ShardError::from))
-                .map_err(Some)
+        self.batch.answers.clear();
+        let outcome = match self.failure {
+            Some(_) => Err(None),
+            None => self.shard.execute_batch(&self.batch.commands, &mut self.batch.answers).map_err(Some),
         };
         match outcome {
-            Ok(()) => {
+            Ok(position) => {
+                let batch = &mut self.batch;
                 debug_assert_eq!(batch.answers.len(), batch.slots.len());
                 schedule(&mut self.timers, self.shard.state(), self.index, self.mesh.lanes.len(), batch);
-                for (slot, answer) in batch.slots.drain(..).zip(batch.answers.drain(..)) {
-                    if let Some(slot) = slot {
-                        slot.complete(self.index, answer);
+                if self.pending.is_empty() && self.watch.durable_seq() >= position {
+                    for (slot, answer) in batch.slots.drain(..).zip(batch.answers.drain(..)) {
+                        if let Some(slot) = slot {
+                            slot.complete(self.index, answer);
+                        }
                     }
+                    let outgoing = &mut self.outgoing;
+                    self.outbox.after_batch(self.shard.state(), &mut |p, m| outgoing.push(p, m));
+                    self.outgoing.flush(self.mesh);
+                } else {
+                    self.hold(position);
+                    let wait = (self.pending.len() >= MAX_PENDING).then(|| self.pending[0].position);
+                    self.release(wait);
                 }
-                let outgoing = &mut self.outgoing;
-                self.outbox.after_batch(self.shard.state(), &mut |p, m| outgoing.push(p, m));
-                self.outgoing.flush(self.mesh);
             }
             Err(e) => {
                 if let Some(e) = e {
                     self.failure = Some(e);
                 }
-                batch.answers.clear();
-                for slot in batch.slots.drain(..).flatten() {
+                self.batch.answers.clear();
+                for slot in self.batch.slots.drain(..).flatten() {
                     slot.complete(self.index, Err(Reject::ShardUnavailable));
                 }
+                self.fail_pending();
             }
         }
-        let n = batch.commands.len() as u64;
-        batch.commands.clear();
+        let n = self.batch.commands.len() as u64;
+        self.batch.commands.clear();
         let per_command = (started.elapsed().as_nanos() as u64 / n).max(1);
         let old = self.lane.ns_per_command.load(Ordering::Relaxed);
         let new = if old == 0 { per_command } else { (old * 7 + per_command) / 8 };
         self.lane.ns_per_command.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// Moves the executed batch's callers and answers into a pending entry.
+    fn hold(&mut self, position: u64) {
+        let mut p = self.spare.pop().unwrap_or_else(|| Pending {
+            position: 0,
+            slots: Vec::with_capacity(self.batch_max),
+            answers: Vec::with_capacity(self.batch_max),
+            sent: Vec::new(),
+            applied: Vec::new(),
+        });
+        debug_assert!(p.slots.is_empty() && p.answers.is_empty());
+        // Equal when a batch journaled nothing (only replays and rejects).
+        debug_assert!(self.pending.back().is_none_or(|b| b.position <= position));
+        p.position = position;
+        std::mem::swap(&mut p.slots, &mut self.batch.slots);
+        std::mem::swap(&mut p.answers, &mut self.batch.answers);
+        Outbox::mark(self.shard.state(), &mut p.sent, &mut p.applied);
+        self.pending.push_back(p);
+    }
+
+    /// Completes every pending batch the journal made durable, oldest first, after waiting
+    /// until `wait_for` is durable if given.
+    fn release(&mut self, wait_for: Option<u64>) {
+        if let Some(position) = wait_for {
+            if let Err(e) = self.watch.wait(position) {
+                self.failure = Some(ShardError::from(e));
+                self.fail_pending();
+                return;
+            }
+        }
+        let durable = self.watch.durable_seq();
+        let mut told = false;
+        while self.pending.front().is_some_and(|p| p.position <= durable) {
+            let Some(mut p) = self.pending.pop_front() else { break };
+            for (slot, answer) in p.slots.drain(..).zip(p.answers.drain(..)) {
+                if let Some(slot) = slot {
+                    slot.complete(self.index, answer);
+                }
+            }
+            let outgoing = &mut self.outgoing;
+            self.outbox.after_durable(self.shard.state(), &p.sent, &p.applied, &mut |peer, m| outgoing.push(peer, m));
+            self.spare.push(p);
+            told = true;
+        }
+        if told {
+            self.outgoing.flush(self.mesh);
+        }
+    }
+
+    /// Waits until every pending batch is durable and completes them.
+    fn release_all(&mut self) {
+        let last = self.pending.back().map(|p| p.position);
+        if last.is_some() {
+            self.release(last);
+        }
+    }
+
+    /// The journal failed: nothing pending will become durable.
+    fn fail_pending(&mut self) {
+        while let Some(mut p) = self.pending.pop_front() {
+            p.answers.clear();
+            for slot in p.slots.drain(..).flatten() {
+                slot.complete(self.index, Err(Reject::ShardUnavailable));
+            }
+            self.spare.push(p);
+        }
     }
 
     fn park_idle(&self) {
