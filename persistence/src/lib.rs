@@ -32,6 +32,7 @@
 
 pub mod db;
 pub mod lag;
+pub mod reconcile;
 pub mod rows;
 pub mod source;
 pub mod sql;
@@ -58,6 +59,8 @@ pub enum ProjectError {
     Nats(String),
     #[error("data folder: {0}")]
     Data(String),
+    #[error("sql ledger: {0}")]
+    Ledger(String),
     #[error("configuration: {0}")]
     Config(String),
     #[error("injected fault (test hook)")]

@@ -4,10 +4,7 @@
 //! balances, account by account.
 
 use croupier_engine::durable::{DurableShard, ShardConfig};
-use croupier_engine::ids::{AccountNo, CurrencyId, PacketNo};
-use croupier_engine::State;
 use croupier_persistence::Db;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -28,50 +25,7 @@ fn json(out: &Output, what: &str) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: not one JSON object ({e}): {stdout}"))
 }
 
-type Balances = BTreeMap<(u32, String, i64, String), i64>;
-
-fn engine_balances(shard: u32, s: &State, out: &mut Balances) {
-    let code = |c: usize| s.currencies()[c].code.as_str().to_owned();
-    let mut put = |kind: &str, r: i64, cur: String, v: i64| {
-        if v != 0 {
-            out.insert((shard, kind.to_owned(), r, cur), v);
-        }
-    };
-    for (i, c) in s.currencies().iter().enumerate() {
-        put("external", i as i64, code(i), c.external.0);
-        put("house", i as i64, code(i), c.house.0);
-    }
-    for i in 0..s.accounts().len() {
-        let a = s.account(AccountNo(i as u32));
-        put("player", i as i64, code(a.currency.index()), a.available.0);
-        put("held", i as i64, code(a.currency.index()), a.held.0);
-    }
-    for i in 0..s.packets().len() {
-        let p = s.packet(PacketNo(i as u32));
-        put("pool", i as i64, code(s.account(p.sender).currency.index()), p.remaining.0);
-    }
-    for (peer, link) in s.links().iter().enumerate() {
-        for c in 0..s.currencies().len() {
-            put("transit", peer as i64, code(c), link.transit(CurrencyId(c as u32)).0);
-        }
-    }
-}
-
-async fn sql_balances(db: &Db) -> Balances {
-    db.pairs(
-        "SELECT shard || '|' || account_kind || '|' || account_ref || '|' || currency, SUM(amount) \
-         FROM wallet_ledger GROUP BY shard, account_kind, account_ref, currency",
-    )
-    .await
-    .unwrap()
-    .into_iter()
-    .filter(|r| r.1 != 0)
-    .map(|(k, v)| {
-        let p: Vec<&str> = k.split('|').collect();
-        ((p[0].parse().unwrap(), p[1].to_owned(), p[2].parse().unwrap(), p[3].to_owned()), v)
-    })
-    .collect()
-}
+use croupier_persistence::reconcile::LedgerBalances as Balances;
 
 fn check(scenario: &str) {
     let tmp = tempfile::tempdir().unwrap();
@@ -119,13 +73,17 @@ fn check(scenario: &str) {
         let (s, _) = DurableShard::open(ShardConfig::new(&data, shard as u32)).unwrap();
         let digest: String = s.state().digest().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(r["digest"].as_str().unwrap(), digest, "the state compared is restore's");
-        engine_balances(shard as u32, s.state(), &mut engine);
+        croupier_persistence::reconcile::engine_balances(shard as u32, s.state(), &mut engine);
         s.close(false).unwrap();
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let db = Db::connect(&croupier_persistence::default_sql_url(&data)).await.unwrap();
-        assert_eq!(sql_balances(&db).await, engine, "{scenario}: SQL ledger sums equal the engine's balances");
+        assert_eq!(
+            croupier_persistence::reconcile::ledger_balances(&db).await.unwrap(),
+            engine,
+            "{scenario}: SQL ledger sums equal the engine's balances"
+        );
         let zero = db.pairs("SELECT currency, SUM(amount) FROM wallet_ledger GROUP BY currency").await.unwrap();
         assert!(zero.iter().all(|z| z.1 == 0), "zero sum per currency: {zero:?}");
         let bets = db.scalar("SELECT COUNT(*) FROM orders").await.unwrap();

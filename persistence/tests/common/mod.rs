@@ -8,47 +8,18 @@ use croupier_engine::testkit::{default_limits, setup_commands, Generator};
 use croupier_engine::{State, Timestamp};
 use croupier_journal::Durability;
 use croupier_persistence::Db;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// (shard, account kind, reference, currency) → balance.
-pub type Balances = BTreeMap<(u32, String, i64, String), i64>;
+pub use croupier_persistence::reconcile::LedgerBalances as Balances;
 
 pub struct History {
     pub balances: Balances,
     /// Events journaled per shard.
     pub events: u64,
     pub transfers: u64,
-}
-
-fn state_balances(shard: u32, s: &State, out: &mut Balances) {
-    let code = |c: usize| s.currencies()[c].code.as_str().to_owned();
-    let mut put = |kind: &str, r: i64, cur: String, v: i64| {
-        if v != 0 {
-            out.insert((shard, kind.to_owned(), r, cur), v);
-        }
-    };
-    for (i, c) in s.currencies().iter().enumerate() {
-        put("external", i as i64, code(i), c.external.0);
-        put("house", i as i64, code(i), c.house.0);
-    }
-    for i in 0..s.accounts().len() {
-        let a = s.account(croupier_engine::ids::AccountNo(i as u32));
-        put("player", i as i64, code(a.currency.index()), a.available.0);
-        put("held", i as i64, code(a.currency.index()), a.held.0);
-    }
-    for i in 0..s.packets().len() {
-        let p = s.packet(croupier_engine::ids::PacketNo(i as u32));
-        let cur = s.account(p.sender).currency.index();
-        put("pool", i as i64, code(cur), p.remaining.0);
-    }
-    for (peer, link) in s.links().iter().enumerate() {
-        for c in 0..s.currencies().len() {
-            put("transit", peer as i64, code(c), link.transit(croupier_engine::ids::CurrencyId(c as u32)).0);
-        }
-    }
 }
 
 /// Runs `commands` generated commands (deposits, withdrawals, rounds with bets and draws, red
@@ -80,7 +51,7 @@ pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> His
         let (b, t) = rt
             .inspect(shard, move |s: &State| {
                 let mut b = Balances::new();
-                state_balances(shard as u32, s, &mut b);
+                croupier_persistence::reconcile::engine_balances(shard as u32, s, &mut b);
                 let t: u64 = s.links().iter().map(|l| l.sent).sum();
                 (b, t)
             })
@@ -98,28 +69,9 @@ pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> His
 
 /// Ledger sums per account from `wallet_ledger`, and the `balances` table, must agree.
 pub async fn sql_balances(db: &Db) -> Balances {
-    let rows = db
-        .pairs(
-            "SELECT shard || '|' || account_kind || '|' || account_ref || '|' || currency, CAST(SUM(amount) AS BIGINT) \
-             FROM wallet_ledger GROUP BY shard, account_kind, account_ref, currency",
-        )
-        .await
-        .expect("ledger sums");
-    let table = db
-        .pairs("SELECT shard || '|' || account_kind || '|' || account_ref || '|' || currency, balance FROM balances")
-        .await
-        .expect("balances");
-    let parse = |rows: Vec<(String, i64)>| -> Balances {
-        rows.into_iter()
-            .filter(|r| r.1 != 0)
-            .map(|(k, v)| {
-                let p: Vec<&str> = k.split('|').collect();
-                ((p[0].parse().unwrap(), p[1].to_owned(), p[2].parse().unwrap(), p[3].to_owned()), v)
-            })
-            .collect()
-    };
-    let ledger = parse(rows);
-    assert_eq!(ledger, parse(table), "the balances table agrees with the ledger sums");
+    let ledger = croupier_persistence::reconcile::ledger_balances(db).await.expect("ledger sums");
+    let table = croupier_persistence::reconcile::table_balances(db).await.expect("balances");
+    assert_eq!(ledger, table, "the balances table agrees with the ledger sums");
     ledger
 }
 
