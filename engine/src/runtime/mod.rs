@@ -684,6 +684,16 @@ struct Pending {
     applied: Vec<u64>,
 }
 
+/// Hands each caller its answer (slots of internal commands are `None`), emptying both.
+fn complete_all(shard: u32, slots: &mut Vec<Option<Completion>>, answers: &mut Vec<Answer>) {
+    debug_assert_eq!(slots.len(), answers.len());
+    for (slot, answer) in slots.drain(..).zip(answers.drain(..)) {
+        if let Some(slot) = slot {
+            slot.complete(shard, answer);
+        }
+    }
+}
+
 /// Batches waiting for their sync at most; then the shard waits for the oldest. Bounds the
 /// answers held back and the memory they hold.
 const MAX_PENDING: usize = 64;
@@ -859,11 +869,7 @@ impl<'a> ShardLoop<'a> {
                 debug_assert_eq!(batch.answers.len(), batch.slots.len());
                 schedule(&mut self.timers, self.shard.state(), self.index, self.mesh.lanes.len(), batch);
                 if self.pending.is_empty() && self.watch.durable_seq() >= position {
-                    for (slot, answer) in batch.slots.drain(..).zip(batch.answers.drain(..)) {
-                        if let Some(slot) = slot {
-                            slot.complete(self.index, answer);
-                        }
-                    }
+                    complete_all(self.index, &mut batch.slots, &mut batch.answers);
                     let outgoing = &mut self.outgoing;
                     self.outbox.after_batch(self.shard.state(), &mut |p, m| outgoing.push(p, m));
                     self.outgoing.flush(self.mesh);
@@ -925,11 +931,7 @@ impl<'a> ShardLoop<'a> {
         let mut told = false;
         while self.pending.front().is_some_and(|p| p.position <= durable) {
             let Some(mut p) = self.pending.pop_front() else { break };
-            for (slot, answer) in p.slots.drain(..).zip(p.answers.drain(..)) {
-                if let Some(slot) = slot {
-                    slot.complete(self.index, answer);
-                }
-            }
+            complete_all(self.index, &mut p.slots, &mut p.answers);
             let outgoing = &mut self.outgoing;
             self.outbox.after_durable(self.shard.state(), &p.sent, &p.applied, &mut |peer, m| outgoing.push(peer, m));
             self.spare.push(p);
