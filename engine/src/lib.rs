@@ -26,7 +26,7 @@ pub mod testkit;
 pub mod topology;
 
 pub use command::Command;
-pub use decide::{decide, Reply, MAX_BALANCE};
+pub use decide::{decide, Reply, MAX_BALANCE, MAX_LEDGER};
 pub use event::Event;
 pub use ids::{Code, ExtId, Timestamp, UserId};
 pub use money::{Money, Odds};

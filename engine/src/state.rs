@@ -81,6 +81,13 @@ pub struct CurrencyState {
     pub external: Money,
     /// The house's side of stakes and winnings.
     pub house: Money,
+    /// What the open bets in this currency would take from the house if every one won (round
+    /// bets: `floor(stake × odds)`; bookmaker holds: the stake). `decide` keeps
+    /// `house - exposure >= -MAX_LEDGER`, so settling them can never overflow the house.
+    pub exposure: Money,
+    /// The stakes of the open bets in this currency (the sum of every account's `held`);
+    /// `decide` keeps `house + stakes <= MAX_LEDGER`.
+    pub stakes: Money,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +104,11 @@ pub struct Account {
     pub day: u32,
     pub staked_today: Money,
     pub returned_today: Money,
+    /// What may still come back to `available` without `decide` seeing it again: the most
+    /// every open bet can return and what is left in the player's open red packets. `decide`
+    /// keeps `available + exposure <= MAX_LEDGER`, so settlements and packet refunds, which
+    /// cannot be refused, can never overflow a balance.
+    pub exposure: Money,
 }
 
 impl Account {
@@ -163,6 +175,14 @@ pub struct Bet {
 }
 
 impl Bet {
+    /// The most this bet can return to the player: `floor(stake × odds)` for a round bet
+    /// (checked at acceptance), the stake for a bookmaker hold (its payout arrives with the
+    /// status update, checked then).
+    #[inline]
+    pub fn max_return(&self) -> Money {
+        max_return(self.round.is_some(), self.stake, self.odds)
+    }
+
     /// Seed 000's `bill_status`: 1 open, 2 settled.
     pub fn bill_status(&self) -> u8 {
         match self.state {
@@ -459,6 +479,7 @@ impl State {
                 held[b.account.index()] += b.stake.0;
             }
         }
+        self.check_exposure()?;
         for (i, a) in self.accounts.iter().enumerate() {
             if a.available.is_negative() && !a.in_debt {
                 return Err(format!("account {i} has {} available without being in debt", a.available));
@@ -484,6 +505,55 @@ impl State {
             }
             if p.grabs.iter().any(|g| g.1 .0 < 1) {
                 return Err(format!("packet {i} has a share below one minor unit"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Exposure is what open bets and packets may still return, and every bound `decide`
+    /// keeps holds (see `decide::bounds`).
+    fn check_exposure(&self) -> Result<(), String> {
+        let mut account = vec![0i128; self.accounts.len()];
+        let mut currency = vec![(0i128, 0i128); self.currencies.len()];
+        for b in self.bets.iter().filter(|b| b.state == BetState::Open) {
+            account[b.account.index()] += b.max_return().0 as i128;
+            let c = &mut currency[self.accounts[b.account.index()].currency.index()];
+            c.0 += b.max_return().0 as i128;
+            c.1 += b.stake.0 as i128;
+        }
+        for p in &self.packets {
+            account[p.sender.index()] += p.remaining.0 as i128;
+        }
+        let ledger = crate::decide::MAX_LEDGER.0 as i128;
+        for (i, a) in self.accounts.iter().enumerate() {
+            if a.exposure.0 as i128 != account[i] {
+                return Err(format!(
+                    "account {i} has exposure {} but its open bets and packets {}",
+                    a.exposure, account[i]
+                ));
+            }
+            if a.available.0 as i128 + a.exposure.0 as i128 > ledger || (a.available.0 as i128) < -ledger {
+                return Err(format!("account {i} is beyond the ledger bound"));
+            }
+        }
+        for (i, c) in self.currencies.iter().enumerate() {
+            if (c.exposure.0 as i128, c.stakes.0 as i128) != currency[i] {
+                return Err(format!(
+                    "currency {i} records exposure {} and stakes {}, not {:?}",
+                    c.exposure, c.stakes, currency[i]
+                ));
+            }
+            let house = c.house.0 as i128;
+            if house - currency[i].0 < -ledger
+                || house + currency[i].1 > ledger
+                || (c.external.0 as i128).abs() > ledger
+            {
+                return Err(format!("currency {i} is beyond the ledger bound"));
+            }
+        }
+        for (peer, l) in self.links.iter().enumerate() {
+            if l.transit.iter().any(|t| (t.0 as i128).abs() > ledger) {
+                return Err(format!("transit with shard {peer} is beyond the ledger bound"));
             }
         }
         Ok(())
@@ -582,6 +652,8 @@ pub fn evolve(state: &mut State, event: &Event) {
                 exponent: *exponent,
                 external: Money::ZERO,
                 house: Money::ZERO,
+                exposure: Money::ZERO,
+                stakes: Money::ZERO,
             });
         }
         Event::GameDefined { game, def } => {
@@ -605,6 +677,7 @@ pub fn evolve(state: &mut State, event: &Event) {
                 day: 0,
                 staked_today: Money::ZERO,
                 returned_today: Money::ZERO,
+                exposure: Money::ZERO,
             });
             let a = &state.accounts[account.index()];
             index_account(&mut state.idx, &state.accounts, account.0, a);
@@ -668,11 +741,15 @@ pub fn evolve(state: &mut State, event: &Event) {
             assert_eq!(b.state, BetState::Open, "only open bets settle");
             debug_assert_eq!((b.account, b.stake), (*account, *stake));
             b.state = BetState::Settled { outcome: *outcome, payout: *payout };
+            let max_return = b.max_return();
             let a = &mut state.accounts[account.index()];
             a.held -= *stake;
-            let cur = a.currency;
-            state.currencies[cur.index()].house += *stake;
-            state.currencies[cur.index()].house -= *payout;
+            a.exposure -= max_return;
+            let c = &mut state.currencies[a.currency.index()];
+            c.exposure -= max_return;
+            c.stakes -= *stake;
+            c.house += *stake;
+            c.house -= *payout;
             credit(state, *account, *payout);
             count_returned(state, *account, *payout, *at);
         }
@@ -697,12 +774,14 @@ pub fn evolve(state: &mut State, event: &Event) {
             let p = &mut state.packets[packet.index()];
             assert_eq!(*share, p.grabbed(), "shares are grabbed in order");
             p.remaining -= *amount;
+            let sender = p.sender;
             p.grabs.push((*user, *amount));
             p.index_grab(*share);
             if p.grabbed() == p.shares {
                 assert_eq!(p.remaining, Money::ZERO, "the last share takes the rest");
                 p.status = PacketStatus::Exhausted;
             }
+            state.accounts[sender.index()].exposure -= *amount;
             if let Some(account) = account {
                 credit(state, *account, *amount);
             }
@@ -712,6 +791,7 @@ pub fn evolve(state: &mut State, event: &Event) {
             assert_eq!(p.remaining, *refund, "expiry refunds exactly the rest");
             p.remaining = Money::ZERO;
             p.status = PacketStatus::Expired;
+            state.accounts[account.index()].exposure -= *refund;
             credit(state, *account, *refund);
         }
         Event::TopologySet(t) => {
@@ -767,7 +847,9 @@ fn count_returned(state: &mut State, account: AccountNo, amount: Money, at: Time
         a.staked_today = Money::ZERO;
         a.returned_today = Money::ZERO;
     }
-    a.returned_today += amount;
+    // A limit counter, not a ledger balance: saturating keeps `evolve` total whatever the
+    // day brought (a resettlement may take it below zero).
+    a.returned_today = Money(a.returned_today.0.saturating_add(amount.0));
 }
 
 fn record_transfer(state: &mut State, id: ExtId, kind: TransferKind, account: AccountNo, amount: Money) {
@@ -780,15 +862,21 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
     assert_eq!(e.bet.index(), state.bets.len(), "bet ids are dense");
     let a = &mut state.accounts[e.account.index()];
     debug_assert!(a.available >= e.stake, "decide checked the funds");
+    let max_return = max_return(e.round.is_some(), e.stake, e.odds);
     a.available -= e.stake;
     a.held += e.stake;
+    a.exposure += max_return;
+    let c = &mut state.currencies[a.currency.index()];
+    c.exposure += max_return;
+    c.stakes += e.stake;
+    let a = &mut state.accounts[e.account.index()];
     let day = e.at.day();
     if day != a.day {
         a.day = day;
         a.staked_today = Money::ZERO;
         a.returned_today = Money::ZERO;
     }
-    a.staked_today += e.stake;
+    a.staked_today = Money(a.staked_today.0.saturating_add(e.stake.0));
     if let Some(round) = e.round {
         let r = &mut state.rounds[round.index()];
         r.bets.push(e.bet);
@@ -810,6 +898,16 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
     index_bet(&mut state.idx, &state.bets, e.bet, &state.bets[e.bet.index()]);
 }
 
+/// [`Bet::max_return`] from a bet's parts, for `evolve` of the event that accepts it.
+#[inline]
+fn max_return(round_bet: bool, stake: Money, odds: Odds) -> Money {
+    if round_bet {
+        crate::money::payout(stake, odds).expect("decide checked the payout at acceptance")
+    } else {
+        stake
+    }
+}
+
 fn index_account(idx: &mut Indexes, accounts: &Chunked<Account>, no: u32, a: &Account) {
     let rehash = |i: u32| hash_account_key(accounts[i as usize].user, accounts[i as usize].currency);
     idx.account_by_user.insert(hash_account_key(a.user, a.currency), no, rehash);
@@ -828,6 +926,8 @@ fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
     assert_eq!(e.packet.index(), state.packets.len(), "packet numbers are dense");
     let a = &mut state.accounts[e.account.index()];
     a.available -= e.total;
+    // The pool's money may come back at expiry: it stays in the sender's exposure until grabbed.
+    a.exposure += e.total;
     debug_assert!(!a.available.is_negative(), "decide checked the funds");
     state.idx.packet_by_id.insert(e.id, e.packet);
     state.packets.push(RedPacket {

@@ -2,12 +2,14 @@
 //! event, repeats move nothing, and every way of rebuilding the state (replaying events,
 //! restoring a snapshot and replaying the rest) lands on the same digest.
 
-use croupier_engine::command::{Command, DrawResult, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket};
+use croupier_engine::command::{
+    Command, DrawResult, GameLimits, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket,
+};
 use croupier_engine::ids::{CurrencyId, PacketNo, SelectionId, Timestamp, UserId};
 use croupier_engine::ledger::{LedgerAccount, LedgerBook};
 use croupier_engine::state::{Outcome, PacketStatus, PlayerLimits, RedPacket};
 use croupier_engine::testkit::*;
-use croupier_engine::{evolve, share_amount, Engine, Event, ExtId, Money, State};
+use croupier_engine::{evolve, share_amount, Engine, Event, ExtId, Money, Odds, State, MAX_BALANCE, MAX_LEDGER};
 use proptest::prelude::*;
 
 const T0: u64 = 1_700_000_000_000;
@@ -282,13 +284,16 @@ struct Run {
 
 /// Runs a history, checking the invariants after every command.
 fn run(steps: &[(Step, u64)], liability: i64) -> Run {
-    let mut e = configured(liability);
+    run_from(configured(liability), setup_events(liability), steps)
+}
+
+/// Runs a history on `e`, configured by the events `setup`.
+fn run_from(mut e: Engine, setup: Vec<Event>, steps: &[(Step, u64)]) -> Run {
     let mut events: Vec<Event> = Vec::new();
     let mut book = LedgerBook::new();
     let mut now = T0;
     let mut steps_in_debt = 0;
     // The setup's events belong to the journal too.
-    let setup = setup_events(liability);
     for ev in &setup {
         book.apply(ev, |_| {});
     }
@@ -337,6 +342,66 @@ fn setup_events(liability: i64) -> Vec<Event> {
         out.extend_from_slice(e.events());
     }
     out
+}
+
+/// An engine whose game has no limits worth the name and a 100,000× selection, with the
+/// events that configured it: every bound is `decide`'s own.
+fn unlimited() -> (Engine, Vec<Event>) {
+    let limits = GameLimits {
+        currency: code(CURRENCY),
+        min_stake: Money(1),
+        max_stake: Money(i64::MAX),
+        max_stake_per_user_round: Money(i64::MAX),
+        max_liability_per_selection: Money(i64::MAX),
+    };
+    let mut game = baccarat(limits.clone());
+    game.selections[TIE.0 as usize].odds = Odds(100_000 * Odds::SCALE);
+    let mut e = Engine::new(State::new());
+    let mut setup = Vec::new();
+    for c in setup_commands(limits).into_iter().chain([Command::DefineGame(game)]) {
+        must(&mut e, &c, Timestamp(T0));
+        setup.extend_from_slice(e.events());
+    }
+    (e, setup)
+}
+
+/// Amounts at, around and far beyond every bound, so that sums overflow unless `decide`
+/// checks them.
+fn extreme_amount() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(1),
+        Just(i64::MAX),
+        Just(i64::MAX / 2),
+        Just(MAX_BALANCE.0 - 1),
+        Just(MAX_BALANCE.0),
+        Just(MAX_BALANCE.0 + 1),
+        Just(MAX_LEDGER.0 / 3),
+        Just(MAX_LEDGER.0),
+        1i64..=i64::MAX,
+    ]
+}
+
+/// `s` with every amount it carries replaced by `a` (counts are left: they are bounded by
+/// the settings).
+fn with_amount(s: Step, a: i64) -> Step {
+    match s {
+        Step::Deposit { t, user, .. } => Step::Deposit { t, user, amount: a },
+        Step::Withdraw { t, user, .. } => Step::Withdraw { t, user, amount: a },
+        Step::Bet { o, user, r, sel, .. } => Step::Bet { o, user, r, sel, stake: a },
+        Step::Check { user, .. } => Step::Check { user, amount: a },
+        Step::Block { b, .. } => Step::Block { b, amount: a },
+        Step::Update { b, status, .. } => Step::Update { b, status, payout: a },
+        Step::Recalc { b, tx, status, .. } => Step::Recalc { b, tx, status, payout: a },
+        Step::Limits { user, stake, loss } => Step::Limits { user, stake: stake.map(|_| a), loss: loss.map(|_| a) },
+        Step::Send { p, shares, lucky, ttl_ms, .. } => Step::Send { p, total: a, shares, lucky, ttl_ms },
+        other => other,
+    }
+}
+
+fn extreme_history() -> impl Strategy<Value = Vec<(Step, u64)>> {
+    (history(), prop::collection::vec(extreme_amount(), 160)).prop_map(|(steps, amounts)| {
+        steps.into_iter().zip(amounts).map(|((s, dt), a)| (with_amount(s, a), dt)).collect()
+    })
 }
 
 fn rebuild(events: &[Event]) -> State {
@@ -412,6 +477,16 @@ proptest! {
         prop_assert_eq!(batched.state().digest(), single.state().digest());
     }
 
+    /// Every command with amounts at and beyond every bound, on a game with 100,000× odds and
+    /// no limits: nothing panics (`run` would), every invariant holds after every step, and
+    /// the events rebuild the state, so `evolve` is total over whatever `decide` emits.
+    #[test]
+    fn extreme_amounts_never_overflow_and_evolve_stays_total(steps in extreme_history()) {
+        let (e, setup) = unlimited();
+        let live = run_from(e, setup, &steps);
+        prop_assert_eq!(rebuild(&live.events).digest(), live.digest);
+    }
+
     /// Red-packet shares: each at least one minor unit, summing exactly to the total, for
     /// any total, count and seed.
     #[test]
@@ -453,6 +528,38 @@ fn packet(total: Money, shares: u32, kind: PacketKind) -> RedPacket {
     let p = e.state().packets()[0].clone();
     assert_eq!(p.status, PacketStatus::Open);
     p
+}
+
+/// The signed call sequence that used to destroy a data folder (issue 12): one unit
+/// deposited, then holds of one unit settled as wins of 10^17 again and again. Each payout
+/// was checked alone and the 93rd overflowed the balance inside `evolve`. Now the sums are
+/// checked before anything is emitted: the pumping stops with `BALANCE_OVERFLOW`, and the
+/// state stays whole.
+#[test]
+fn pumping_payouts_is_refused_before_any_balance_overflows() {
+    let (mut e, _) = unlimited();
+    must(&mut e, &deposit(8001, 100, 0), Timestamp(T0));
+    let mut refused = None;
+    for n in 0..200u64 {
+        let bet = ExtId::numbered("po-", n);
+        let user = UserId(8001);
+        let block =
+            Command::BlockFunds { bet, partner: code("p1"), user, currency: code(CURRENCY), amount: Money(100) };
+        if let Err(r) = e.execute(&block, Timestamp(T0)) {
+            refused = Some((n, r));
+            break;
+        }
+        let win = PartnerBetStatus::Won { payout: MAX_BALANCE };
+        if let Err(r) = e.execute(&Command::UpdateBetStatus { bet, user, status: win }, Timestamp(T0)) {
+            refused = Some((n, r));
+            break;
+        }
+        e.state().check_invariants().unwrap();
+    }
+    let (n, reject) = refused.expect("the ledger bound stops the pumping");
+    assert_eq!(reject.code(), "BALANCE_OVERFLOW");
+    assert!(n < 93, "refused at payout {n}, before any i64 could overflow");
+    e.state().check_invariants().unwrap();
 }
 
 /// Guards the generator: random histories must reach the interesting states (settlement,

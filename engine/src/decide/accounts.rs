@@ -1,6 +1,6 @@
 //! Configuration, deposits, withdrawals and responsible-gaming limits.
 
-use super::{account_to_credit, currency, existing_account, positive, Reply};
+use super::{account_to_credit, bounds, currency, existing_account, positive, Reply};
 use crate::command::Settings;
 use crate::event::Event;
 use crate::ids::{Code, CurrencyId, ExtId, Timestamp, UserId};
@@ -69,10 +69,7 @@ pub(super) fn deposit(
     if let Some(r) = replay_transfer(s, &transfer, TransferKind::Deposit, user, cur, amount) {
         return r;
     }
-    let external = s.currencies()[cur.index()].external;
-    if external.checked_sub(amount).is_none() {
-        return Err(Reject::BalanceOverflow);
-    }
+    bounds::system(s.currencies()[cur.index()].external, -(amount.0 as i128))?;
     let account = account_to_credit(s, user, cur, amount, out)?;
     out.push(Event::Deposited { account, transfer, amount });
     Ok(Reply::Transfer { account, replayed: false })
@@ -99,6 +96,7 @@ pub(super) fn withdraw(
     if a.available < amount {
         return Err(Reject::InsufficientFunds { available: a.available });
     }
+    bounds::system(s.currencies()[cur.index()].external, amount.0 as i128)?;
     out.push(Event::Withdrawn { account, transfer, amount });
     Ok(Reply::Transfer { account, replayed: false })
 }

@@ -1,7 +1,7 @@
 //! Round bets (seed 000 `bet`): the hot path. Everything here is a lookup and a comparison;
 //! nothing allocates.
 
-use super::{check_stake, existing_account, Reply};
+use super::{check_open_bet, check_stake, existing_account, Reply};
 use crate::command::PlaceBet;
 use crate::event::{BetAccepted, Event};
 use crate::ids::{BetId, Timestamp};
@@ -40,12 +40,13 @@ pub(super) fn place_bet(s: &State, b: &PlaceBet, now: Timestamp, out: &mut Vec<E
         return Err(Reject::RoundStakeLimit { remaining: round_left.max(Money::ZERO) });
     }
     let added = liability(b.stake, selection.odds).ok_or(Reject::LiabilityLimit)?;
-    payout(b.stake, selection.odds).filter(|p| *p <= super::MAX_BALANCE).ok_or(Reject::LiabilityLimit)?;
+    let won = payout(b.stake, selection.odds).filter(|p| *p <= super::MAX_BALANCE).ok_or(Reject::LiabilityLimit)?;
     let current = round.liability[b.selection.0 as usize];
     if current.0.saturating_add(added.0) > limits.max_liability_per_selection.0 {
         return Err(Reject::LiabilityLimit);
     }
     check_stake(s, account, b.stake, now)?;
+    check_open_bet(s, account, b.stake, won)?;
     let bet = BetId(s.bets().len() as u32);
     out.push(Event::BetAccepted(BetAccepted {
         bet,

@@ -5,10 +5,12 @@
 
 mod accounts;
 mod bets;
+mod bounds;
 mod partner;
 mod red_packets;
 mod transfers;
 
+pub use bounds::MAX_LEDGER;
 pub use red_packets::share_amount;
 mod rounds;
 
@@ -19,8 +21,9 @@ use crate::money::Money;
 use crate::reject::Reject;
 use crate::state::{BetState, RoundStatus, State};
 
-/// Most a single account may hold after a deposit, in minor units (10^17): far below i64's
-/// limit, so that payouts and grabs credited afterwards can never overflow a balance.
+/// Most a player may hold, with what open bets and packets may return, after money that
+/// comes from outside the betting (a deposit, a grabbed share), in minor units (10^17). Far
+/// below [`MAX_LEDGER`], the hard bound every balance keeps (`decide::bounds`).
 pub const MAX_BALANCE: Money = Money(100_000_000_000_000_000);
 
 /// The answer to an accepted command. `replayed` marks a repeat of an idempotent command: the
@@ -164,15 +167,16 @@ fn check_stake(s: &State, account: AccountNo, stake: Money, now: Timestamp) -> R
         return Err(Reject::AccountInDebt);
     }
     let (staked, returned) = a.today(now.day());
+    // Saturating: the day's counters are limits, not balances, and may be at their bounds.
     if let Some(limit) = a.limits.daily_stake {
-        let remaining = Money(limit.0 - staked.0);
+        let remaining = Money(limit.0.saturating_sub(staked.0));
         if stake > remaining {
             return Err(Reject::DailyStakeLimit { remaining: remaining.max(Money::ZERO) });
         }
     }
     if let Some(limit) = a.limits.daily_loss {
         // Open bets count as lost: the limit must hold whatever happens to them.
-        let remaining = Money(limit.0 - (staked.0 - returned.0));
+        let remaining = Money(limit.0.saturating_sub(staked.0.saturating_sub(returned.0)));
         if stake > remaining {
             return Err(Reject::DailyLossLimit { remaining: remaining.max(Money::ZERO) });
         }
@@ -183,8 +187,17 @@ fn check_stake(s: &State, account: AccountNo, stake: Money, now: Timestamp) -> R
     Ok(())
 }
 
-/// The account `user` will be credited `amount` in, after checking the balance stays within
-/// [`MAX_BALANCE`]. A user with no account in this currency gets one in the same command (its
+/// Room for a new open bet of `stake` that may return up to `max_return`: the player's
+/// balance if it wins, the house whether it wins or loses (see [`bounds`]).
+#[inline]
+fn check_open_bet(s: &State, account: AccountNo, stake: Money, max_return: Money) -> Result<(), Reject> {
+    let a = s.account(account);
+    bounds::player(Some(a), -(stake.0 as i128), max_return.0 as i128, MAX_LEDGER)?;
+    bounds::house(&s.currencies()[a.currency.index()], 0, max_return.0 as i128, stake.0 as i128)
+}
+
+/// The account `user` will be credited `amount` in, after checking the balance, with what
+/// may still come back to it, stays within [`MAX_BALANCE`]. A user with no account in this currency gets one in the same command (its
 /// number is the next dense number; `evolve` asserts it); only then is anything pushed.
 fn account_to_credit(
     s: &State,
@@ -194,8 +207,7 @@ fn account_to_credit(
     out: &mut Vec<Event>,
 ) -> Result<AccountNo, Reject> {
     let existing = s.account_of(user, cur);
-    let available = existing.map_or(Money::ZERO, |a| s.account(a).available);
-    available.checked_add(amount).filter(|b| *b <= MAX_BALANCE).ok_or(Reject::BalanceOverflow)?;
+    bounds::player(existing.map(|a| s.account(a)), amount.0 as i128, 0, MAX_BALANCE)?;
     Ok(existing.unwrap_or_else(|| {
         let account = AccountNo(s.accounts().len() as u32);
         out.push(Event::AccountOpened { account, user, currency: cur });

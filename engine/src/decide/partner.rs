@@ -1,13 +1,13 @@
 //! The bookmaker interface of seed 004 on the same ledger: check, block funds (hold), update
 //! status (settle), refund and recalculate. Terminal states absorb repeats.
 
-use super::{check_stake, currency, existing_account, positive, Reply};
+use super::{bounds, check_open_bet, check_stake, currency, existing_account, positive, Reply, MAX_LEDGER};
 use crate::command::PartnerBetStatus;
 use crate::event::{BetAccepted, Event};
 use crate::ids::{BetId, Code, ExtId, SelectionId, Timestamp, UserId};
 use crate::money::{Money, Odds};
 use crate::reject::Reject;
-use crate::state::{BetState, Outcome, State};
+use crate::state::{Bet, BetState, Outcome, State};
 
 pub(super) fn check_bet(s: &State, user: UserId, code: &Code, amount: Money, now: Timestamp) -> Result<Reply, Reject> {
     positive(amount)?;
@@ -44,6 +44,8 @@ pub(super) fn block_funds(
     }
     let account = existing_account(s, user, cur)?;
     check_stake(s, account, amount, now)?;
+    // A hold may come back whole (void, refund); a win is checked when it is reported.
+    check_open_bet(s, account, amount, amount)?;
     let id = BetId(s.bets().len() as u32);
     out.push(Event::BetAccepted(BetAccepted {
         bet: id,
@@ -74,6 +76,22 @@ fn settlement(status: PartnerBetStatus, stake: Money) -> Result<(Outcome, Money)
     }
 }
 
+/// Settling an open hold with `payout`: the bookmaker names the amount, so unlike a round
+/// bet's it was not bounded at acceptance (the hold counted only its stake as exposure).
+fn check_settle(s: &State, b: &Bet, payout: Money) -> Result<(), Reject> {
+    let a = s.account(b.account);
+    let (stake, payout) = (b.stake.0 as i128, payout.0 as i128);
+    bounds::player(Some(a), payout, -stake, MAX_LEDGER)?;
+    bounds::house(&s.currencies()[a.currency.index()], stake - payout, -stake, -stake)
+}
+
+/// A corrected payout moves `delta` between the player and the house.
+fn check_resettle(s: &State, b: &Bet, delta: i128) -> Result<(), Reject> {
+    let a = s.account(b.account);
+    bounds::player(Some(a), delta, 0, MAX_LEDGER)?;
+    bounds::house(&s.currencies()[a.currency.index()], -delta, 0, 0)
+}
+
 /// The bookmaker bet `bet` of `user`; another player's bet is not found, so a partner cannot
 /// touch one player's bet by naming another.
 fn find(s: &State, bet: &ExtId, user: UserId) -> Result<BetId, Reject> {
@@ -93,6 +111,7 @@ pub(super) fn update_status(
     let (outcome, payout) = settlement(status, b.stake)?;
     match b.state {
         BetState::Open => {
+            check_settle(s, b, payout)?;
             out.push(Event::BetSettled { bet: id, account: b.account, stake: b.stake, outcome, payout, at: now });
             Ok(Reply::Bet { bet: id, state: BetState::Settled { outcome, payout }, replayed: false })
         }
@@ -157,6 +176,7 @@ pub(super) fn recalculate(
     };
     let (to, to_payout) = settlement(status, b.stake)?;
     if (from, from_payout) != (to, to_payout) {
+        check_resettle(s, b, to_payout.0 as i128 - from_payout.0 as i128)?;
         out.push(Event::BetResettled { bet: id, account: b.account, from, from_payout, to, to_payout, at: now });
     }
     out.push(Event::PartnerTransactionRecorded { transaction, bet: id });

@@ -1,7 +1,7 @@
 //! Red packets of seed 002: send (debit into the packet's pool), grab (one share per user,
 //! decided at grab time, credited at once), expire (the rest back to the sender).
 
-use super::{account_to_credit, currency, existing_account, positive, Reply};
+use super::{account_to_credit, bounds, currency, existing_account, positive, Reply};
 use crate::command::{PacketKind, SendRedPacket};
 use crate::event::{Event, RedPacketSent};
 use crate::ids::{ExtId, PacketNo, Timestamp, UserId};
@@ -83,6 +83,10 @@ pub(super) fn grab(
         let account = account_to_credit(s, user, cur, amount, out)?;
         out.push(Event::RedPacketGrabbed { packet: no, account: Some(account), user, share, amount });
     } else {
+        // The share leaves through this shard's transit account to the grabber's shard.
+        let to = s.topology().map_or(0, |t| t.shard_of(user));
+        let transit = s.link(to).map_or(Money::ZERO, |l| l.transit(cur));
+        bounds::system(transit, amount.0 as i128)?;
         out.push(Event::RedPacketGrabbed { packet: no, account: None, user, share, amount });
         super::transfers::send_share(s, no, share, user, cur, amount, out);
     }

@@ -4,7 +4,7 @@
 use super::Reply;
 use crate::command::{DrawResult, GameDef};
 use crate::event::Event;
-use crate::ids::{ExtId, GameNo, RoundNo, Timestamp};
+use crate::ids::{AccountNo, ExtId, GameNo, RoundNo, Timestamp};
 use crate::money::payout;
 use crate::reject::Reject;
 use crate::state::{BetState, Outcome, Round, RoundStatus, State};
@@ -136,7 +136,7 @@ pub(super) fn game_draw(
         (from, _) => return Err(Reject::InvalidRoundTransition { from, to: RoundStatus::Drawn }),
     }
     out.push(Event::RoundDrawn { round: no, result: result.clone(), corrected: false, at: now });
-    let bets = settle_bets(s, r, |sel| result.outcomes[sel], now, out);
+    let bets = settle_bets(s, r, |sel| result.outcomes[sel], now, out)?;
     Ok(Reply::RoundSettled { round: no, bets, replayed: false })
 }
 
@@ -157,7 +157,7 @@ pub(super) fn resettle(
         return Ok(Reply::RoundSettled { round: no, bets: 0, replayed: true });
     }
     out.push(Event::RoundDrawn { round: no, result: result.clone(), corrected: true, at: now });
-    let bets = settle_bets(s, r, |sel| result.outcomes[sel], now, out);
+    let bets = settle_bets(s, r, |sel| result.outcomes[sel], now, out)?;
     Ok(Reply::RoundSettled { round: no, bets, replayed: false })
 }
 
@@ -167,22 +167,28 @@ pub(super) fn cancel(s: &State, round: &ExtId, now: Timestamp, out: &mut Vec<Eve
         return Ok(Reply::RoundSettled { round: no, bets: 0, replayed: true });
     }
     out.push(Event::RoundStatusChanged { round: no, status: RoundStatus::Cancelled, at: now });
-    let bets = settle_bets(s, r, |_| Outcome::Void, now, out);
+    let bets = settle_bets(s, r, |_| Outcome::Void, now, out)?;
     Ok(Reply::RoundSettled { round: no, bets, replayed: false })
 }
 
 /// Emits, for every bet of the round, the event that brings it to the outcome its selection
 /// now has: `BetSettled` for open bets, `BetResettled` for settled bets whose outcome
 /// changes. Returns how many bets changed.
+///
+/// Open bets need no check: their returns were bounded when they were accepted (the
+/// exposure, see `decide::bounds`). A corrected payout was not, so the corrections are
+/// summed per account and checked before the caller sees any event.
 fn settle_bets(
     s: &State,
     r: &Round,
     outcome_of: impl Fn(usize) -> Outcome,
     now: Timestamp,
     out: &mut Vec<Event>,
-) -> u32 {
+) -> Result<u32, Reject> {
     out.reserve(r.bets.len());
     let mut changed = 0u32;
+    // Allocated only when a settled bet changes (corrections are rare operator actions).
+    let mut corrections: Vec<(AccountNo, i128)> = Vec::new();
     for &bet in &r.bets {
         let b = s.bet(bet);
         let outcome = outcome_of(b.selection.0 as usize);
@@ -201,6 +207,7 @@ fn settle_bets(
                 if from == outcome && from_payout == returned {
                     continue;
                 }
+                corrections.push((b.account, returned.0 as i128 - from_payout.0 as i128));
                 out.push(Event::BetResettled {
                     bet,
                     account: b.account,
@@ -214,5 +221,25 @@ fn settle_bets(
         }
         changed += 1;
     }
-    changed
+    check_corrections(s, &mut corrections)?;
+    Ok(changed)
+}
+
+/// Every account's corrections together, and the house's, within the ledger bounds.
+fn check_corrections(s: &State, corrections: &mut [(AccountNo, i128)]) -> Result<(), Reject> {
+    if corrections.is_empty() {
+        return Ok(());
+    }
+    corrections.sort_unstable_by_key(|c| c.0);
+    let mut per_currency = vec![0i128; s.currencies().len()];
+    for group in corrections.chunk_by(|a, b| a.0 == b.0) {
+        let account = s.account(group[0].0);
+        let delta: i128 = group.iter().map(|c| c.1).sum();
+        super::bounds::player(Some(account), delta, 0, super::MAX_LEDGER)?;
+        per_currency[account.currency.index()] += delta;
+    }
+    for (c, delta) in s.currencies().iter().zip(per_currency) {
+        super::bounds::house(c, -delta, 0, 0)?;
+    }
+    Ok(())
 }

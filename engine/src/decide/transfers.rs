@@ -73,14 +73,30 @@ pub(super) fn receive(s: &State, t: &Transfer, out: &mut Vec<Event>) -> Result<R
     // Currencies are broadcast to every shard before any packet in them can be sent, and a
     // shard's ring is FIFO, so the currency is known here.
     let cur = s.currency_by_code(&t.currency).ok_or(Reject::UnknownCurrency)?;
+    if !fits(s, t, cur) {
+        // The money already left the other shard and cannot be refused: it waits in transit,
+        // accounted for, until the player's balance has room (see `fits`).
+        return Ok(Reply::TransferReceived { applied: false, deferred: true });
+    }
     let account = account_for_transfer(s, t.user, cur, out);
     out.push(Event::TransferReceived { transfer: *t, account });
     Ok(Reply::TransferReceived { applied: true, deferred: false })
 }
 
-/// The account a transfer credits, opened if needed. Unlike a deposit, a transfer cannot be
-/// refused for the balance bound: the money already left the other shard. `MAX_BALANCE` is
-/// far enough below `i64::MAX` that this cannot overflow.
+/// Whether crediting `t` keeps the player and this end of the link within the ledger bound.
+/// Only a player holding about 2.3 × 10^18 minor units could fail it; the transfer is then
+/// deferred (the link from that shard waits behind it until a restart's hello re-sends it),
+/// never applied past the bound and never lost.
+fn fits(s: &State, t: &Transfer, cur: CurrencyId) -> bool {
+    let player = s.account_of(t.user, cur).map(|a| s.account(a));
+    let transit = s.link(t.from).map_or(Money::ZERO, |l| l.transit(cur));
+    let amount = t.amount.0 as i128;
+    super::bounds::player(player, amount, 0, super::MAX_LEDGER).is_ok()
+        && super::bounds::system(transit, -amount).is_ok()
+}
+
+/// The account a transfer credits, opened if needed. Unlike a deposit, a transfer is not
+/// refused for the soft balance cap: the money already left the other shard.
 fn account_for_transfer(s: &State, user: UserId, cur: CurrencyId, out: &mut Vec<Event>) -> AccountNo {
     s.account_of(user, cur).unwrap_or_else(|| {
         let account = AccountNo(s.accounts().len() as u32);
