@@ -354,7 +354,7 @@ fn unlimited() -> (Engine, Vec<Event>) {
         max_stake_per_user_round: Money(i64::MAX),
         max_liability_per_selection: Money(i64::MAX),
     };
-    let mut game = baccarat(limits.clone());
+    let mut game = baccarat(limits);
     game.selections[TIE.0 as usize].odds = Odds(100_000 * Odds::SCALE);
     let mut e = Engine::new(State::new());
     let mut setup = Vec::new();
