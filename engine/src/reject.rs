@@ -95,8 +95,11 @@ pub enum Reject {
     NotRoutable,
     #[error("the shard is busy: retry after {retry_after_ms} ms")]
     Busy { retry_after_ms: u64 },
-    #[error("the shard stopped after a journal failure; the command's outcome is known only after a restart")]
+    #[error("the shard stopped after a failure; the command's outcome is known only after a restart")]
     ShardUnavailable,
+    /// The engine hit a bug deciding this command; nothing changed and nothing was journaled.
+    #[error("internal error deciding this command; nothing changed")]
+    Internal,
     #[error("this data folder belongs to shard {shard} of {shards}; start with the same shard count")]
     TopologyMismatch { shard: u32, shards: u32 },
     #[error("this shard does not own that user, packet or transfer")]
@@ -145,6 +148,7 @@ impl Reject {
             NotRoutable => "NOT_ROUTABLE",
             Busy { .. } => "BUSY",
             ShardUnavailable => "SHARD_UNAVAILABLE",
+            Internal => "INTERNAL_ERROR",
             TopologyMismatch { .. } => "TOPOLOGY_MISMATCH",
             WrongShard => "WRONG_SHARD",
         }
@@ -189,6 +193,7 @@ impl Reject {
         "NOT_ROUTABLE",
         "BUSY",
         "SHARD_UNAVAILABLE",
+        "INTERNAL_ERROR",
         "TOPOLOGY_MISMATCH",
         "WRONG_SHARD",
     ];
@@ -215,6 +220,7 @@ mod tests {
             Reject::NotRoutable,
             Reject::Busy { retry_after_ms: 1 },
             Reject::ShardUnavailable,
+            Reject::Internal,
         ] {
             assert!(Reject::ALL_CODES.contains(&r.code()));
         }

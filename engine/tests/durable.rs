@@ -245,3 +245,62 @@ fn a_snapshot_that_does_not_reproduce_its_digest_is_skipped() {
     assert_eq!(report.digest, live);
     drop(shard);
 }
+
+/// Appends `events` to shard 0's journal as one command, the way a buggy version could
+/// have: no `decide` checked them.
+fn append_raw(dir: &Path, events: &[croupier_engine::Event]) -> u64 {
+    use croupier_journal::{Journal, JournalConfig};
+    let mut jc = JournalConfig::new(croupier_engine::durable::journal_dir(dir, 0));
+    jc.durability = Durability::Process;
+    jc.segment_bytes = 64 * 1024;
+    let (mut journal, _) = Journal::open(jc).unwrap();
+    let max = journal.max_payload();
+    let mut last = 0;
+    croupier_engine::durable::codec::encode(events, max, &mut Vec::new(), |part| {
+        last = journal.append(part)?;
+        Ok::<_, croupier_journal::JournalError>(())
+    })
+    .unwrap();
+    journal.commit().unwrap();
+    journal.close().unwrap();
+    last
+}
+
+/// A record that cannot be applied (issue 12: a poison record made every restore and
+/// `journal verify` panic, and the folder could not be opened without editing the journal):
+/// restore now refuses with the shard and position and says how to set it aside; once set
+/// aside, the shard opens with everything before it, and the journal itself is untouched.
+#[test]
+fn a_poison_record_is_named_and_can_be_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut shard, _) = DurableShard::open(config(dir.path())).unwrap();
+    for c in setup_commands(default_limits()).iter().chain([&deposit(1, 5_000, 1)]) {
+        shard.execute(c, Timestamp(T0)).unwrap().unwrap();
+    }
+    let digest = shard.state().digest();
+    shard.close(false).unwrap();
+    // An acknowledgement for transfers never sent: `evolve` asserts it cannot happen.
+    let poison = append_raw(dir.path(), &[croupier_engine::Event::TransfersAcked { peer: 3, upto: 9 }]);
+
+    let err = DurableShard::open(config(dir.path())).err().expect("a poison record refuses to open");
+    let text = err.to_string();
+    assert!(text.contains(&format!("journal record {poison} of shard 0 cannot be applied")), "{text}");
+    assert!(text.contains("croupier journal skip"), "{text}");
+    let jdir = croupier_engine::durable::journal_dir(dir.path(), 0);
+    let mut report = croupier_engine::durable::RestoreReport::default();
+    let replayed = croupier_engine::durable::replay_into(&mut State::new(), &jdir, 0, &mut report, |_, _| {});
+    assert!(replayed.is_err(), "an audit replay names it too, without panicking");
+
+    croupier_engine::durable::skip_position(&jdir, poison, "test: poison").unwrap();
+    let (mut shard, report) = DurableShard::open(config(dir.path())).unwrap();
+    assert_eq!(report.skipped_commands, vec![poison]);
+    assert_eq!(shard.state().digest(), digest, "everything before the record is back");
+    assert!(shard.execute(&deposit(1, 1, 2), Timestamp(T0)).unwrap().is_ok(), "and the shard serves again");
+    shard.close(false).unwrap();
+    let (shard, _) = DurableShard::open(config(dir.path())).unwrap();
+    let cur = shard.state().currency_by_code(&code(CURRENCY)).unwrap();
+    let account = shard.state().account_of(croupier_engine::UserId(1), cur).unwrap();
+    assert_eq!(shard.state().account(account).balance(), croupier_engine::Money(5_001), "after a restart too");
+    shard.close(false).unwrap();
+    assert!(croupier_journal::verify(&jdir).is_ok(), "the journal's chain is whole: nothing was edited");
+}

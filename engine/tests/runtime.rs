@@ -483,3 +483,69 @@ fn a_data_folder_keeps_its_shard_count() {
     let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
     rt.shutdown(false).unwrap();
 }
+
+/// Waits at most `limit` for `slot`'s answer: a hung caller fails the test instead of
+/// hanging it (a bound on a liveness check, not a speed assertion).
+fn answer_within(slot: &Completion, limit: Duration) -> Option<Answer> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(a) = slot.try_wait() {
+            return Some(a);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A panic on a shard thread (issue 12: it used to drop the ring unanswered and hang every
+/// caller) fails that shard visibly: the callers already queued and every later one get
+/// `SHARD_UNAVAILABLE` at once, readers get it too, the failure is reported, the other shard
+/// goes on serving, and shutdown reports the failure instead of panicking. A restart
+/// restores the failed shard from its journal with everything it had acknowledged.
+#[test]
+fn a_panicking_shard_answers_unavailable_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    setup(&rt);
+    let users: Vec<u64> = (1..).filter(|u| shard_of(UserId(*u), 2) == 0).take(2).collect();
+    let other = (1..).find(|u| shard_of(UserId(*u), 2) == 1).unwrap();
+    for (n, u) in users.iter().chain([&other]).enumerate() {
+        rt.call(deposit(*u, 10_000, n as u64)).unwrap();
+    }
+    // Hold shard 0 still so that commands queue behind the panic.
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    rt.inspect_then(0, move |_| {
+        let _ = gate_rx.recv();
+        panic!("injected fault on the shard thread");
+    })
+    .unwrap();
+    let queued = CompletionSlot::new();
+    rt.submit(&queued, deposit(users[0], 5, 100)).unwrap();
+    gate_tx.send(()).unwrap();
+    let answer = answer_within(&queued, Duration::from_secs(30)).expect("a queued caller is answered, not hung");
+    assert_eq!(answer, Err(Reject::ShardUnavailable));
+    // Later callers: answered at once, reads too.
+    assert_eq!(rt.call(deposit(users[1], 5, 101)), Err(Reject::ShardUnavailable));
+    assert_eq!(rt.inspect(0, |s| s.accounts().len()), Err(Reject::ShardUnavailable));
+    let failures = rt.shard_failures();
+    assert!(failures[0].as_deref().is_some_and(|f| f.contains("injected fault")), "{failures:?}");
+    assert!(failures[1].is_none());
+    // A round needs every shard: refused whole rather than half opened.
+    assert_eq!(rt.call(start_round("after-fault")), Err(Reject::ShardUnavailable));
+    // The other shard serves on.
+    assert!(rt.call(deposit(other, 7, 102)).is_ok());
+    let stopped = rt.shutdown(false);
+    assert!(matches!(&stopped, Err(e) if e.to_string().contains("injected fault")), "{stopped:?}");
+
+    let (rt, _) = Runtime::start(config(dir.path(), 2, Durability::Process)).unwrap();
+    assert_eq!(
+        balance(&rt, users[0]),
+        Some(Money(10_000)),
+        "the acknowledged deposit survived, the refused one never happened"
+    );
+    assert_eq!(balance(&rt, other), Some(Money(10_007)));
+    assert!(rt.call(deposit(users[1], 5, 101)).is_ok(), "the restored shard serves again");
+    rt.shutdown(false).unwrap();
+}

@@ -128,6 +128,8 @@ pub fn reject_status(r: &Reject) -> StatusCode {
         Busy { .. } | ShardUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         // Runtime-internal commands never come from the API: reaching these is a gateway bug.
         NotRoutable | WrongShard => StatusCode::INTERNAL_SERVER_ERROR,
+        // A bug in `decide`, contained: nothing changed, the shard goes on.
+        Internal => StatusCode::INTERNAL_SERVER_ERROR,
         InvalidAmount
         | UnknownCurrency
         | InvalidGame(_)

@@ -5,10 +5,11 @@
 
 use crate::ProjectError;
 use croupier_engine::durable::codec::{Assembled, Assembler};
-use croupier_engine::durable::journal_dir;
+use croupier_engine::durable::{journal_dir, skipped_positions};
 use croupier_engine::event::Event;
 use croupier_engine::runtime::SHARD_COUNT_FILE;
 use croupier_journal::TailReader;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The shards of a data folder: the count recorded in `<data>/shards`, else the `shard-*`
@@ -40,6 +41,10 @@ pub struct ShardSource {
     asm: Assembler,
     /// Position of the last whole command returned.
     position: u64,
+    /// Commands an operator set aside (`croupier journal skip`): restore does not apply
+    /// them, so no projection may show them. Read at open; the file changes only while
+    /// `serve` is stopped.
+    skipped: Result<BTreeSet<u64>, String>,
 }
 
 /// What one [`ShardSource::read`] did.
@@ -54,9 +59,11 @@ pub struct Read {
 impl ShardSource {
     /// Follows `shard`'s journal after position `after` (the last command already projected).
     pub fn open(data_dir: &Path, shard: u32, after: u64) -> Self {
+        let journal = journal_dir(data_dir, shard);
         ShardSource {
             shard,
-            tail: TailReader::open(journal_dir(data_dir, shard), after + 1),
+            skipped: skipped_positions(&journal).map_err(|e| e.to_string()),
+            tail: TailReader::open(journal, after + 1),
             asm: Assembler::default(),
             position: after,
         }
@@ -76,6 +83,10 @@ impl ShardSource {
     pub fn read(&mut self, max_events: u64, mut f: impl FnMut(u64, &[Event])) -> Result<Read, ProjectError> {
         let mut out = Read::default();
         let shard = self.shard;
+        let skipped = match &self.skipped {
+            Ok(s) => s,
+            Err(reason) => return Err(ProjectError::Decode { shard, seq: 0, reason: reason.clone() }),
+        };
         while out.events < max_events {
             let rec = match self.tail.poll() {
                 Ok(Some(r)) => r,
@@ -88,6 +99,7 @@ impl ShardSource {
             let seq = rec.seq;
             match self.asm.push(seq, rec.payload) {
                 Ok(Assembled::Partial) => {}
+                Ok(Assembled::Command { .. }) if skipped.contains(&seq) => self.position = seq,
                 Ok(Assembled::Command { events, .. }) => {
                     out.commands += 1;
                     out.events += events.len() as u64;

@@ -66,6 +66,7 @@ fn report_json(r: &RestoreReport) -> serde_json::Value {
         "events_replayed": r.events_replayed,
         "commands_replayed": r.commands_replayed,
         "aborted_commands": r.aborted_commands.iter().map(|(pos, parts)| json!({"position": pos, "parts": parts})).collect::<Vec<_>>(),
+        "skipped_commands": r.skipped_commands,
         "position": r.position,
         "applied_position": r.applied_position,
         "digest": hex(&r.digest),
@@ -109,6 +110,9 @@ pub fn restore(args: &RestoreArgs) -> Result<()> {
         for (pos, parts) in &r.aborted_commands {
             println!("  dropped          a command of {parts} part(s) at position {pos}, cut off by a crash (never acknowledged)");
         }
+        for pos in &r.skipped_commands {
+            println!("  set aside        the command at position {pos} (listed in the shard's skip file)");
+        }
         if let Some(c) = &r.cut {
             println!("  cut torn tail    {} bytes at {}:{}", c.bytes, c.segment.display(), c.offset);
         }
@@ -129,6 +133,30 @@ pub enum JournalCommand {
     Verify(VerifyArgs),
     /// Print the journaled events, one line per event with its position.
     Dump(DumpArgs),
+    /// Set aside a command that restore cannot apply, so the shard opens again.
+    ///
+    /// When `restore`, `serve` or `journal verify` stops at "journal record P of shard N
+    /// cannot be applied", that record was never acknowledged: the shard failed applying it
+    /// (only a version with a bug could have journaled it). This records P in
+    /// `<data>/shard-N/skip` (with --reason, synced to disk); every later restore reads the
+    /// record and does not apply it. The journal is never edited, so its hash chain stays
+    /// whole for audits. Stop `croupier serve` first and take a copy of the data folder.
+    Skip(SkipArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkipArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The shard the error names.
+    #[arg(long)]
+    pub shard: u32,
+    /// The journal position the error names (the command's last record).
+    #[arg(long)]
+    pub position: u64,
+    /// Why, for whoever audits the folder later.
+    #[arg(long, default_value = "set aside by an operator: cannot be applied")]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -159,7 +187,27 @@ pub fn journal(cmd: &JournalCommand) -> Result<()> {
     match cmd {
         JournalCommand::Verify(a) => verify(a),
         JournalCommand::Dump(a) => dump(a),
+        JournalCommand::Skip(a) => skip(a),
     }
+}
+
+fn skip(args: &SkipArgs) -> Result<()> {
+    if !shards(&args.data.data_dir)?.contains(&args.shard) {
+        bail!("{} has no shard {}", args.data.data_dir.display(), args.shard);
+    }
+    let dir = journal_dir(&args.data.data_dir, args.shard);
+    let last = croupier_journal::verify(&dir).with_context(|| format!("shard {}: journal", args.shard))?.last_seq;
+    if args.position == 0 || args.position > last {
+        bail!("shard {} has no journal record {} (its journal ends at {last})", args.shard, args.position);
+    }
+    durable::skip_position(&dir, args.position, &args.reason)?;
+    println!(
+        "shard {}: record {} is set aside ({}); restore will read it and not apply it",
+        args.shard,
+        args.position,
+        durable::skip_file(&dir).display()
+    );
+    Ok(())
 }
 
 fn verify(args: &VerifyArgs) -> Result<()> {
@@ -169,7 +217,7 @@ fn verify(args: &VerifyArgs) -> Result<()> {
         let report =
             croupier_journal::verify(&dir).with_context(|| format!("shard {shard}: journal {}", dir.display()))?;
         let mut state = State::new();
-        let mut replay = RestoreReport::default();
+        let mut replay = RestoreReport { shard, ..RestoreReport::default() };
         durable::replay_into(&mut state, &dir, 0, &mut replay, |_, _| {})
             .with_context(|| format!("shard {shard}: replaying {}", dir.display()))?;
         state.check_invariants().map_err(anyhow::Error::msg).with_context(|| {
@@ -187,6 +235,7 @@ fn verify(args: &VerifyArgs) -> Result<()> {
             "torn_tail": report.torn_tail.as_ref().map(|c| json!({"segment": c.segment, "offset": c.offset, "bytes": c.bytes})),
             "events": replay.events_replayed,
             "aborted_commands": replay.aborted_commands.len(),
+            "skipped_commands": replay.skipped_commands,
             "digest": hex(&state.digest()),
         }));
     }
@@ -214,7 +263,7 @@ fn dump(args: &DumpArgs) -> Result<()> {
     for shard in shards {
         let dir = journal_dir(&args.data.data_dir, shard);
         let mut state = State::new();
-        let mut report = RestoreReport::default();
+        let mut report = RestoreReport { shard, ..RestoreReport::default() };
         let mut failed = None;
         // Events before `--from` are applied but not printed: events name accounts and bets by
         // dense numbers that only the whole history defines.

@@ -215,3 +215,57 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Appends one command's events to shard 0's journal as a buggy version could have: no
+/// `decide` checked them. Returns the record's position.
+fn append_poison(data: &Path) -> u64 {
+    use croupier_journal::{Durability, Journal, JournalConfig};
+    let mut jc = JournalConfig::new(data.join("shard-0000").join("journal"));
+    jc.durability = Durability::Process;
+    let (mut journal, _) = Journal::open(jc).unwrap();
+    // An acknowledgement of transfers never sent: `evolve` asserts this cannot happen.
+    let poison = [croupier_engine::Event::TransfersAcked { peer: 7, upto: 3 }];
+    let mut last = 0;
+    croupier_engine::durable::codec::encode(&poison, journal.max_payload(), &mut Vec::new(), |part| {
+        last = journal.append(part)?;
+        Ok::<_, croupier_journal::JournalError>(())
+    })
+    .unwrap();
+    journal.commit().unwrap();
+    journal.close().unwrap();
+    last
+}
+
+/// A record that cannot be applied (issue 12: `restore` and `journal verify` panicked on it,
+/// and the folder could not be opened without editing the journal by hand): both now fail
+/// with the shard, the position and the way out, and `journal skip` sets it aside so the
+/// folder restores again, journal untouched.
+#[test]
+fn a_poison_record_is_reported_and_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["soak", "--seed", "9", "--max-commands", "200", "--durability", "process"];
+    let out = ok(&croupier(&args, &data), "soak");
+    let acked: u64 = out.lines().last().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let before = json(&croupier(&["restore", "--json"], &data), "restore before");
+    let poison = append_poison(&data);
+    assert!(poison > acked);
+
+    for cmd in [&["journal", "verify"][..], &["restore"][..]] {
+        let out = croupier(cmd, &data);
+        let err = text(&out.stderr);
+        // 1 is an error the command reports; a panic that escaped would exit 101.
+        assert_eq!(out.status.code(), Some(1), "{cmd:?} did not fail cleanly: {err}");
+        assert!(err.contains(&format!("journal record {poison} of shard 0 cannot be applied")), "{cmd:?}: {err}");
+        assert!(err.contains(&format!("croupier journal skip --shard 0 --position {poison}")), "{cmd:?}: {err}");
+    }
+    let wrong = croupier(&["journal", "skip", "--shard", "0", "--position", &(poison + 5).to_string()], &data);
+    assert!(!wrong.status.success(), "a position past the journal is refused");
+    let skip = ["journal", "skip", "--shard", "0", "--position", &poison.to_string(), "--reason", "test"];
+    ok(&croupier(&skip, &data), "journal skip");
+    let verify = json(&croupier(&["journal", "verify", "--json"], &data), "verify after skip");
+    assert_eq!(verify["shards"][0]["skipped_commands"][0].as_u64(), Some(poison));
+    let after = json(&croupier(&["restore", "--json"], &data), "restore after skip");
+    assert_eq!(after["shards"][0]["digest"], before["shards"][0]["digest"], "the state before the record is back");
+    assert_eq!(after["shards"][0]["skipped_commands"][0].as_u64(), Some(poison));
+}

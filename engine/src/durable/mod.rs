@@ -15,6 +15,8 @@ use crate::state::{Capacity, State};
 use crate::{Command, Engine, Event, Reject, Reply};
 use croupier_journal::{Durability, DurableWatch, Journal, JournalConfig, JournalError, JournalReader, TailCut};
 use croupier_snapshots::{SnapshotError, SnapshotHeader, SnapshotInfo, SnapshotStore};
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,8 +31,19 @@ pub enum ShardError {
     Decode { seq: u64, reason: String },
     #[error("snapshot {path} is at position {snapshot} but the journal ends at {journal}: records are missing")]
     SnapshotAhead { path: PathBuf, snapshot: u64, journal: u64 },
-    #[error("the shard stopped after an earlier journal failure; restart it to restore")]
+    #[error("the shard stopped after an earlier failure; restart it to restore")]
     Poisoned,
+    /// Applying a decided command failed (a bug: `decide` bounds everything `evolve` does).
+    /// The command was not journaled, so a restart restores the state before it.
+    #[error("applying the command after journal position {after} failed: {reason}; it was not journaled and nobody was told it happened; restart the shard to restore")]
+    ApplyFailed { after: u64, reason: String },
+    /// A journal record that restore cannot apply (written by a version with a bug, or edited).
+    #[error("journal record {seq} of shard {shard} cannot be applied: {reason}; `croupier journal skip --shard {shard} --position {seq}` sets it aside (see ARCHITECTURE.md, failure model)")]
+    Unappliable { shard: u32, seq: u64, reason: String },
+    #[error("the shard thread panicked: {0}")]
+    Panicked(String),
+    #[error("skip file: {0}")]
+    Skip(String),
     #[error("snapshot thread failed: {0}")]
     SnapshotThread(String),
     #[error("cannot start shard thread {shard}: {reason}")]
@@ -91,6 +104,17 @@ pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("snapshots")
 }
 
+/// The text of a panic's payload, for errors and logs.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
 /// What a restore found and did.
 #[derive(Clone, Debug, Default)]
 pub struct RestoreReport {
@@ -104,6 +128,9 @@ pub struct RestoreReport {
     pub commands_replayed: u64,
     /// Commands whose parts stopped short (never acknowledged): (first position, parts).
     pub aborted_commands: Vec<(u64, u32)>,
+    /// Commands an operator set aside with `croupier journal skip` (positions of their last
+    /// records): read, not applied.
+    pub skipped_commands: Vec<u64>,
     /// Journal position of the last record read (parts of an aborted command included).
     pub position: u64,
     /// Journal position of the last record of the last whole command applied: the state is
@@ -117,8 +144,51 @@ pub struct RestoreReport {
     pub replay_seconds: f64,
 }
 
+/// The file beside a shard's journal that lists the records an operator set aside: one
+/// journal position per line, each the last record of a command restore must not apply.
+pub fn skip_file(journal: &Path) -> PathBuf {
+    journal.parent().unwrap_or(journal).join("skip")
+}
+
+/// The positions set aside for the journal in `journal` (none when there is no skip file).
+pub fn skipped_positions(journal: &Path) -> Result<BTreeSet<u64>, ShardError> {
+    let file = skip_file(journal);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(ShardError::Skip(format!("cannot read {}: {e}", file.display()))),
+    };
+    let line = |l: &str| l.split('#').next().unwrap_or("").trim().to_string();
+    text.lines()
+        .map(line)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.parse::<u64>().map_err(|_| ShardError::Skip(format!("{} holds {l:?}, not a position", file.display())))
+        })
+        .collect()
+}
+
+/// Sets the command whose last record is `position` aside for every later restore, with a
+/// note saying why (a line in the skip file, synced before this returns). The journal
+/// itself is never edited: its hash chain stays whole for audits.
+pub fn skip_position(journal: &Path, position: u64, note: &str) -> Result<(), ShardError> {
+    use std::io::Write;
+    let file = skip_file(journal);
+    let io = |e: std::io::Error| ShardError::Skip(format!("cannot write {}: {e}", file.display()));
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&file).map_err(io)?;
+    let note: String = note.chars().filter(|c| !c.is_control()).take(200).collect();
+    writeln!(f, "{position} # {note}").map_err(io)?;
+    f.sync_all().map_err(io)?;
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// Restores a state from a snapshot store and a journal directory, without opening the
-/// journal for writing: used by `open`, and by audits of a copied data folder.
+/// journal for writing: used by `open`, and by audits of a copied data folder. A record that
+/// does not decode or cannot be applied is an error naming the shard and position, never a
+/// panic; commands in the skip file are read and not applied.
 pub fn replay_into(
     state: &mut State,
     journal: &Path,
@@ -130,6 +200,7 @@ pub fn replay_into(
         return Ok(());
     }
     let reader = JournalReader::open(journal)?;
+    let skipped = skipped_positions(journal)?;
     let mut assembler = codec::Assembler::default();
     // Whole commands are gathered into a window and applied with look-ahead prefetching, as
     // the live path does, so that replay overlaps its cache misses too.
@@ -143,14 +214,18 @@ pub fn replay_into(
         report.position = record.seq;
         if let codec::Assembled::Command { events, aborted } = assembled {
             report.aborted_commands.extend(aborted);
+            if skipped.contains(&record.seq) {
+                report.skipped_commands.push(record.seq);
+                continue;
+            }
             window.events.extend_from_slice(events);
             window.ends.push((window.events.len(), record.seq));
             if window.events.len() >= ReplayWindow::EVENTS {
-                window.apply(state, report, &mut on_command);
+                window.apply(state, report, &mut on_command)?;
             }
         }
     }
-    window.apply(state, report, &mut on_command);
+    window.apply(state, report, &mut on_command)?;
     report.aborted_commands.extend(assembler.unfinished());
     Ok(())
 }
@@ -167,14 +242,25 @@ impl ReplayWindow {
     const EVENTS: usize = 1024;
     const AHEAD: usize = 8;
 
-    fn apply(&mut self, state: &mut State, report: &mut RestoreReport, on_command: &mut impl FnMut(u64, &[Event])) {
+    fn apply(
+        &mut self,
+        state: &mut State,
+        report: &mut RestoreReport,
+        on_command: &mut impl FnMut(u64, &[Event]),
+    ) -> Result<(), ShardError> {
         let mut start = 0;
         for &(end, seq) in &self.ends {
-            for i in start..end {
-                if let Some(ahead) = self.events.get(i + Self::AHEAD) {
-                    state.prefetch_event(ahead);
+            let events = &self.events;
+            let applied = catch_unwind(AssertUnwindSafe(|| {
+                for i in start..end {
+                    if let Some(ahead) = events.get(i + Self::AHEAD) {
+                        state.prefetch_event(ahead);
+                    }
+                    crate::evolve(state, &events[i]);
                 }
-                crate::evolve(state, &self.events[i]);
+            }));
+            if let Err(panic) = applied {
+                return Err(ShardError::Unappliable { shard: report.shard, seq, reason: panic_message(&*panic) });
             }
             report.events_replayed += (end - start) as u64;
             report.commands_replayed += 1;
@@ -184,6 +270,7 @@ impl ReplayWindow {
         }
         self.events.clear();
         self.ends.clear();
+        Ok(())
     }
 }
 
@@ -234,6 +321,12 @@ pub struct DurableShard {
     snapshot_position: u64,
     writer: Option<JoinHandle<Result<SnapshotInfo, ShardError>>>,
     poisoned: bool,
+    /// Tests: the next `evolve` panics, as a bug in it would.
+    #[cfg(test)]
+    fault_in_evolve: bool,
+    /// Tests: the next `decide` panics.
+    #[cfg(test)]
+    fault_in_decide: bool,
 }
 
 /// The result of one command on a durable shard: the engine's answer, or a reject.
@@ -256,6 +349,10 @@ impl DurableShard {
             buf: Vec::with_capacity(4096),
             writer: None,
             poisoned: false,
+            #[cfg(test)]
+            fault_in_evolve: false,
+            #[cfg(test)]
+            fault_in_decide: false,
             cfg,
         };
         Ok((shard, report))
@@ -305,18 +402,41 @@ impl DurableShard {
         Ok(seq)
     }
 
-    /// decide → journal → evolve. A journal failure poisons the shard: its state and journal
-    /// may disagree about the command in flight, so only a restore may continue.
+    /// decide → evolve → journal. A record enters the journal only once applying it
+    /// succeeded, so no bug in `evolve` can write a record that every restore trips over
+    /// again. A panic in `decide` (pure, it changed nothing) refuses that command with
+    /// `INTERNAL_ERROR` and the shard goes on; a panic in `evolve` leaves the state
+    /// half-changed and unjournaled, and a journal failure leaves state and journal in
+    /// disagreement: both poison the shard, and only a restore may continue.
     fn apply(&mut self, cmd: &Command, now: Timestamp) -> Result<Answer, ShardError> {
         if self.poisoned {
             return Err(ShardError::Poisoned);
         }
-        let answer = match self.engine.decide(cmd, now) {
-            Ok(reply) => reply,
-            Err(reject) => return Ok(Err(reject)),
+        let engine = &mut self.engine;
+        #[cfg(test)]
+        let fault = std::mem::take(&mut self.fault_in_decide);
+        let answer = match catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            assert!(!fault, "injected fault in decide");
+            engine.decide(cmd, now)
+        })) {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(reject)) => return Ok(Err(reject)),
+            Err(_) => return Ok(Err(Reject::Internal)),
         };
         if self.engine.events().is_empty() {
             return Ok(Ok(answer));
+        }
+        let engine = &mut self.engine;
+        #[cfg(test)]
+        let fault = std::mem::take(&mut self.fault_in_evolve);
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            assert!(!fault, "injected fault in evolve");
+            engine.apply_decided()
+        })) {
+            self.poisoned = true;
+            return Err(ShardError::ApplyFailed { after: self.position, reason: panic_message(&*panic) });
         }
         let journal = &mut self.journal;
         let max = journal.max_payload();
@@ -330,7 +450,6 @@ impl DurableShard {
             return Err(e.into());
         }
         self.position = last;
-        self.engine.apply_decided();
         Ok(Ok(answer))
     }
 
@@ -396,5 +515,65 @@ impl DurableShard {
         };
         self.journal.close()?;
         Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{default_limits, deposit, setup_commands, CURRENCY};
+
+    fn config(dir: &Path) -> ShardConfig {
+        let mut cfg = ShardConfig::new(dir, 0);
+        cfg.durability = Durability::Process;
+        cfg.segment_bytes = 64 * 1024;
+        cfg.snapshot_every_records = None;
+        cfg
+    }
+
+    fn balance(shard: &DurableShard, user: u64) -> Option<i64> {
+        let s = shard.state();
+        let cur = s.currency_by_code(&crate::testkit::code(CURRENCY))?;
+        s.account_of(crate::UserId(user), cur).map(|a| s.account(a).balance().0)
+    }
+
+    /// A panic in `evolve` happens before the journal sees the command: the shard fails, and
+    /// a restart restores exactly the state before that command, with nothing to trip over.
+    #[test]
+    fn a_panic_in_evolve_journals_nothing_and_poisons_the_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut shard, _) = DurableShard::open(config(dir.path())).unwrap();
+        for c in setup_commands(default_limits()).iter().chain([&deposit(1, 500, 1)]) {
+            shard.execute(c, Timestamp(0)).unwrap().unwrap();
+        }
+        let (position, digest) = (shard.position(), shard.state().digest());
+        shard.fault_in_evolve = true;
+        let failed = shard.execute(&deposit(1, 7, 2), Timestamp(0));
+        assert!(matches!(failed, Err(ShardError::ApplyFailed { after, .. }) if after == position), "{failed:?}");
+        assert!(matches!(shard.execute(&deposit(1, 9, 3), Timestamp(0)), Err(ShardError::Poisoned)));
+        drop(shard);
+        let (shard, report) = DurableShard::open(config(dir.path())).unwrap();
+        assert_eq!((report.position, shard.state().digest()), (position, digest));
+        assert_eq!(balance(&shard, 1), Some(500));
+        shard.close(false).unwrap();
+    }
+
+    /// `decide` is pure: a panic in it changed nothing, so the shard refuses that command
+    /// and goes on.
+    #[test]
+    fn a_reject_for_a_bug_in_decide_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut shard, _) = DurableShard::open(config(dir.path())).unwrap();
+        for c in setup_commands(default_limits()).iter().chain([&deposit(1, 500, 1)]) {
+            shard.execute(c, Timestamp(0)).unwrap().unwrap();
+        }
+        let (position, digest) = (shard.position(), shard.state().digest());
+        shard.fault_in_decide = true;
+        let answer = shard.execute(&deposit(1, 7, 2), Timestamp(0)).unwrap();
+        assert_eq!(answer.map_err(|r| r.code()), Err("INTERNAL_ERROR"));
+        assert_eq!((shard.position(), shard.state().digest()), (position, digest));
+        assert!(shard.execute(&deposit(1, 1, 3), Timestamp(0)).unwrap().is_ok(), "the shard goes on");
+        assert_eq!(balance(&shard, 1), Some(501));
+        shard.close(false).unwrap();
     }
 }

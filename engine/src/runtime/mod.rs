@@ -56,6 +56,7 @@ use crossbeam_queue::ArrayQueue;
 use croupier_journal::{Durability, DurableWatch};
 use croupier_snapshots::SnapshotInfo;
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
@@ -216,6 +217,9 @@ struct Lane {
     /// The shard's durable watermark, set once its journal is open (before `start` returns):
     /// readers that tail the journal (push, projections) publish nothing above it.
     durable: OnceLock<DurableWatch>,
+    /// Why the shard stopped serving, once it has: intake then answers its callers
+    /// `SHARD_UNAVAILABLE` at once, and health checks report it.
+    failure: OnceLock<String>,
 }
 
 /// Everything the runtime's handle and the shard threads share: every shard's lane (shards
@@ -326,6 +330,7 @@ impl Runtime {
                     ns_per_command: AtomicU64::new(0),
                     thread: OnceLock::new(),
                     durable: OnceLock::new(),
+                    failure: OnceLock::new(),
                 })
                 .collect(),
             clock: cfg.clock.clone(),
@@ -401,6 +406,13 @@ impl Runtime {
             .collect()
     }
 
+    /// Per shard, why it stopped serving (`None` while it serves): for health checks and
+    /// metrics. A failed shard answers every command `SHARD_UNAVAILABLE` until the process
+    /// restarts and restores it; the other shards go on.
+    pub fn shard_failures(&self) -> Vec<Option<String>> {
+        self.mesh.lanes.iter().map(|l| l.failure.get().cloned()).collect()
+    }
+
     /// Commands waiting in each shard's ring: a gauge for metrics.
     pub fn ring_depths(&self) -> Vec<usize> {
         self.mesh.lanes.iter().map(|l| l.ring.len()).collect()
@@ -417,6 +429,15 @@ impl Runtime {
         match self.route(&cmd) {
             Route::NotRoutable => {
                 slot.answer_now(Err(Reject::NotRoutable));
+                Ok(())
+            }
+            Route::Shard(i) if self.mesh.lanes[i].failure.get().is_some() => {
+                slot.answer_now(Err(Reject::ShardUnavailable));
+                Ok(())
+            }
+            // A round lives on every shard: with one of them down, none may move it.
+            Route::Broadcast if self.mesh.lanes.iter().any(|l| l.failure.get().is_some()) => {
+                slot.answer_now(Err(Reject::ShardUnavailable));
                 Ok(())
             }
             Route::Shard(i) => {
@@ -451,17 +472,19 @@ impl Runtime {
         &self,
         shard: usize,
         f: impl FnOnce(&State) -> R + Send + 'static,
-    ) -> Result<R, Busy> {
+    ) -> Result<R, Reject> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.inspect_then(shard, move |state| {
             let _ = tx.send(f(state));
         })?;
-        Ok(rx.recv().expect("a shard thread runs every inspection it accepted"))
+        // A failed shard drops the reader unrun: its state is not to be trusted.
+        rx.recv().map_err(|_| Reject::ShardUnavailable)
     }
 
     /// Runs `f` on shard `shard`'s thread between batches, without waiting for it: for async
     /// callers (the gateway), which send the result back through a channel of their own. `f`
-    /// must be quick: the shard runs nothing else meanwhile. A full ring refuses with [`Busy`].
+    /// must be quick: the shard runs nothing else meanwhile. A full ring refuses with [`Busy`];
+    /// a failed shard drops `f` without running it (the caller's channel closes).
     pub fn inspect_then(&self, shard: usize, f: impl FnOnce(&State) + Send + 'static) -> Result<(), Busy> {
         if self.mesh.lanes[shard].ring.push(Job::Inspect(Box::new(f))).is_err() {
             return Err(self.mesh.busy(shard));
@@ -471,7 +494,7 @@ impl Runtime {
     }
 
     /// Every shard's link counters, read between batches.
-    pub fn links(&self) -> Result<Vec<LinkCounters>, Busy> {
+    pub fn links(&self) -> Result<Vec<LinkCounters>, Reject> {
         (0..self.shards())
             .map(|i| {
                 self.inspect(i, |s| LinkCounters {
@@ -745,10 +768,21 @@ impl<'a> ShardLoop<'a> {
         }
     }
 
+    /// Serves until shutdown. A panic anywhere in the loop is contained: the shard fails
+    /// (its callers, now and later, are answered `SHARD_UNAVAILABLE`; nothing is journaled
+    /// after it) and goes on draining its ring until shutdown, so no caller ever hangs and the
+    /// other shards go on.
     fn run(mut self) -> Result<(), ShardError> {
         let outgoing = &mut self.outgoing;
         self.outbox.on_start(self.shard.state(), &mut |peer, msg| outgoing.push(peer, msg));
         self.outgoing.flush(self.mesh);
+        while let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.serve())) {
+            self.fail(ShardError::Panicked(crate::durable::panic_message(&*panic)));
+        }
+        self.failure.take().map_or(Ok(()), Err)
+    }
+
+    fn serve(&mut self) {
         let mut idle_polls = 0u32;
         loop {
             let (paused, stop) = (self.mesh.paused.load(Ordering::Acquire), self.mesh.stop.load(Ordering::Acquire));
@@ -796,7 +830,27 @@ impl<'a> ShardLoop<'a> {
             self.park_idle();
             idle_polls = 0;
         }
-        self.failure.take().map_or(Ok(()), Err)
+    }
+
+    /// The shard stops serving: the failure is recorded where intake and health checks see
+    /// it, and every caller waiting on this shard is answered now.
+    fn fail(&mut self, e: ShardError) {
+        eprintln!("croupier: shard {} failed: {e}", self.index);
+        let _ = self.lane.failure.set(e.to_string());
+        if self.failure.is_none() {
+            self.failure = Some(e);
+        }
+        self.refuse_batch();
+        self.fail_pending();
+    }
+
+    /// Answers the drained batch `SHARD_UNAVAILABLE` without running it.
+    fn refuse_batch(&mut self) {
+        self.batch.commands.clear();
+        self.batch.answers.clear();
+        for slot in self.batch.slots.drain(..).flatten() {
+            slot.complete(self.index, Err(Reject::ShardUnavailable));
+        }
     }
 
     /// Moves jobs from the ring into the batch, up to `batch_max` commands.
@@ -812,7 +866,9 @@ impl<'a> ShardLoop<'a> {
                     // A reader sees only durable state: run what was drained, wait for it.
                     self.run_batch();
                     self.release_all();
-                    f(self.shard.state());
+                    if self.failure.is_none() {
+                        f(self.shard.state());
+                    }
                 }
                 None => break,
             }
@@ -820,6 +876,11 @@ impl<'a> ShardLoop<'a> {
     }
 
     fn receive(&mut self, msg: Message) {
+        if self.failure.is_some() {
+            // Peers keep what they sent until it is acknowledged and re-send it after our
+            // restart's hello: nothing is lost by not reading it now.
+            return;
+        }
         let outgoing = &mut self.outgoing;
         if let Some(cmd) = self.outbox.receive(self.shard.state(), msg, &mut |p, m| outgoing.push(p, m)) {
             self.batch.commands.push((self.mesh.clock.now(), cmd));
@@ -828,6 +889,9 @@ impl<'a> ShardLoop<'a> {
     }
 
     fn fire_timers(&mut self) {
+        if self.failure.is_some() {
+            return;
+        }
         let Some(at) = self.timers.next_at() else { return };
         let now = self.mesh.clock.now();
         if now < at {
@@ -879,16 +943,8 @@ impl<'a> ShardLoop<'a> {
                     self.release(wait);
                 }
             }
-            Err(e) => {
-                if let Some(e) = e {
-                    self.failure = Some(e);
-                }
-                self.batch.answers.clear();
-                for slot in self.batch.slots.drain(..).flatten() {
-                    slot.complete(self.index, Err(Reject::ShardUnavailable));
-                }
-                self.fail_pending();
-            }
+            Err(Some(e)) => return self.fail(e),
+            Err(None) => return self.refuse_batch(),
         }
         let n = self.batch.commands.len() as u64;
         self.batch.commands.clear();
@@ -922,8 +978,7 @@ impl<'a> ShardLoop<'a> {
     fn release(&mut self, wait_for: Option<u64>) {
         if let Some(position) = wait_for {
             if let Err(e) = self.watch.wait(position) {
-                self.failure = Some(ShardError::from(e));
-                self.fail_pending();
+                self.fail(ShardError::from(e));
                 return;
             }
         }
