@@ -33,7 +33,7 @@ use axum::{Json, Router};
 use croupier_engine::runtime::Runtime;
 use croupier_engine::{Code, Command, ExtId, Money};
 use engine::EngineHandle;
-use error::{ApiError, ErrorResponses};
+use error::ApiError;
 use push::{Hub, Pusher};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -99,15 +99,42 @@ pub fn now_ms() -> u64 {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
+    /// `ok` when every shard serves, `degraded` when some have failed.
     pub status: String,
     pub shards: usize,
+    /// The shards that stopped serving, with why; empty when all serve. Their players are
+    /// answered `SHARD_UNAVAILABLE` until the process restarts and restores them.
+    #[serde(default)]
+    pub failed: Vec<FailedShard>,
 }
 
-/// Liveness: the gateway runs and its shards accept work.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FailedShard {
+    pub shard: usize,
+    pub reason: String,
+}
+
+/// Health: 200 `ok` when every shard serves; 503 `degraded` naming each failed shard (the
+/// others go on serving, so a load balancer or operator sees it at once).
 #[utoipa::path(get, path = "/healthz", tag = "service",
-    responses((status = 200, description = "Serving", body = Health), ErrorResponses))]
-pub async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok".into(), shards: app.engine.shards() })
+    responses((status = 200, description = "Every shard serves", body = Health),
+              (status = 503, description = "Some shards failed; the others serve", body = Health)))]
+pub async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let failed: Vec<FailedShard> = app
+        .engine
+        .runtime()
+        .shard_failures()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(shard, f)| f.map(|reason| FailedShard { shard, reason }))
+        .collect();
+    let status = if failed.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let health = Health {
+        status: if failed.is_empty() { "ok" } else { "degraded" }.into(),
+        shards: app.engine.shards(),
+        failed,
+    };
+    (status, Json(health)).into_response()
 }
 
 async fn openapi_json() -> Response {

@@ -126,6 +126,11 @@ pub async fn render(State(app): State<AppState>) -> Response {
     for (code, c) in m.rejects.read().unwrap_or_else(|e| e.into_inner()).iter() {
         let _ = writeln!(s, "croupier_rejects_total{{code=\"{code}\"}} {}", c.load(Ordering::Relaxed));
     }
+    let _ = writeln!(s, "# HELP croupier_shard_up 1 while a shard serves, 0 once it failed (see /healthz for why).");
+    let _ = writeln!(s, "# TYPE croupier_shard_up gauge");
+    for (i, f) in app.engine.runtime().shard_failures().iter().enumerate() {
+        let _ = writeln!(s, "croupier_shard_up{{shard=\"{i}\"}} {}", u8::from(f.is_none()));
+    }
     let _ = writeln!(s, "# HELP croupier_ring_depth Commands waiting in each shard's ring.");
     let _ = writeln!(s, "# TYPE croupier_ring_depth gauge");
     for (i, d) in app.engine.runtime().ring_depths().iter().enumerate() {
