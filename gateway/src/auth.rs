@@ -104,7 +104,8 @@ impl Auth {
 
     fn operator_mac(&self, line: RequestLine<'_>, timestamp: &str, body: &[u8]) -> HmacSha256 {
         let mut m = self.operator.clone();
-        for part in [line.method.as_bytes(), b"\n", line.path_and_query.as_bytes(), b"\n", timestamp.as_bytes(), b"\n"] {
+        for part in [line.method.as_bytes(), b"\n", line.path_and_query.as_bytes(), b"\n", timestamp.as_bytes(), b"\n"]
+        {
             m.update(part);
         }
         m.update(body);

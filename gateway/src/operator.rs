@@ -248,7 +248,11 @@ pub async fn cancel(
     Ok(Json(round_answer(req.round_id, reply, RoundStatus::Cancelled)))
 }
 
-async fn resettle_round(app: &AppState, round_id: String, outcomes: &[OutcomeName]) -> Result<Json<RoundAnswer>, ApiError> {
+async fn resettle_round(
+    app: &AppState,
+    round_id: String,
+    outcomes: &[OutcomeName],
+) -> Result<Json<RoundAnswer>, ApiError> {
     let round = ext_id("round_id", &round_id)?;
     let reply = app.engine.call(Command::ResettleRound { round, result: draw_result(outcomes) }).await?;
     Ok(Json(round_answer(round_id, reply, RoundStatus::Drawn)))
@@ -366,8 +370,13 @@ pub async fn deposit(
     State(app): State<AppState>,
     Signed(r): Signed<DepositRequest>,
 ) -> Result<Json<CashierAnswer>, ApiError> {
-    let req =
-        Cashier { transfer_id: r.transfer_id, user_id: r.user_id, amount: r.amount, currency: r.currency, deposit: true };
+    let req = Cashier {
+        transfer_id: r.transfer_id,
+        user_id: r.user_id,
+        amount: r.amount,
+        currency: r.currency,
+        deposit: true,
+    };
     cashier(&app, req).await
 }
 
@@ -379,8 +388,13 @@ pub async fn withdraw(
     State(app): State<AppState>,
     Signed(r): Signed<WithdrawRequest>,
 ) -> Result<Json<CashierAnswer>, ApiError> {
-    let req =
-        Cashier { transfer_id: r.transfer_id, user_id: r.user_id, amount: r.amount, currency: r.currency, deposit: false };
+    let req = Cashier {
+        transfer_id: r.transfer_id,
+        user_id: r.user_id,
+        amount: r.amount,
+        currency: r.currency,
+        deposit: false,
+    };
     cashier(&app, req).await
 }
 
@@ -450,7 +464,9 @@ pub async fn revoke(
     let not_before = tokio::task::spawn_blocking(move || app2.revocations.revoke(user_id, now))
         .await
         .map_err(|_| ApiError::unavailable("the revocation task stopped"))?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", format!("revocation: {e}")))?;
+        .map_err(|e| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", format!("revocation: {e}"))
+        })?;
     Ok(Json(RevokeAnswer { user_id, not_before }))
 }
 

@@ -56,9 +56,8 @@ impl Revocations {
             file.set_len(whole as u64)?;
             file.sync_all()?;
         }
-        let not_before = parse(&text[..whole]).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))
-        })?;
+        let not_before = parse(&text[..whole])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
         let (changed, _) = watch::channel(0);
         Ok(Revocations { path, not_before: RwLock::new(not_before), file: Mutex::new(file), changed })
     }

@@ -43,8 +43,9 @@ impl TestServer {
         rc.durability = Durability::Process;
         let (rt, _) = Runtime::start(rc).expect("runtime starts");
         let runtime = Arc::new(rt);
-        let gw =
-            Gateway::start(runtime.clone(), dir.path().to_path_buf(), cfg.clone(), KEY.to_vec()).await.expect("gateway");
+        let gw = Gateway::start(runtime.clone(), dir.path().to_path_buf(), cfg.clone(), KEY.to_vec())
+            .await
+            .expect("gateway");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -112,7 +113,10 @@ pub async fn ws_connect(addr: SocketAddr, token: Option<&str>) -> Ws {
     ws_try_connect(addr, token).await.expect("ws connect")
 }
 
-pub async fn ws_try_connect(addr: SocketAddr, token: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+pub async fn ws_try_connect(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("ws://{addr}/ws").into_client_request()?;
     if let Some(t) = token {
