@@ -75,12 +75,13 @@ pub async fn ws(State(app): State<AppState>, uri: Uri, headers: HeaderMap, upgra
         .into_response();
     }
     // A header token is checked before upgrading: a bad one costs the server no session.
-    let player = match headers.contains_key(header::AUTHORIZATION) {
-        false => None,
-        true => match app.player(&headers) {
+    let player = if headers.contains_key(header::AUTHORIZATION) {
+        match app.player(&headers) {
             Ok(p) => Some(p),
             Err(e) => return e.into_response(),
-        },
+        }
+    } else {
+        None
     };
     upgrade.on_upgrade(move |socket| session(app, socket, player))
 }
