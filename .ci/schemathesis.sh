@@ -3,7 +3,8 @@
 # and on any answer that does not match the documented schema. Starts `croupier serve` on a
 # free 127.0.0.1 port over a temporary data folder with a known operator key, opens a player
 # session (so player endpoints are exercised past authentication), and stops the server after.
-# Operator endpoints cannot be signed by schemathesis: they answer 401, which is documented.
+# Operator endpoints cannot be signed by schemathesis (the signature covers method, path, a
+# timestamp and the body): they answer 401, which is documented.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +41,13 @@ done
 [ -n "$addr" ] || { cat "$work/stderr"; echo "croupier serve did not start"; exit 1; }
 base="http://$addr"
 
-sign() { printf %s "$1" | openssl dgst -sha256 -hmac "$CROUPIER_OPERATOR_KEY" | sed 's/^.* //'; }
-operator() { curl -sf -X POST "$base$1" -H "X-Croupier-Signature: $(sign "$2")" -d "$2"; }
+# The canonical string: METHOD \n PATH_AND_QUERY \n TIMESTAMP \n BODY (no trailing newline).
+sign() { printf '%s\n%s\n%s\n%s' "$1" "$2" "$3" "$4" | openssl dgst -sha256 -hmac "$CROUPIER_OPERATOR_KEY" | sed 's/^.* //'; }
+operator() {
+    local ts
+    ts=$(($(date +%s) * 1000))
+    curl -sf -X POST "$base$1" -H "X-Croupier-Timestamp: $ts" -H "X-Croupier-Signature: $(sign POST "$1" "$ts" "$2")" -d "$2"
+}
 operator /api/deposit '{"transfer_id":"st-1","user_id":42,"amount":"1000.00"}' >/dev/null
 operator /api/game_event '{"event":"game_start","round_id":"st-round","window_ms":3600000}' >/dev/null
 token="$(operator /api/sessions '{"user_id":42}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"

@@ -2,7 +2,7 @@
 //! loopback tests and the `croupier bench http-bets` load generator. It speaks just what the
 //! gateway answers (Content-Length or chunked bodies), no TLS, no redirects.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, RequestLine, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde_json::Value;
 use std::io;
 use std::net::SocketAddr;
@@ -200,6 +200,20 @@ impl Conn {
     }
 }
 
+/// The two headers of a signed operator request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub timestamp: String,
+    pub signature: String,
+}
+
+impl Signature {
+    /// `X-Croupier-Timestamp` and `X-Croupier-Signature`, for [`Conn::request`].
+    pub fn headers(&self) -> [(&str, &str); 2] {
+        [(TIMESTAMP_HEADER, self.timestamp.as_str()), (SIGNATURE_HEADER, self.signature.as_str())]
+    }
+}
+
 /// A client for one server: operator calls signed with the key, player calls with a token.
 pub struct Client {
     pub conn: Conn,
@@ -211,11 +225,27 @@ impl Client {
         Client { conn: Conn::new(addr), auth: Auth::new(operator_key.to_vec()) }
     }
 
+    /// Signs a request as of `timestamp_ms` (Unix milliseconds).
+    pub fn sign_at(&self, method: &str, path_and_query: &str, timestamp_ms: u64, body: &[u8]) -> Signature {
+        let timestamp = timestamp_ms.to_string();
+        let signature = self.auth.sign(RequestLine { method, path_and_query }, &timestamp, body);
+        Signature { timestamp, signature }
+    }
+
+    /// Signs a request as of now.
+    pub fn sign(&self, method: &str, path_and_query: &str, body: &[u8]) -> Signature {
+        self.sign_at(method, path_and_query, crate::now_ms(), body)
+    }
+
+    /// A signed operator POST of raw body bytes.
+    pub async fn operator_raw(&mut self, path: &str, body: &[u8]) -> io::Result<Answer> {
+        let sig = self.sign("POST", path, body);
+        self.conn.request("POST", path, &sig.headers(), body).await
+    }
+
     /// A signed operator POST.
     pub async fn operator(&mut self, path: &str, body: &Value) -> io::Result<Answer> {
-        let body = body.to_string();
-        let sig = self.auth.sign(body.as_bytes());
-        self.conn.request("POST", path, &[("x-croupier-signature", &sig)], body.as_bytes()).await
+        self.operator_raw(path, body.to_string().as_bytes()).await
     }
 
     /// A player request with `token`.

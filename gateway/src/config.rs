@@ -1,5 +1,6 @@
 //! What the gateway needs to know besides the runtime: currencies (for decimal amounts),
-//! token lifetime, push buffer sizes, and the configuration it applies to a new data folder.
+//! token lifetime, signature window, push buffer sizes, and the configuration it applies to a
+//! new data folder.
 
 use croupier_engine::command::{GameDef, GameLimits, SelectionDef, Settings};
 use croupier_engine::{Code, Command, ExtId, Money, Odds};
@@ -19,6 +20,11 @@ pub struct GatewayConfig {
     pub ws_queue: usize,
     /// Platform recorded on bets that name none.
     pub default_platform: String,
+    /// How far, either way, an operator request's `X-Croupier-Timestamp` may be from the
+    /// server clock (`STALE_TIMESTAMP` beyond): the replay window of a captured request.
+    pub signature_window_ms: u64,
+    /// How long a WebSocket without an `Authorization` header has to send its `auth` message.
+    pub ws_auth_timeout_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -30,6 +36,8 @@ impl Default for GatewayConfig {
             push_buffer: 65_536,
             ws_queue: 4_096,
             default_platform: "web".into(),
+            signature_window_ms: crate::auth::DEFAULT_SIGNATURE_WINDOW_MS,
+            ws_auth_timeout_ms: 10_000,
         }
     }
 }

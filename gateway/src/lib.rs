@@ -3,8 +3,9 @@
 //!
 //! - [`engine`] is the only module that touches the runtime; nothing here blocks an async
 //!   worker (commands are awaited through completions, reads run on the shard's thread).
-//! - [`operator`] endpoints are HMAC-signed ([`auth`]); [`player`] endpoints take a session
-//!   token and only ever touch the token's player.
+//! - [`operator`] endpoints are HMAC-signed over method, path, timestamp and body ([`auth`],
+//!   checked by the [`Signed`] extractor before the body is parsed); [`player`] endpoints take
+//!   a session token, revocable per user ([`revocations`]), and only ever touch its player.
 //! - [`push`] tails each shard's journal up to its durable watermark and fans events out to
 //!   WebSocket subscribers ([`ws`]), with a bounded buffer for resume.
 //! - Every error is `{"code","message"}` ([`error`]); amounts are decimal strings
@@ -21,11 +22,14 @@ pub mod openapi;
 pub mod operator;
 pub mod player;
 pub mod push;
+pub mod revocations;
 pub mod ws;
 
 pub use auth::{load_or_create_key, Auth, KeySource};
 pub use config::GatewayConfig;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,6 +39,7 @@ use croupier_engine::{Code, Command, ExtId, Money};
 use engine::EngineHandle;
 use error::ApiError;
 use push::{Hub, Pusher};
+use revocations::Revocations;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -48,6 +53,8 @@ use utoipa::ToSchema;
 pub struct AppInner {
     pub engine: EngineHandle,
     pub auth: Auth,
+    /// Per-user session revocations, kept in `<data>/revoked-sessions`.
+    pub revocations: Revocations,
     pub cfg: GatewayConfig,
     pub hub: Arc<Hub>,
     pub metrics: metrics::Metrics,
@@ -58,14 +65,19 @@ pub struct AppInner {
 pub type AppState = Arc<AppInner>;
 
 impl AppInner {
-    /// Checks an operator request's signature, then decodes its body.
-    pub fn operator<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-        self.auth.check_operator(headers, body)?;
-        parse_body(body)
+    /// The player of a request's `Authorization: Bearer <token>` header.
+    pub fn player(&self, headers: &HeaderMap) -> Result<auth::Player, ApiError> {
+        self.session(auth::bearer(headers)?)
     }
 
-    pub fn player(&self, headers: &HeaderMap) -> Result<auth::Player, ApiError> {
-        self.auth.player(headers, now_ms())
+    /// Checks a player token: mac, expiry, and that its user's sessions were not revoked
+    /// after it was issued (401 `TOKEN_REVOKED`).
+    pub fn session(&self, token: &str) -> Result<auth::Player, ApiError> {
+        let player = self.auth.verify(token, now_ms())?;
+        if !self.revocations.allows(&player) {
+            return Err(ApiError::unauthorized("TOKEN_REVOKED", "this session was revoked; open a new session"));
+        }
+        Ok(player)
     }
 
     /// A currency (the default when none is named) and an amount in it.
@@ -76,6 +88,31 @@ impl AppInner {
             .exponent(cur)
             .ok_or_else(|| ApiError::unprocessable("UNKNOWN_CURRENCY", format!("unknown currency {cur:?}")))?;
         Ok((code("currency", cur)?, amount::parse(amount, exponent)?))
+    }
+}
+
+/// An operator request's body, decoded only once its signature (method, path, timestamp,
+/// body) checked out: an unsigned or replayed body never reaches the JSON parser.
+pub struct Signed<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(mut req: Request, app: &AppState) -> Result<Self, ApiError> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        // Taken, not cloned: reading the body needs none of them.
+        let headers = std::mem::take(req.headers_mut());
+        let body = Bytes::from_request(req, app).await.map_err(|e| {
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "PAYLOAD_TOO_LARGE" } else { "BAD_JSON" };
+            ApiError::new(e.status(), code, e.body_text())
+        })?;
+        let line = auth::RequestLine {
+            method: method.as_str(),
+            path_and_query: uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
+        };
+        app.auth.check_operator(line, &headers, &body, now_ms())?;
+        parse_body(&body).map(Signed)
     }
 }
 
@@ -160,6 +197,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/deposit", post(operator::deposit))
         .route("/api/withdraw", post(operator::withdraw))
         .route("/api/sessions", post(operator::sessions))
+        .route("/api/sessions/revoke", post(operator::revoke))
         .route("/api/check_bet", post(operator::check_bet))
         .route("/api/block_funds", post(operator::block_funds))
         .route("/api/update_bet_status", post(operator::update_bet_status))
@@ -199,12 +237,15 @@ impl Gateway {
         cfg: GatewayConfig,
         key: Vec<u8>,
     ) -> Result<Gateway, String> {
+        let revocations = Revocations::open(&data_dir)
+            .map_err(|e| format!("{}: {e}", data_dir.join(revocations::FILE_NAME).display()))?;
         let hub = Arc::new(Hub::new(rt.shards(), cfg.push_buffer));
         let pusher = Pusher::start(data_dir, rt.durable_watches(), hub.clone()).map_err(|e| format!("push: {e}"))?;
         let (tx, rx) = watch::channel(false);
         let app = Arc::new(AppInner {
             engine: EngineHandle::new(rt),
-            auth: Auth::new(key),
+            auth: Auth::new(key).with_window(cfg.signature_window_ms),
+            revocations,
             cfg,
             hub,
             metrics: Default::default(),

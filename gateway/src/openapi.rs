@@ -9,11 +9,21 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "croupier",
-        description = "Bet acceptance and settlement. Operator endpoints are signed: \
-            X-Croupier-Signature = hex(HMAC-SHA256(operator key, request body)). Player endpoints \
-            take Authorization: Bearer <token> from POST /api/sessions. Amounts are decimal \
+        description = "Bet acceptance and settlement.\n\n\
+            Operator endpoints are signed. Send X-Croupier-Timestamp: the current Unix time in \
+            milliseconds (ASCII digits), and X-Croupier-Signature: \
+            hex(HMAC-SHA256(operator key, METHOD + \"\\n\" + PATH_AND_QUERY + \"\\n\" + \
+            TIMESTAMP + \"\\n\" + BODY)), where METHOD is e.g. POST, PATH_AND_QUERY the request \
+            target exactly as sent (e.g. /api/deposit), TIMESTAMP the header's value byte for \
+            byte and BODY the raw body bytes; no trailing newline. A timestamp more than 5 \
+            minutes from the server clock is refused (401 STALE_TIMESTAMP); a missing or \
+            non-numeric header 401 UNAUTHORIZED; a wrong mac 401 BAD_SIGNATURE. Request bodies \
+            refuse unknown fields (400 INVALID_REQUEST).\n\n\
+            Player endpoints take Authorization: Bearer <token> from POST /api/sessions \
+            (revoked by POST /api/sessions/revoke: 401 TOKEN_REVOKED). Amounts are decimal \
             strings (\"10.50\"). Every error is {\"code\", \"message\"}; BUSY (503) adds \
-            retry_after_ms. Push: WebSocket /ws (see the README)."
+            retry_after_ms. Push: WebSocket /ws, authenticated by the Authorization header at \
+            the upgrade or a first message {\"op\":\"auth\",\"token\":\"...\"} (see the README)."
     ),
     paths(
         operator::game_event,
@@ -24,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         operator::deposit,
         operator::withdraw,
         operator::sessions,
+        operator::revoke,
         operator::check_bet,
         operator::block_funds,
         operator::update_bet_status,
@@ -58,7 +69,14 @@ impl Modify for Security {
             "operator_signature",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Croupier-Signature",
-                "hex(HMAC-SHA256(operator key, body))",
+                "hex(HMAC-SHA256(operator key, METHOD \\n PATH_AND_QUERY \\n TIMESTAMP \\n BODY))",
+            ))),
+        );
+        components.add_security_scheme(
+            "operator_timestamp",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Croupier-Timestamp",
+                "Unix milliseconds, within 5 minutes of the server clock; signed",
             ))),
         );
         components.add_security_scheme(

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use croupier_gateway::client::Client;
 use croupier_gateway::Auth;
 use serde_json::json;
 
@@ -14,23 +15,25 @@ async fn operators_must_sign_and_players_need_a_valid_token() {
     let body = br#"{"transfer_id":"t1","user_id":1,"amount":"5.00"}"#;
     let a = c.conn.request("POST", "/api/deposit", &[], body).await.unwrap();
     assert_eq!((a.status, a.code()), (401, "UNAUTHORIZED".into()));
-    let wrong = Auth::new(b"not the key".to_vec()).sign(body);
-    let a = c.conn.request("POST", "/api/deposit", &[("x-croupier-signature", &wrong)], body).await.unwrap();
+    let wrong = Client::new(srv.addr, b"not the key").sign("POST", "/api/deposit", body);
+    let a = c.conn.request("POST", "/api/deposit", &wrong.headers(), body).await.unwrap();
     assert_eq!((a.status, a.code()), (401, "BAD_SIGNATURE".into()));
-    let a = c.conn.request("POST", "/api/deposit", &[("x-croupier-signature", "zz")], body).await.unwrap();
+    let mut junk = c.sign("POST", "/api/deposit", body);
+    junk.signature = "zz".into();
+    let a = c.conn.request("POST", "/api/deposit", &junk.headers(), body).await.unwrap();
     assert_eq!((a.status, a.code()), (401, "BAD_SIGNATURE".into()));
     // A signature over another body does not carry over.
-    let sig = Auth::new(KEY.to_vec()).sign(br#"{"transfer_id":"t1","user_id":1,"amount":"500.00"}"#);
-    let a = c.conn.request("POST", "/api/deposit", &[("x-croupier-signature", &sig)], body).await.unwrap();
+    let sig = c.sign("POST", "/api/deposit", br#"{"transfer_id":"t1","user_id":1,"amount":"500.00"}"#);
+    let a = c.conn.request("POST", "/api/deposit", &sig.headers(), body).await.unwrap();
     assert_eq!(a.status, 401);
     // A session cannot be opened without the key either.
     let a = c.conn.request("POST", "/api/sessions", &[], br#"{"user_id":1}"#).await.unwrap();
     assert_eq!(a.status, 401);
 
-    let expired = Auth::new(KEY.to_vec()).issue(croupier_engine::UserId(1), 1_000);
+    let expired = Auth::new(KEY.to_vec()).issue(croupier_engine::UserId(1), 0, 1_000);
     let a = c.player(&expired, "GET", "/api/me/balance", None).await.unwrap();
     assert_eq!((a.status, a.code()), (401, "TOKEN_EXPIRED".into()));
-    let forged = Auth::new(b"attacker".to_vec()).issue(croupier_engine::UserId(1), u64::MAX);
+    let forged = Auth::new(b"attacker".to_vec()).issue(croupier_engine::UserId(1), 0, u64::MAX);
     assert_eq!(c.player(&forged, "GET", "/api/me/balance", None).await.unwrap().status, 401);
     assert_eq!(c.player("garbage", "GET", "/api/me/balance", None).await.unwrap().status, 401);
     let a = c.conn.request("GET", "/api/me/balance", &[], b"").await.unwrap();
@@ -76,8 +79,8 @@ async fn a_player_never_sees_or_touches_another_players_data() {
     let me = c.player(&t2, "GET", "/api/me/balance", None).await.unwrap().json();
     assert_eq!(me["user_id"], 2);
     // The balance topic is the token's own balance only: it cannot name another user.
-    let mut ws = ws_connect(srv.addr, None).await;
-    ws_send(&mut ws, json!({"op": "subscribe", "topics": ["balance"]})).await;
+    let mut ws = ws_connect(srv.addr, Some(&t2)).await;
+    ws_send(&mut ws, json!({"op": "subscribe", "topics": ["balance:1"]})).await;
     assert_eq!(ws_next(&mut ws).await["code"], "BAD_TOPIC");
     srv.stop().await;
 }
@@ -178,8 +181,8 @@ async fn bad_json_and_out_of_range_values_are_client_errors() {
     ];
     for p in paths {
         for body in junk {
-            let sig = Auth::new(KEY.to_vec()).sign(body);
-            for headers in [vec![("x-croupier-signature", sig.as_str())], vec![("authorization", auth.as_str())]] {
+            let sig = c.sign("POST", p, body);
+            for headers in [sig.headers().to_vec(), vec![("authorization", auth.as_str())]] {
                 let a = c.conn.request("POST", p, &headers, body).await.unwrap();
                 assert!(a.status < 500, "{p} {:?}: {}", String::from_utf8_lossy(body), a.status);
                 assert!(a.status == 200 || a.json()["code"].is_string(), "{p}: {}", String::from_utf8_lossy(&a.body));

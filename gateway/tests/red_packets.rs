@@ -27,7 +27,8 @@ async fn a_festival_of_concurrent_grabs_pays_out_exactly_the_packet() {
     assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
     assert_eq!(available(&mut op, &st).await, "911.12");
 
-    let mut ws = ws_connect(srv.addr, None).await;
+    // The sender watches its packet, authenticated by its first message.
+    let mut ws = ws_connect_by_message(srv.addr, &st).await;
     ws_subscribe(&mut ws, &["packet:7:festival"], json!({})).await;
 
     let mut tasks = Vec::new();

@@ -63,7 +63,7 @@ async fn a_client_too_far_behind_is_told_to_reload() {
     let mut ws = ws_connect(srv.addr, Some(&token)).await;
     // Wait until push has published the last deposit, so the buffer has moved past `first`.
     let heads = loop {
-        let mut probe = ws_connect(srv.addr, None).await;
+        let mut probe = ws_connect(srv.addr, Some(&token)).await;
         let s = ws_subscribe(&mut probe, &["bets"], json!({})).await;
         if s["heads"]["0"].as_u64().unwrap() >= first["position"].as_u64().unwrap() + 10 {
             break s;

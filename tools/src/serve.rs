@@ -37,9 +37,11 @@ subjects croupier.<shard>.<event>). Both resume from their stored positions, nev
 shards back, and report their lag in /metrics (croupier_projector_lag_records,
 croupier_projector_lag_seconds, croupier_projector_position) and in `croupier status`.
 
-The operator key signs operator requests (X-Croupier-Signature = hex(HMAC-SHA256(key, body)))
-and player tokens. Without CROUPIER_OPERATOR_KEY it is read from <data-dir>/operator.key, or
-generated there (mode 0600) on first start; the path is printed.
+The operator key signs operator requests (X-Croupier-Timestamp: Unix ms, within 5 minutes of
+the server clock; X-Croupier-Signature = hex(HMAC-SHA256(key, METHOD\\nPATH\\nTIMESTAMP\\nBODY)))
+and, through a key derived from it, player tokens. Revoked sessions are kept in
+<data-dir>/revoked-sessions. Without CROUPIER_OPERATOR_KEY the key is read from
+<data-dir>/operator.key, or generated there (mode 0600) on first start; the path is printed.
 
 On start the address is printed on stdout as `listening on <addr>` (with --listen
 127.0.0.1:0 the port is chosen by the system). A data folder keeps its shard count: start it

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// Subscribe to push topics on a running `croupier serve` and print each message.
 #[derive(Debug, Args)]
@@ -17,9 +18,10 @@ pub struct WatchArgs {
     #[arg(long, value_delimiter = ',', required = true)]
     pub topics: Vec<String>,
 
-    /// A player's session token (needed for `balance`)
-    #[arg(long, value_name = "TOKEN")]
-    pub token: Option<String>,
+    /// A player's session token (from POST /api/sessions): sent as `Authorization: Bearer`
+    /// when connecting, never in the URL
+    #[arg(long, env = "CROUPIER_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: String,
 
     /// Resume after these positions, as SHARD=POSITION pairs, comma-separated (from the
     /// `shard` and `position` of the last message seen)
@@ -39,15 +41,20 @@ pub fn run(args: &WatchArgs) -> Result<()> {
 async fn watch(args: &WatchArgs) -> Result<()> {
     let base = args.url.trim_end_matches('/').replacen("http://", "ws://", 1);
     let url = format!("{base}/ws");
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(&url).await.with_context(|| format!("cannot connect to {url}"))?;
+    let mut req = url.as_str().into_client_request().with_context(|| format!("bad URL {url}"))?;
+    let bearer = format!("Bearer {}", args.token.trim());
+    req.headers_mut().insert("authorization", bearer.parse().context("the token is not a valid header value")?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .map_err(refused)
+        .with_context(|| format!("cannot connect to {url}"))?;
     let mut resume = serde_json::Map::new();
     for r in &args.resume {
         let (shard, pos) = r.split_once('=').with_context(|| format!("--resume takes SHARD=POSITION, not {r:?}"))?;
         let pos: u64 = pos.parse().with_context(|| format!("position {pos:?}"))?;
         resume.insert(shard.to_string(), pos.into());
     }
-    let sub = serde_json::json!({"op": "subscribe", "topics": args.topics, "token": args.token, "resume": resume});
+    let sub = serde_json::json!({"op": "subscribe", "topics": args.topics, "resume": resume});
     ws.send(Message::Text(sub.to_string().into())).await?;
     let mut events = 0u64;
     while let Some(msg) = ws.next().await {
@@ -62,4 +69,15 @@ async fn watch(args: &WatchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A refused upgrade (bad, expired or revoked token) carries the server's JSON error: show it.
+fn refused(e: WsError) -> anyhow::Error {
+    match e {
+        WsError::Http(resp) => {
+            let body = resp.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            anyhow::anyhow!("the server refused the WebSocket: {} {body}", resp.status())
+        }
+        other => other.into(),
+    }
 }

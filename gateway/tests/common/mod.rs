@@ -22,7 +22,9 @@ pub struct TestServer {
     pub runtime: Arc<Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    shards: usize,
+    cfg: GatewayConfig,
 }
 
 impl TestServer {
@@ -31,20 +33,26 @@ impl TestServer {
     }
 
     pub async fn start_with(shards: usize, cfg: GatewayConfig) -> TestServer {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(tempfile::tempdir().expect("tempdir"), shards, cfg).await
+    }
+
+    /// A server over `dir`, which may hold an earlier server's data.
+    pub async fn start_in(dir: tempfile::TempDir, shards: usize, cfg: GatewayConfig) -> TestServer {
         let mut rc = RuntimeConfig::new(dir.path());
         rc.shards = shards;
         rc.durability = Durability::Process;
         let (rt, _) = Runtime::start(rc).expect("runtime starts");
         let runtime = Arc::new(rt);
-        let gw = Gateway::start(runtime.clone(), dir.path().to_path_buf(), cfg, KEY.to_vec()).await.expect("gateway");
+        let gw = Gateway::start(runtime.clone(), dir.path().to_path_buf(), cfg.clone(), KEY.to_vec())
+            .await
+            .expect("gateway");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(gw.serve(listener, async move {
             let _ = rx.await;
         }));
-        TestServer { addr, runtime, stop: Some(tx), task: Some(task), _dir: dir }
+        TestServer { addr, runtime, stop: Some(tx), task: Some(task), dir, shards, cfg }
     }
 
     /// The server's data folder (journals, snapshots), for restore checks.
@@ -57,12 +65,36 @@ impl TestServer {
     }
 
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
             t.await.expect("server task").expect("server");
         }
+    }
+
+    /// Stops the server and its runtime, then starts a new one on the same data folder (on
+    /// a new port).
+    pub async fn restart(mut self) -> TestServer {
+        self.halt().await;
+        let TestServer { mut runtime, dir, shards, cfg, .. } = self;
+        // The gateway lets go of the runtime as its last tasks end; a bounded wait (a hang
+        // guard, not a timing assertion) before the shards are stopped and the folder reused.
+        for _ in 0..500 {
+            match Arc::try_unwrap(runtime) {
+                Ok(rt) => {
+                    rt.shutdown(false).expect("runtime stops");
+                    return TestServer::start_in(dir, shards, cfg).await;
+                }
+                Err(shared) => runtime = shared,
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the runtime is still shared 5 s after the server stopped");
     }
 }
 
@@ -81,12 +113,49 @@ pub async fn available(c: &mut Client, token: &str) -> String {
 
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A WebSocket to `/ws`, authenticated by `Authorization: Bearer` when a token is given.
 pub async fn ws_connect(addr: SocketAddr, token: Option<&str>) -> Ws {
-    let url = match token {
-        Some(t) => format!("ws://{addr}/ws?token={t}"),
-        None => format!("ws://{addr}/ws"),
-    };
-    tokio_tungstenite::connect_async(url).await.expect("ws connect").0
+    ws_try_connect(addr, token).await.expect("ws connect")
+}
+
+pub async fn ws_try_connect(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}/ws").into_client_request()?;
+    if let Some(t) = token {
+        req.headers_mut().insert("authorization", format!("Bearer {t}").parse().expect("header value"));
+    }
+    Ok(tokio_tungstenite::connect_async(req).await?.0)
+}
+
+/// A WebSocket authenticated by its first message, the ack checked.
+pub async fn ws_connect_by_message(addr: SocketAddr, token: &str) -> Ws {
+    let mut ws = ws_connect(addr, None).await;
+    ws_send(&mut ws, json!({"op": "auth", "token": token})).await;
+    let ack = ws_next(&mut ws).await;
+    assert_eq!(ack["type"], "authenticated", "{ack}");
+    ws
+}
+
+/// The next message is `{"type":"error","code":code}` and then the server closes.
+pub async fn ws_refused(ws: &mut Ws, code: &str) {
+    let m = ws_next(ws).await;
+    assert_eq!((m["type"].as_str(), m["code"].as_str()), (Some("error"), Some(code)), "{m}");
+    ws_closed(ws).await;
+}
+
+/// The server closes: a Close frame or the end of the stream, within 10 s (a hang guard).
+pub async fn ws_closed(ws: &mut Ws) {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("closed within 10 s");
+        match msg {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+            Some(Ok(Message::Text(t))) => panic!("expected a close, got {t}"),
+            Some(Ok(_)) => continue,
+        }
+    }
 }
 
 pub async fn ws_send(ws: &mut Ws, v: Value) {
