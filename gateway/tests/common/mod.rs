@@ -55,11 +55,6 @@ impl TestServer {
         TestServer { addr, runtime, stop: Some(tx), task: Some(task), dir, shards, cfg }
     }
 
-    /// The server's data folder (journals, snapshots), for restore checks.
-    pub fn data_dir(&self) -> &std::path::Path {
-        self._dir.path()
-    }
-
     pub fn client(&self) -> Client {
         Client::new(self.addr, KEY)
     }
