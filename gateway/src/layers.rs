@@ -38,10 +38,11 @@ async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
     let mut more: Vec<u8> = Vec::new();
+    let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| ApiError::invalid("the body could not be read"))?;
-        let had = first.as_ref().map_or(0, Bytes::len) + more.len();
-        if had + chunk.len() > max {
+        total += chunk.len();
+        if total > max {
             return Err(ApiError::body_too_large(max));
         }
         // Most bodies come in one chunk: keep it as it is, copy only when there are more.
