@@ -268,11 +268,11 @@ fn raise_descriptor_limit() -> Option<u64> {
         // SAFETY: setrlimit only reads the struct it is given.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
             eprintln!("descriptors: soft limit raised from {before} to {target}");
-            return Some(target as u64);
+            return Some(target);
         }
     }
     eprintln!("descriptors: limit {before} (hard {})", lim.rlim_max);
-    Some(before as u64)
+    Some(before)
 }
 
 /// `max_connections` kept below the descriptor limit, leaving [`reserved_descriptors`].
