@@ -1,6 +1,6 @@
 //! Decimal strings ("10.50") ↔ [`Money`] minor units, at the API's edge. Never a float.
 
-use crate::error::ApiError;
+use crate::error::{quote, ApiError};
 use croupier_engine::{Money, MAX_BALANCE};
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// `INVALID_AMOUNT`) anything that is not a plain decimal, has more decimal places than the
 /// currency, is not positive, or exceeds the largest balance.
 pub fn parse(s: &str, exponent: u8) -> Result<Money, ApiError> {
-    let bad = |why: &str| ApiError::unprocessable("INVALID_AMOUNT", format!("amount {s:?}: {why}"));
+    let bad = |why: &str| ApiError::unprocessable("INVALID_AMOUNT", format!("amount {}: {why}", quote(s)));
     if s.is_empty() || s.len() > 40 || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(bad("must be a decimal string such as \"10.50\""));
     }

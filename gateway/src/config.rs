@@ -1,9 +1,10 @@
 //! What the gateway needs to know besides the runtime: currencies (for decimal amounts),
-//! token lifetime, signature window, push buffer sizes, and the configuration it applies to a
-//! new data folder.
+//! token lifetime, signature window, push buffer sizes, the limits it holds every client to,
+//! and the configuration it applies to a new data folder.
 
 use croupier_engine::command::{GameDef, GameLimits, SelectionDef, Settings};
 use croupier_engine::{Code, Command, ExtId, Money, Odds};
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
@@ -25,6 +26,51 @@ pub struct GatewayConfig {
     pub signature_window_ms: u64,
     /// How long a WebSocket without an `Authorization` header has to send its `auth` message.
     pub ws_auth_timeout_ms: u64,
+    /// What one client may cost the server: timeouts, connections, sizes.
+    pub limits: Limits,
+}
+
+/// Every limit a client meets, each answered with a JSON error (see `ARCHITECTURE.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A request head must arrive whole within this time (slowloris). hyper runs this timer
+    /// whenever it waits for a head, so it also ends a kept-alive connection that sends no
+    /// next request. The connection is closed (no answer: there is no request to answer).
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this time: 408 `REQUEST_TIMEOUT`.
+    pub body_timeout: Duration,
+    /// A connection on which no byte moved either way for this long is closed (a client that
+    /// stopped reading its answers, a stalled exchange). Upgraded WebSockets are exempt.
+    pub idle_timeout: Duration,
+    /// Connections served at once, WebSockets included; one more is answered 503
+    /// `TOO_MANY_CONNECTIONS` and closed. `croupier serve` keeps it below the descriptor limit.
+    pub max_connections: usize,
+    /// Largest request body: 413 `BODY_TOO_LARGE`.
+    pub max_body_bytes: usize,
+    /// Largest WebSocket frame and message a client may send: `MESSAGE_TOO_LARGE`, then close.
+    pub ws_max_frame_bytes: usize,
+    pub ws_max_message_bytes: usize,
+    /// Topics in one subscribe, and on one connection in all: `TOO_MANY_TOPICS`.
+    pub ws_max_topics: usize,
+    /// Most buffered messages one resume replays per shard; a client further behind is told
+    /// to `reload`.
+    pub ws_max_replay: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_body_bytes: 1 << 20,
+            ws_max_frame_bytes: 64 << 10,
+            ws_max_message_bytes: 64 << 10,
+            ws_max_topics: 64,
+            ws_max_replay: 8_192,
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -38,6 +84,7 @@ impl Default for GatewayConfig {
             default_platform: "web".into(),
             signature_window_ms: crate::auth::DEFAULT_SIGNATURE_WINDOW_MS,
             ws_auth_timeout_ms: 10_000,
+            limits: Limits::default(),
         }
     }
 }

@@ -1,11 +1,16 @@
 //! Every error the API answers: `{"code": "...", "message": "..."}` with a fitting status.
 //! Engine rejects keep their stable codes (`croupier_engine::reject`); the gateway adds its
-//! own for what never reaches the engine (bad JSON, auth, unknown routes).
+//! own for what never reaches the engine (bad JSON, auth, unknown routes, limits).
+//!
+//! A message never carries more than a short prefix of what the caller sent: [`quote`] for
+//! input named in a message, and every message is cut at [`MESSAGE_BYTES`] when answered, so
+//! a megabyte of input never comes back as a megabyte of error.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use croupier_engine::Reject;
 use serde::Serialize;
+use std::borrow::Cow;
 use utoipa::{IntoResponses, ToSchema};
 
 /// The body of every error answer.
@@ -42,9 +47,51 @@ pub enum ErrorResponses {
     /// Well-formed but refused: amounts, limits, funds (`INVALID_AMOUNT`, `INSUFFICIENT_FUNDS`, ...).
     #[response(status = 422)]
     Unprocessable(ErrorBody),
-    /// `BUSY`: a shard's ring is full; retry after `retry_after_ms`. `SHARD_UNAVAILABLE`.
+    /// The body did not arrive in time (`REQUEST_TIMEOUT`); the connection is closed.
+    #[response(status = 408)]
+    RequestTimeout(ErrorBody),
+    /// The body is larger than the server accepts (`BODY_TOO_LARGE`).
+    #[response(status = 413)]
+    BodyTooLarge(ErrorBody),
+    /// `BUSY`: a shard's ring is full; retry after `retry_after_ms`. `SHARD_UNAVAILABLE`;
+    /// `TOO_MANY_CONNECTIONS` (the connection is closed).
     #[response(status = 503)]
     Unavailable(ErrorBody),
+}
+
+/// Most bytes of a caller's input quoted back in an error message.
+pub const QUOTE_BYTES: usize = 64;
+
+/// Most bytes of any error message: a backstop for messages built by libraries (serde_json
+/// quotes the offending string whole).
+pub const MESSAGE_BYTES: usize = 192;
+
+/// `s` cut to at most `max` bytes on a character boundary, with `…` when it was cut.
+pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &s[..end]))
+}
+
+/// A caller's input for an error message: quoted and escaped like `{:?}`, at most
+/// [`QUOTE_BYTES`] of it. Looks only at the prefix it keeps, however long `s` is.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(QUOTE_BYTES + 8);
+    out.push('"');
+    let mut escaped = s.chars().flat_map(char::escape_debug).peekable();
+    while let Some(c) = escaped.next_if(|c| out.len() + c.len_utf8() <= QUOTE_BYTES + 1) {
+        out.push(c);
+    }
+    if escaped.peek().is_some() {
+        out.push('…');
+    }
+    out.push('"');
+    out
 }
 
 /// An error answer.
@@ -98,13 +145,40 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "SHARD_UNAVAILABLE", message)
     }
 
+    pub fn body_too_large(max: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", format!("the body exceeds {max} bytes"))
+    }
+
+    pub fn request_timeout(after: std::time::Duration) -> Self {
+        let ms = after.as_millis();
+        Self::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", format!("the body did not arrive within {ms} ms"))
+    }
+
+    /// An answer some layer made without a code (an extractor's rejection, a library's
+    /// error): the code follows the status, the message is the layer's, cut short.
+    pub fn from_status(status: StatusCode, message: &str) -> Self {
+        let code = match status {
+            StatusCode::NOT_FOUND => "NOT_FOUND",
+            StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+            StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+            StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+            StatusCode::UPGRADE_REQUIRED => "UPGRADE_REQUIRED",
+            StatusCode::SERVICE_UNAVAILABLE => "UNAVAILABLE",
+            s if s.is_server_error() => "INTERNAL",
+            _ => "INVALID_REQUEST",
+        };
+        let message = if message.trim().is_empty() { status.canonical_reason().unwrap_or("error") } else { message };
+        Self::new(status, code, clip(message, MESSAGE_BYTES))
+    }
+
     /// Decodes a JSON body: a syntax error is `BAD_JSON`, a missing or mistyped field
     /// `INVALID_REQUEST` (both 400).
     pub fn from_json(e: serde_json::Error) -> Self {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => Self::invalid(e.to_string()),
-            _ => Self::bad_json(e.to_string()),
+            Category::Data => Self::invalid(clip(&e.to_string(), MESSAGE_BYTES)),
+            _ => Self::bad_json(clip(&e.to_string(), MESSAGE_BYTES)),
         }
     }
 }
@@ -164,11 +238,15 @@ impl From<Reject> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            ErrorBody { code: self.code.to_string(), message: self.message, retry_after_ms: self.retry_after_ms };
+        let message = clip(&self.message, MESSAGE_BYTES).into_owned();
+        let body = ErrorBody { code: self.code.to_string(), message, retry_after_ms: self.retry_after_ms };
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"code\":\"INTERNAL\",\"message\":\"\"}".to_vec());
         let mut resp = (self.status, bytes).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if matches!(self.status, StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE) {
+            // The rest of the body is unread or late: the connection cannot carry a next request.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(ms) = self.retry_after_ms {
             // Retry-After is in whole seconds; the body has the precise figure.
             if let Ok(v) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
@@ -204,5 +282,20 @@ mod tests {
         let e = ApiError::from(Reject::Busy { retry_after_ms: 3 });
         assert_eq!(e.retry_after_ms, Some(3));
         assert_eq!(e.code, "BUSY");
+    }
+
+    #[test]
+    fn quotes_and_messages_keep_only_a_short_prefix() {
+        assert_eq!(quote("ab\"c"), "\"ab\\\"c\"");
+        let long = "9".repeat(1_000_000);
+        let q = quote(&long);
+        assert!(q.len() <= QUOTE_BYTES + 8 && q.ends_with("…\""), "{q}");
+        let cjk = "订".repeat(100);
+        assert!(quote(&cjk).len() <= QUOTE_BYTES + 8);
+        let c = clip(&cjk, 10);
+        assert!(c.len() <= 10 && c.ends_with('…'), "{c}");
+        assert_eq!(clip("short", 10), "short");
+        let e = ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE, &long);
+        assert_eq!((e.code, e.message.len() <= MESSAGE_BYTES), ("BODY_TOO_LARGE", true));
     }
 }

@@ -8,15 +8,21 @@
 //!   a session token, revocable per user ([`revocations`]), and only ever touch its player.
 //! - [`push`] tails each shard's journal up to its durable watermark and fans events out to
 //!   WebSocket subscribers ([`ws`]), with a bounded buffer for resume.
-//! - Every error is `{"code","message"}` ([`error`]); amounts are decimal strings
-//!   ([`amount`]); `/openapi.json` ([`openapi`]), `/metrics` ([`metrics`]), `/healthz`.
+//! - Every error is `{"code","message"}` ([`error`]), from handlers, extractors ([`extract`])
+//!   and layers ([`layers`]); amounts are decimal strings ([`amount`]); `/openapi.json`
+//!   ([`openapi`]), `/metrics` ([`metrics`]), `/healthz`.
+//! - Every client is held to [`config::Limits`]: connections ([`conn`]), bodies ([`layers`]),
+//!   WebSocket frames, topics and resumes ([`ws`], [`push`]).
 
 pub mod amount;
 pub mod auth;
 pub mod client;
 pub mod config;
+mod conn;
 pub mod engine;
 pub mod error;
+pub mod extract;
+pub mod layers;
 pub mod metrics;
 pub mod openapi;
 pub mod operator;
@@ -26,7 +32,7 @@ pub mod revocations;
 pub mod ws;
 
 pub use auth::{load_or_create_key, Auth, KeySource};
-pub use config::GatewayConfig;
+pub use config::{GatewayConfig, Limits};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -83,10 +89,9 @@ impl AppInner {
     /// A currency (the default when none is named) and an amount in it.
     pub fn money(&self, currency: Option<&str>, amount: &str) -> Result<(Code, Money), ApiError> {
         let cur = currency.unwrap_or(self.cfg.default_currency());
-        let exponent = self
-            .cfg
-            .exponent(cur)
-            .ok_or_else(|| ApiError::unprocessable("UNKNOWN_CURRENCY", format!("unknown currency {cur:?}")))?;
+        let exponent = self.cfg.exponent(cur).ok_or_else(|| {
+            ApiError::unprocessable("UNKNOWN_CURRENCY", format!("unknown currency {}", error::quote(cur)))
+        })?;
         Ok((code("currency", cur)?, amount::parse(amount, exponent)?))
     }
 }
@@ -139,6 +144,11 @@ pub struct Health {
     /// `ok` when every shard serves, `degraded` when some have failed.
     pub status: String,
     pub shards: usize,
+    /// With `degraded`: `SHARD_UNAVAILABLE` and a sentence, like every error answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The shards that stopped serving, with why; empty when all serve. Their players are
     /// answered `SHARD_UNAVAILABLE` until the process restarts and restores them.
     #[serde(default)]
@@ -165,13 +175,17 @@ pub async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) 
         .enumerate()
         .filter_map(|(shard, f)| f.map(|reason| FailedShard { shard, reason }))
         .collect();
-    let status = if failed.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let health = Health {
-        status: if failed.is_empty() { "ok" } else { "degraded" }.into(),
-        shards: app.engine.shards(),
-        failed,
-    };
-    (status, Json(health)).into_response()
+    let shards = app.engine.shards();
+    if failed.is_empty() {
+        return Json(Health { status: "ok".into(), shards, code: None, message: None, failed }).into_response();
+    }
+    let message = format!("{} of {shards} shards stopped serving; restart to restore them", failed.len());
+    let code = Some("SHARD_UNAVAILABLE".to_string());
+    let health = Health { status: "degraded".into(), shards, code, message: Some(message), failed };
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, Json(health)).into_response();
+    // A complete error answer already: the JSON-error layer leaves it as it is.
+    resp.extensions_mut().insert(error::RejectCode("SHARD_UNAVAILABLE"));
+    resp
 }
 
 async fn openapi_json() -> Response {
@@ -217,6 +231,11 @@ pub fn router(app: AppState) -> Router {
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Innermost first: bodies are read under their limits, then any codeless error
+        // answer becomes JSON, then everything is counted.
+        .layer(axum::extract::DefaultBodyLimit::max(app.cfg.limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), layers::limit_body))
+        .layer(axum::middleware::from_fn(layers::json_errors))
         .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::track))
         .with_state(app)
 }
@@ -298,46 +317,41 @@ impl Gateway {
     /// left to the caller (shut it down, with a snapshot, once this returns).
     ///
     /// Connections are served by hyper's HTTP/1.1 server with `pipeline_flush`: the answers to
-    /// requests a client pipelined are written together, one syscall for many bets.
+    /// requests a client pipelined are written together, one syscall for many bets. At most
+    /// `limits.max_connections` are served at once; see [`conn`] for the rest.
     pub async fn serve(
         mut self,
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
+        let limits = self.app.cfg.limits.clone();
+        let slots = conn::Slots::new(limits.max_connections);
+        let refusals = conn::Slots::new(conn::REFUSALS_AT_ONCE);
         let mut stop = self.shutdown.subscribe();
         let mut connections = tokio::task::JoinSet::new();
+        let mut accept_errors = AcceptErrors::default();
         tokio::pin!(signal);
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
                     let tcp = match accepted {
                         Ok((tcp, _)) => tcp,
-                        // Out of descriptors and the like: the listener itself is fine.
-                        Err(_) => {
-                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        Err(e) => {
+                            // The listener itself is fine: out of descriptors, a connection
+                            // reset before it was accepted. Existing connections go on.
+                            if accept_errors.pause(&e, slots.live()) {
+                                tokio::time::sleep(conn::ACCEPT_BACKOFF).await;
+                            }
                             continue;
                         }
                     };
-                    // Answers are small and latency matters: no Nagle delay (with pipelined
-                    // requests it would hold each answer until the previous one is acked).
-                    let _ = tcp.set_nodelay(true);
-                    let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                    let mut stop = stop.clone();
-                    connections.spawn(async move {
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .pipeline_flush(true)
-                            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                            .with_upgrades();
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = until_set(&mut stop) => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
+                    match slots.try_take() {
+                        Some(slot) => {
+                            connections.spawn(conn::serve(tcp, slot, router.clone(), limits.clone(), stop.clone()));
                         }
-                    });
+                        None => conn::refuse(tcp, &refusals),
+                    }
                     // Reap finished connections so the set does not grow without bound.
                     while connections.try_join_next().is_some() {}
                 }
@@ -361,8 +375,29 @@ impl Gateway {
     }
 }
 
+/// Accept failures, logged at most once a second so a descriptor shortage does not flood
+/// the log.
+#[derive(Default)]
+struct AcceptErrors {
+    last_log: Option<std::time::Instant>,
+    since_log: u64,
+}
+
+impl AcceptErrors {
+    /// Records `e`; whether the accept loop should pause before trying again.
+    fn pause(&mut self, e: &std::io::Error, live: usize) -> bool {
+        self.since_log += 1;
+        if self.last_log.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+            eprintln!("accept failed {} time(s), last: {e} ({live} connections open)", self.since_log);
+            self.last_log = Some(std::time::Instant::now());
+            self.since_log = 0;
+        }
+        conn::is_exhaustion(e)
+    }
+}
+
 /// Resolves once the flag is (or was already) set.
-async fn until_set(rx: &mut watch::Receiver<bool>) {
+pub(crate) async fn until_set(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await.map(|_| ());
 }
 

@@ -4,10 +4,11 @@
 
 use crate::amount;
 use crate::error::{ApiError, ErrorResponses};
+use crate::extract::{Path, Query};
 use crate::operator::{countdown_s, status_name, OutcomeName};
 use crate::{ext_id, now_ms, parse_body, AppState};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use croupier_engine::command::{PacketKind, PlaceBet, SendRedPacket};
@@ -184,10 +185,9 @@ const RECENT_BETS_SCAN: usize = 200_000;
 pub async fn my_bets(
     State(app): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<BetsQuery>, axum::extract::rejection::QueryRejection>,
+    Query(q): Query<BetsQuery>,
 ) -> Result<Json<BetsAnswer>, ApiError> {
     let player = app.player(&headers)?;
-    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500) as usize;
     let user = player.user;
     let bets = app

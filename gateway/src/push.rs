@@ -54,7 +54,7 @@ impl Topic {
             let sender: u64 = sender.parse().map_err(|_| "packet sender must be a user id")?;
             return ExtId::new(id).map(|id| Topic::Packet(UserId(sender), id)).map_err(|e| format!("packet id: {e}"));
         }
-        Err(format!("unknown topic {s:?}: bets, balance, round:<id>, packet:<sender>:<id>"))
+        Err(format!("unknown topic {}: bets, balance, round:<id>, packet:<sender>:<id>", crate::error::quote(s)))
     }
 
     pub fn name(&self) -> String {
@@ -205,10 +205,6 @@ pub enum Delivery {
     },
 }
 
-/// A subscriber's queue filled up while its backlog was being queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueFull;
-
 struct Subscriber {
     id: u64,
     tx: mpsc::Sender<Delivery>,
@@ -309,41 +305,41 @@ impl Hub {
         }
     }
 
-    /// Subscribes to `topics`; with `resume` (per shard, the last position the client saw),
-    /// first queues what it missed, or a reload notice for a shard whose buffer no longer
-    /// reaches back that far. Returns the subscriber id, for [`Hub::unsubscribe`].
+    /// Subscribes to `topics` and returns the subscriber id (for [`Hub::unsubscribe`]) and,
+    /// with `resume` (per shard, the last position the client saw), what it missed: the
+    /// buffered messages of its topics, or a reload notice for a shard whose buffer no longer
+    /// reaches back that far or holds more than `max_replay` messages after it.
+    ///
+    /// The lock is held only to register the queue and clone at most `max_replay` `Arc`s per
+    /// shard; the caller sends the backlog itself, before anything from the queue, so a
+    /// resume never stalls publishers and cannot overflow the queue. Messages published after
+    /// the lock was let go go to the queue only: nothing is missed or repeated.
     pub fn subscribe(
         &self,
         id: Option<u64>,
         topics: &[Topic],
         resume: &HashMap<u32, u64>,
         tx: &mpsc::Sender<Delivery>,
-    ) -> Result<u64, QueueFull> {
-        let mut g = self.lock();
-        let inner = &mut *g;
-        let id = id.unwrap_or_else(|| {
-            inner.next_id += 1;
-            inner.next_id
-        });
-        for (&shard, &from) in resume {
-            let Some(sb) = inner.shards.get(shard as usize) else { continue };
-            if from < sb.complete_after {
-                tx.try_send(Delivery::Reload { shard, oldest: sb.complete_after }).map_err(|_| QueueFull)?;
-                continue;
-            }
-            for m in sb.buf.iter().filter(|m| m.position > from) {
-                for t in topics.iter().filter(|t| m.has(t)) {
-                    tx.try_send(Delivery::Msg(m.clone(), *t)).map_err(|_| QueueFull)?;
+        max_replay: usize,
+    ) -> (u64, Vec<Delivery>) {
+        let (id, missed) = {
+            let mut g = self.lock();
+            let inner = &mut *g;
+            let id = id.unwrap_or_else(|| {
+                inner.next_id += 1;
+                inner.next_id
+            });
+            let missed: Vec<Missed> =
+                resume.iter().filter_map(|(&shard, &from)| missed(&inner.shards, shard, from, max_replay)).collect();
+            for t in topics {
+                let list = inner.subs.entry(*t).or_default();
+                if !list.iter().any(|s| s.id == id) {
+                    list.push(Subscriber { id, tx: tx.clone() });
                 }
             }
-        }
-        for t in topics {
-            let list = inner.subs.entry(*t).or_default();
-            if !list.iter().any(|s| s.id == id) {
-                list.push(Subscriber { id, tx: tx.clone() });
-            }
-        }
-        Ok(id)
+            (id, missed)
+        };
+        (id, backlog(missed, topics))
     }
 
     pub fn unsubscribe(&self, id: u64) {
@@ -353,6 +349,48 @@ impl Hub {
         }
         g.subs.retain(|_, l| !l.is_empty());
     }
+}
+
+/// A shard's part of a resume, taken under the hub's lock.
+enum Missed {
+    Reload { shard: u32, oldest: u64 },
+    Msgs(Vec<Arc<PushMsg>>),
+}
+
+/// What shard `shard`'s buffer holds after position `from`, if at most `max_replay` messages.
+fn missed(shards: &[ShardBuf], shard: u32, from: u64, max_replay: usize) -> Option<Missed> {
+    let sb = shards.get(shard as usize)?;
+    if from < sb.complete_after {
+        return Some(Missed::Reload { shard, oldest: sb.complete_after });
+    }
+    // Positions only grow along the buffer: the first message after `from` is found by halving.
+    let start = sb.buf.partition_point(|m| m.position <= from);
+    let count = sb.buf.len() - start;
+    if count > max_replay {
+        // A client at or after this position would get at most `max_replay` messages
+        // (`count > max_replay` makes the index valid).
+        let oldest = sb.buf[sb.buf.len() - max_replay - 1].position;
+        return Some(Missed::Reload { shard, oldest });
+    }
+    Some(Missed::Msgs(sb.buf.range(start..).cloned().collect()))
+}
+
+/// The deliveries of `missed` for `topics`, outside the lock.
+fn backlog(missed: Vec<Missed>, topics: &[Topic]) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    for m in missed {
+        match m {
+            Missed::Reload { shard, oldest } => out.push(Delivery::Reload { shard, oldest }),
+            Missed::Msgs(msgs) => {
+                for m in msgs {
+                    for t in topics.iter().filter(|t| m.has(t)) {
+                        out.push(Delivery::Msg(m.clone(), *t));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Per shard: what the tail thread needs to name things (dense numbers → ids).

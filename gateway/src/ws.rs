@@ -25,12 +25,22 @@
 //! with the HTTP API, then subscribe again without resume), `{"type":"error",...}`,
 //! `{"type":"pong"}`, and `{"type":"dropped"}` before the server closes a client too slow to
 //! keep up.
+//!
+//! A connection may subscribe again to add topics (a resume then replays for the topics new
+//! to the connection: the others are already flowing). Limits (`config::Limits`): a frame or
+//! message over `ws_max_frame_bytes` / `ws_max_message_bytes` is answered
+//! `{"type":"error","code":"MESSAGE_TOO_LARGE"}` and the socket is closed (1009: the rest of
+//! the frame cannot be skipped); more than `ws_max_topics` in one subscribe or on the
+//! connection is `TOO_MANY_TOPICS` and changes nothing; a resume of more than `ws_max_replay`
+//! messages of a shard gets `reload`. A request to `/ws` that is not a WebSocket upgrade gets
+//! 426 `UPGRADE_REQUIRED`.
 
 use crate::auth::Player;
-use crate::error::ApiError;
+use crate::error::{clip, ApiError, MESSAGE_BYTES};
 use crate::push::{Delivery, Topic};
 use crate::{now_ms, AppState};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -38,7 +48,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -65,7 +75,16 @@ struct AuthMsg {
     token: Option<String>,
 }
 
-pub async fn ws(State(app): State<AppState>, uri: Uri, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws(
+    State(app): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(e) => return upgrade_required(&e),
+    };
     if uri.query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token="))) {
         return ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -83,7 +102,16 @@ pub async fn ws(State(app): State<AppState>, uri: Uri, headers: HeaderMap, upgra
     } else {
         None
     };
+    let limits = &app.cfg.limits;
+    let upgrade = upgrade.max_frame_size(limits.ws_max_frame_bytes).max_message_size(limits.ws_max_message_bytes);
     upgrade.on_upgrade(move |socket| session(app, socket, player))
+}
+
+fn upgrade_required(e: &WebSocketUpgradeRejection) -> Response {
+    let message = format!("/ws needs a WebSocket upgrade: {}", e.body_text());
+    let mut resp = ApiError::new(StatusCode::UPGRADE_REQUIRED, "UPGRADE_REQUIRED", message).into_response();
+    resp.headers_mut().insert(header::UPGRADE, axum::http::HeaderValue::from_static("websocket"));
+    resp
 }
 
 fn text(v: serde_json::Value) -> Message {
@@ -147,47 +175,87 @@ async fn first_message_auth(app: &AppState, stream: &mut Stream) -> Result<Playe
     }
 }
 
+/// Sends a resume's backlog straight to the client, before anything from the queue.
+async fn send_backlog(sink: &mut Sink, backlog: Vec<Delivery>) -> bool {
+    for d in backlog {
+        if sink.send(Message::Text(delivery_json(d).into())).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+fn delivery_json(d: Delivery) -> String {
+    match d {
+        Delivery::Msg(m, topic) => m.to_json(&topic),
+        Delivery::Reload { shard, oldest } => json!({"type": "reload", "shard": shard, "oldest": oldest}).to_string(),
+    }
+}
+
+/// A read error ends the session: a frame or message over the limit is named (the
+/// tungstenite error under axum's is not a public type of axum's: its text is what we have).
+async fn read_failed(sink: &mut Sink, e: &axum::Error) {
+    let text = e.to_string();
+    let (code, close) = if text.contains("Space limit exceeded") || text.contains("too long") {
+        ("MESSAGE_TOO_LARGE", close_code::SIZE)
+    } else {
+        ("PROTOCOL_ERROR", close_code::PROTOCOL)
+    };
+    let _ = sink.send(error(code, &clip(&text, MESSAGE_BYTES))).await;
+    let frame = CloseFrame { code: close, reason: code.into() };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+}
+
+/// What one session subscribed to: its id at the hub, its topics, and its queue's sender,
+/// kept here only until the hub holds it (so a dropped subscriber's queue ends); a weak one
+/// lets a later subscribe add topics while the hub still holds it.
+struct Subscription {
+    id: Option<u64>,
+    have: HashSet<Topic>,
+    own_tx: Option<mpsc::Sender<Delivery>>,
+    weak_tx: mpsc::WeakSender<Delivery>,
+}
+
 /// An authenticated session: subscriptions and pushes until the client leaves, the server
 /// stops, or the token expires or is revoked.
 async fn serve(app: AppState, mut sink: Sink, mut stream: Stream, player: Player) {
     let (tx, mut rx) = mpsc::channel::<Delivery>(app.cfg.ws_queue.max(1));
-    let mut id: Option<u64> = None;
+    let mut sub = Subscription { id: None, have: HashSet::new(), weak_tx: tx.downgrade(), own_tx: Some(tx) };
     let mut shutdown = app.shutdown.clone();
     let mut revocations = app.revocations.subscribe();
     let expiry = tokio::time::sleep(Duration::from_millis(player.expires_ms.saturating_sub(now_ms())));
     tokio::pin!(expiry);
-    // The sender is kept only by the hub once subscribed, so a dropped subscriber's queue ends.
-    let mut own_tx = Some(tx);
     loop {
         tokio::select! {
             incoming = stream.next() => {
-                let Some(Ok(msg)) = incoming else { break };
+                let msg = match incoming {
+                    Some(Ok(msg)) => msg,
+                    Some(Err(e)) => {
+                        read_failed(&mut sink, &e).await;
+                        break;
+                    }
+                    None => break,
+                };
                 let raw = match msg {
                     Message::Text(t) => t,
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let Some(reply) = answer(&app, &player, &raw, &mut id, own_tx.as_ref()) else { break };
-                if sink.send(reply).await.is_err() {
+                let Some((reply, backlog)) = answer(&app, &player, &raw, &mut sub) else { break };
+                if sink.send(reply).await.is_err() || !send_backlog(&mut sink, backlog).await {
                     break;
                 }
-                if id.is_some() {
+                if sub.id.is_some() {
                     // From now on only the hub holds the queue's sender.
-                    own_tx.take();
+                    sub.own_tx.take();
                 }
             }
-            delivery = rx.recv(), if own_tx.is_none() => {
-                let msg = match delivery {
-                    Some(Delivery::Msg(m, topic)) => m.to_json(&topic),
-                    Some(Delivery::Reload { shard, oldest }) => {
-                        json!({"type": "reload", "shard": shard, "oldest": oldest}).to_string()
-                    }
-                    None => {
-                        let _ = sink.send(Message::Text(r#"{"type":"dropped","reason":"too slow"}"#.into())).await;
-                        break;
-                    }
+            delivery = rx.recv(), if sub.own_tx.is_none() => {
+                let Some(d) = delivery else {
+                    let _ = sink.send(Message::Text(r#"{"type":"dropped","reason":"too slow"}"#.into())).await;
+                    break;
                 };
-                if sink.send(Message::Text(msg.into())).await.is_err() {
+                if sink.send(Message::Text(delivery_json(d).into())).await.is_err() {
                     break;
                 }
             }
@@ -205,39 +273,63 @@ async fn serve(app: AppState, mut sink: Sink, mut stream: Stream, player: Player
             _ = shutdown.changed() => break,
         }
     }
-    if let Some(id) = id {
+    if let Some(id) = sub.id {
         app.hub.unsubscribe(id);
     }
     let _ = sink.send(Message::Close(None)).await;
 }
 
-/// The answer to one client message; `None` ends the session (the hub is gone).
-fn answer(
-    app: &AppState,
-    player: &Player,
-    raw: &str,
-    id: &mut Option<u64>,
-    tx: Option<&mpsc::Sender<Delivery>>,
-) -> Option<Message> {
+/// The answer to one client message and the backlog a resume owes; `None` ends the session
+/// (the hub let go of this subscriber: its queue is ending).
+fn answer(app: &AppState, player: &Player, raw: &str, sub: &mut Subscription) -> Option<(Message, Vec<Delivery>)> {
+    let limits = &app.cfg.limits;
     let (topics, resume) = match serde_json::from_str::<ClientMsg>(raw) {
-        Err(e) => return Some(error("BAD_JSON", &e.to_string())),
-        Ok(ClientMsg::Ping) => return Some(Message::Text(r#"{"type":"pong"}"#.into())),
+        Err(e) => return Some((error("BAD_JSON", &clip(&e.to_string(), MESSAGE_BYTES)), Vec::new())),
+        Ok(ClientMsg::Ping) => return Some((Message::Text(r#"{"type":"pong"}"#.into()), Vec::new())),
         Ok(ClientMsg::Subscribe { topics, resume }) => (topics, resume),
     };
-    let parsed: Result<Vec<Topic>, String> = topics.iter().map(|t| Topic::parse(t, Some(player.user))).collect();
+    // Counted before parsing: a long list costs nothing more than its bytes.
+    let parsed: Result<Vec<Topic>, String> = if topics.len() > limits.ws_max_topics {
+        Ok(Vec::new())
+    } else {
+        topics.iter().map(|t| Topic::parse(t, Some(player.user))).collect()
+    };
     let resume: Result<HashMap<u32, u64>, _> =
         resume.into_iter().map(|(k, v)| k.parse::<u32>().map(|k| (k, v))).collect();
-    match (parsed, resume, tx) {
-        (Err(e), _, _) => Some(error("BAD_TOPIC", &e)),
-        (_, Err(_), _) => Some(error("BAD_RESUME", "resume keys are shard numbers")),
+    let tx = sub.own_tx.clone().or_else(|| sub.weak_tx.upgrade());
+    let reply = match (parsed, resume, tx) {
+        (Err(e), _, _) => error("BAD_TOPIC", &e),
+        (_, Err(_), _) => error("BAD_RESUME", "resume keys are shard numbers"),
         (Ok(parsed), Ok(resume), Some(tx)) => {
-            let sub = app.hub.subscribe(*id, &parsed, &resume, tx).ok()?;
-            *id = Some(sub);
-            let heads: HashMap<String, u64> =
-                app.hub.heads().into_iter().enumerate().map(|(i, h)| (i.to_string(), h)).collect();
-            let names: Vec<String> = parsed.iter().map(Topic::name).collect();
-            Some(text(json!({"type": "subscribed", "topics": names, "heads": heads})))
+            if let Err(m) = check_topics(&topics, &parsed, &sub.have, limits.ws_max_topics) {
+                return Some((m, Vec::new()));
+            }
+            let fresh: Vec<Topic> = parsed.iter().filter(|t| !sub.have.contains(t)).copied().collect();
+            let (id, missed) = app.hub.subscribe(sub.id, &fresh, &resume, &tx, limits.ws_max_replay);
+            sub.id = Some(id);
+            sub.have.extend(fresh);
+            return Some((subscribed(app, &parsed), missed));
         }
-        (Ok(_), Ok(_), None) => None,
+        (Ok(_), Ok(_), None) => return None,
+    };
+    Some((reply, Vec::new()))
+}
+
+/// The topics of a subscribe, if within the limits: `max` per message and per connection
+/// (counting those it already has).
+fn check_topics(requested: &[String], parsed: &[Topic], have: &HashSet<Topic>, max: usize) -> Result<(), Message> {
+    let after = have.len() + parsed.iter().filter(|t| !have.contains(t)).count();
+    if requested.len() > max || after > max {
+        let m = format!("at most {max} topics per subscribe and per connection ({after} asked)");
+        return Err(error("TOO_MANY_TOPICS", &m));
     }
+    Ok(())
+}
+
+/// The answer to a subscribe: the topics and each shard's last published position.
+fn subscribed(app: &AppState, topics: &[Topic]) -> Message {
+    let heads: HashMap<String, u64> =
+        app.hub.heads().into_iter().enumerate().map(|(i, h)| (i.to_string(), h)).collect();
+    let names: Vec<String> = topics.iter().map(Topic::name).collect();
+    text(json!({"type": "subscribed", "topics": names, "heads": heads}))
 }

@@ -31,7 +31,7 @@ struct Cli {
 enum Command {
     /// Serve the operators' HTTP API and WebSocket push over the sharded engine (defaults:
     /// 127.0.0.1:8080, data in ./croupier-data, fsync durability, one shard per core).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Print the push messages of a running server's WebSocket (/ws) as JSON lines.
     Watch(watch::WatchArgs),
     /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one

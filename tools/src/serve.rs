@@ -8,7 +8,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args};
 use croupier_engine::runtime::{Runtime, RuntimeConfig};
-use croupier_gateway::{load_or_create_key, Gateway, GatewayConfig, KeySource};
+use croupier_gateway::{load_or_create_key, Gateway, GatewayConfig, KeySource, Limits};
 use croupier_journal::Durability;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -22,7 +22,9 @@ const AFTER_HELP: &str = "\
 Precedence: flags > CROUPIER_* environment variables > --config file > defaults.
 
 The config file (TOML) may set: listen, data_dir, durability (\"process\" | \"fsync\"), shards,
-workers, token_ttl_s, ring_capacity, sql, nats. Example:
+workers, token_ttl_s, ring_capacity, sql, nats, and the client limits header_timeout_ms,
+body_timeout_ms, idle_timeout_ms, max_connections, max_body_bytes, ws_max_frame_bytes,
+ws_max_message_bytes, ws_max_topics, ws_max_replay. Example:
   listen = \"0.0.0.0:8080\"
   data_dir = \"/var/lib/croupier\"
   durability = \"fsync\"
@@ -42,6 +44,10 @@ the server clock; X-Croupier-Signature = hex(HMAC-SHA256(key, METHOD\\nPATH\\nTI
 and, through a key derived from it, player tokens. Revoked sessions are kept in
 <data-dir>/revoked-sessions. Without CROUPIER_OPERATOR_KEY the key is read from
 <data-dir>/operator.key, or generated there (mode 0600) on first start; the path is printed.
+
+Limits: every one is answered with a JSON error (see ARCHITECTURE.md). At start the soft
+descriptor limit (RLIMIT_NOFILE) is raised to the hard one, and max_connections is kept below
+it, leaving room for journals, snapshots and the database.
 
 On start the address is printed on stdout as `listening on <addr>` (with --listen
 127.0.0.1:0 the port is chosen by the system). A data folder keeps its shard count: start it
@@ -93,6 +99,45 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_NATS", value_name = "URL")]
     pub nats: Option<String>,
 
+    /// A request head must arrive within this many ms, else the connection is closed; also
+    /// bounds the wait for a kept-alive connection's next request [default: 10000]
+    #[arg(long, env = "CROUPIER_HEADER_TIMEOUT_MS", value_name = "MS", value_parser = value_parser!(u64).range(1..))]
+    pub header_timeout_ms: Option<u64>,
+
+    /// A request body must arrive within this many ms, else 408 REQUEST_TIMEOUT [default: 30000]
+    #[arg(long, env = "CROUPIER_BODY_TIMEOUT_MS", value_name = "MS", value_parser = value_parser!(u64).range(1..))]
+    pub body_timeout_ms: Option<u64>,
+
+    /// A connection on which no byte moves for this many ms is closed [default: 60000]
+    #[arg(long, env = "CROUPIER_IDLE_TIMEOUT_MS", value_name = "MS", value_parser = value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: Option<u64>,
+
+    /// Connections served at once (WebSockets included); one more gets 503
+    /// TOO_MANY_CONNECTIONS. Kept below the descriptor limit [default: 10000]
+    #[arg(long, env = "CROUPIER_MAX_CONNECTIONS", value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// Largest request body, bytes; larger gets 413 BODY_TOO_LARGE [default: 1048576]
+    #[arg(long, env = "CROUPIER_MAX_BODY_BYTES", value_name = "BYTES", value_parser = value_parser!(u64).range(1..))]
+    pub max_body_bytes: Option<u64>,
+
+    /// Largest WebSocket frame a client may send, bytes [default: 65536]
+    #[arg(long, env = "CROUPIER_WS_MAX_FRAME_BYTES", value_name = "BYTES", value_parser = value_parser!(u64).range(1..))]
+    pub ws_max_frame_bytes: Option<u64>,
+
+    /// Largest WebSocket message a client may send, bytes [default: 65536]
+    #[arg(long, env = "CROUPIER_WS_MAX_MESSAGE_BYTES", value_name = "BYTES", value_parser = value_parser!(u64).range(1..))]
+    pub ws_max_message_bytes: Option<u64>,
+
+    /// Topics per WebSocket subscribe and per connection [default: 64]
+    #[arg(long, env = "CROUPIER_WS_MAX_TOPICS", value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    pub ws_max_topics: Option<u64>,
+
+    /// Most messages of a shard one WebSocket resume replays; further behind gets reload
+    /// [default: 8192]
+    #[arg(long, env = "CROUPIER_WS_MAX_REPLAY", value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    pub ws_max_replay: Option<u64>,
+
     /// The operator key (prefer the environment variable over the flag: flags show in `ps`)
     #[arg(long, env = "CROUPIER_OPERATOR_KEY", value_name = "KEY", hide_env_values = true)]
     pub operator_key: Option<String>,
@@ -110,6 +155,15 @@ struct FileConfig {
     ring_capacity: Option<u64>,
     sql: Option<String>,
     nats: Option<String>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    max_connections: Option<u64>,
+    max_body_bytes: Option<u64>,
+    ws_max_frame_bytes: Option<u64>,
+    ws_max_message_bytes: Option<u64>,
+    ws_max_topics: Option<u64>,
+    ws_max_replay: Option<u64>,
 }
 
 /// The settings `serve` runs with, after precedence.
@@ -126,6 +180,8 @@ pub struct Settings {
     pub sql: Option<String>,
     /// The event-stream projector's NATS server; `None` runs none.
     pub nats: Option<String>,
+    /// What each client may cost; `max_connections` before the descriptor clamp.
+    pub limits: Limits,
 }
 
 fn cores() -> usize {
@@ -141,6 +197,7 @@ impl ServeArgs {
             }
             None => FileConfig::default(),
         };
+        let limits = self.limits(&file);
         let durability = match (self.durability, file.durability.as_deref()) {
             (Some(d), _) => d.into(),
             (None, Some("process")) => Durability::Process,
@@ -154,6 +211,7 @@ impl ServeArgs {
             None => Some(croupier_persistence::default_sql_url(&data_dir)),
         };
         Ok(Settings {
+            limits,
             sql,
             nats: self.nats.clone().or(file.nats).filter(|u| !u.is_empty()),
             listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -165,10 +223,77 @@ impl ServeArgs {
             ring_capacity: self.ring_capacity.or(file.ring_capacity).map_or(65_536, |n| n as usize),
         })
     }
+
+    /// Each limit from the flag (or its variable), else the file, else the default.
+    fn limits(&self, file: &FileConfig) -> Limits {
+        let d = Limits::default();
+        let ms = |flag: Option<u64>, file: Option<u64>, default: Duration| {
+            flag.or(file).map_or(default, Duration::from_millis)
+        };
+        let n = |flag: Option<u64>, file: Option<u64>, default: usize| flag.or(file).map_or(default, |n| n as usize);
+        Limits {
+            header_timeout: ms(self.header_timeout_ms, file.header_timeout_ms, d.header_timeout),
+            body_timeout: ms(self.body_timeout_ms, file.body_timeout_ms, d.body_timeout),
+            idle_timeout: ms(self.idle_timeout_ms, file.idle_timeout_ms, d.idle_timeout),
+            max_connections: n(self.max_connections, file.max_connections, d.max_connections),
+            max_body_bytes: n(self.max_body_bytes, file.max_body_bytes, d.max_body_bytes),
+            ws_max_frame_bytes: n(self.ws_max_frame_bytes, file.ws_max_frame_bytes, d.ws_max_frame_bytes),
+            ws_max_message_bytes: n(self.ws_max_message_bytes, file.ws_max_message_bytes, d.ws_max_message_bytes),
+            ws_max_topics: n(self.ws_max_topics, file.ws_max_topics, d.ws_max_topics),
+            ws_max_replay: n(self.ws_max_replay, file.ws_max_replay, d.ws_max_replay),
+        }
+    }
+}
+
+/// Descriptors kept free of connections: journals and their next segments, snapshots, the
+/// database, the listener and the runtime's own (a fixed part and some per shard).
+fn reserved_descriptors(shards: usize) -> u64 {
+    128 + 16 * shards as u64
+}
+
+/// Raises the soft descriptor limit to the hard one (a server of many connections needs
+/// them; the soft default is often 1024). Returns the limit now in force.
+fn raise_descriptor_limit() -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let before = lim.rlim_cur;
+    // An unlimited hard limit is not a valid soft one for descriptors (Linux caps it at
+    // fs.nr_open): then try a large finite one.
+    for target in [lim.rlim_max, 1 << 20] {
+        if target <= before {
+            break;
+        }
+        let raised = libc::rlimit { rlim_cur: target, rlim_max: lim.rlim_max };
+        // SAFETY: setrlimit only reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            eprintln!("descriptors: soft limit raised from {before} to {target}");
+            return Some(target);
+        }
+    }
+    eprintln!("descriptors: limit {before} (hard {})", lim.rlim_max);
+    Some(before)
+}
+
+/// `max_connections` kept below the descriptor limit, leaving [`reserved_descriptors`].
+fn clamp_connections(limits: &mut Limits, descriptors: Option<u64>, shards: usize) {
+    let Some(nofile) = descriptors else { return };
+    let room = nofile.saturating_sub(reserved_descriptors(shards)).max(1);
+    if limits.max_connections as u64 > room {
+        eprintln!(
+            "connections: at most {room} at once (not {}): {nofile} descriptors, {} kept for the rest",
+            limits.max_connections,
+            reserved_descriptors(shards)
+        );
+        limits.max_connections = room as usize;
+    }
 }
 
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let s = args.settings()?;
+    let mut s = args.settings()?;
+    clamp_connections(&mut s.limits, raise_descriptor_limit(), s.shards);
     std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
     let (key, source) = load_or_create_key(args.operator_key.as_deref(), &s.data_dir).context("operator key")?;
     match &source {
@@ -213,7 +338,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 }
 
 async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> {
-    let cfg = GatewayConfig { token_ttl_ms: s.token_ttl_s.saturating_mul(1000), ..GatewayConfig::default() };
+    let cfg = GatewayConfig {
+        token_ttl_ms: s.token_ttl_s.saturating_mul(1000),
+        limits: s.limits.clone(),
+        ..GatewayConfig::default()
+    };
     let gateway = Gateway::start(runtime, s.data_dir.clone(), cfg, key).await.map_err(anyhow::Error::msg)?;
     let projectors = Projectors::start(s, &gateway);
     let listener =
@@ -409,5 +538,25 @@ mod tests {
         assert!(settings(&["--config", f]).is_err());
         std::fs::write(&file, "colour = \"red\"\n").unwrap();
         assert!(settings(&["--config", f]).is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn limits_come_from_flags_then_the_file_then_defaults() {
+        // Every limit this test reads is passed as a flag or set in the file, so CROUPIER_*
+        // variables a developer may have set cannot change the outcome.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("croupier.toml");
+        std::fs::write(&file, "header_timeout_ms = 2000\nmax_connections = 500\nws_max_topics = 8\n").unwrap();
+        let f = file.to_str().unwrap();
+        let s = settings(&["--config", f, "--max-connections", "300", "--max-body-bytes", "4096"]).unwrap();
+        let l = &s.limits;
+        assert_eq!(l.header_timeout, Duration::from_millis(2000), "from the file");
+        assert_eq!((l.max_connections, l.max_body_bytes, l.ws_max_topics), (300, 4096, 8), "a flag beats the file");
+        let mut l = Limits { max_connections: 10_000, ..Limits::default() };
+        clamp_connections(&mut l, Some(1024), 2);
+        assert_eq!(l.max_connections as u64, 1024 - reserved_descriptors(2), "kept below the descriptor limit");
+        let mut l = Limits { max_connections: 100, ..Limits::default() };
+        clamp_connections(&mut l, Some(1 << 20), 2);
+        assert_eq!(l.max_connections, 100, "a cap below the limit stays");
     }
 }
