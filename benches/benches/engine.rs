@@ -4,9 +4,9 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use croupier_benches::{BetsWorkload, GrabConfig, GrabWorkload, Quiet, SettleConfig, SettleWorkload};
-use croupier_engine::ids::UserId;
-use croupier_engine::testkit;
-use croupier_engine::{decide, Command, Money, Reject};
+use croupier_domain::ids::UserId;
+use croupier_domain::testkit;
+use croupier_domain::{decide, Command, Money, Reject};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //!
 //! Setup (not timed): `accounts` players (users `1..=accounts`) each deposit enough for every
 //! bet they could be drawn for; one round opens for the longest window the engine allows. The
-//! state is pre-sized with [`State::with_capacity`](croupier_engine::State::with_capacity)
+//! state is pre-sized with [`State::with_capacity`](croupier_domain::State::with_capacity)
 //! for the accounts and the bets, so that the steady state allocates nothing.
 //!
 //! Measured: `ops` `PlaceBet`s. Bet `i` has order number `o{i}`, a user drawn uniformly from
@@ -12,11 +12,11 @@
 use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE};
 use crate::{measure, verify_state, Error, LatencySampling, Observer, Report, Scenario};
-use croupier_engine::command::Settings;
-use croupier_engine::ids::{Code, ExtId, Timestamp};
-use croupier_engine::state::Capacity;
-use croupier_engine::testkit;
-use croupier_engine::{Command, Engine, Reply};
+use croupier_domain::command::Settings;
+use croupier_domain::ids::{Code, ExtId, Timestamp};
+use croupier_domain::state::Capacity;
+use croupier_domain::testkit;
+use croupier_domain::{Command, Engine, Reply};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl BetsWorkload {
         let funds = (per_user as i64)
             .saturating_mul(MAX_DRAWN_STAKE)
             .min(setup::deposit_cap(accounts))
-            .min(croupier_engine::MAX_BALANCE.0);
+            .min(croupier_domain::MAX_BALANCE.0);
         setup::fund_users(&mut engine, accounts, funds, obs)?;
         let round = testkit::id("bench-round");
         setup::open_round(&mut engine, round)?;

@@ -27,13 +27,13 @@
 use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE, T0, WINDOW_MS};
 use crate::{measure, Error, LatencySampling, Observer, Phase, Report, Scenario};
-use croupier_engine::command::Settings;
-use croupier_engine::durable::{journal_dir, Answer, DurableShard, ShardConfig, ShardError};
-use croupier_engine::ids::{Code, ExtId, Timestamp, UserId};
-use croupier_engine::state::Capacity;
-use croupier_engine::testkit::{self, CURRENCY, GAME};
-use croupier_engine::{Command, Money, Reply, State};
+use croupier_domain::command::Settings;
+use croupier_domain::ids::{Code, ExtId, Timestamp, UserId};
+use croupier_domain::state::Capacity;
+use croupier_domain::testkit::{self, CURRENCY, GAME};
+use croupier_domain::{Command, Money, Reply, State};
 use croupier_journal::{Durability, DurableWatch};
+use croupier_store::{journal_dir, Answer, DurableShard, ShardConfig, ShardError};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -238,7 +238,7 @@ pub fn run_bets(cfg: &DurableBetsConfig, obs: &mut dyn Observer) -> Result<Durab
     let funds = (per_user as i64)
         .saturating_mul(MAX_DRAWN_STAKE)
         .min(setup::deposit_cap(cfg.accounts))
-        .min(croupier_engine::MAX_BALANCE.0);
+        .min(croupier_domain::MAX_BALANCE.0);
     let dep_prefix = format!("b{tag}-dep-");
     let currency = testkit::code(CURRENCY);
     for u in 1..=cfg.accounts {
@@ -448,7 +448,7 @@ pub fn run_fsync(data_dir: &Path, ops: u64, obs: &mut dyn Observer) -> Result<Fs
 mod tests {
     use super::*;
     use crate::Quiet;
-    use croupier_engine::durable::RestoreReport;
+    use croupier_store::RestoreReport;
 
     fn small(dir: &Path, durability: Durability) -> DurableBetsConfig {
         DurableBetsConfig { accounts: 200, ops: 3_000, batch: 64, ..DurableBetsConfig::new(dir, durability) }
@@ -469,8 +469,7 @@ mod tests {
             assert_eq!(r.round.as_str(), "bench-round-0");
             let mut state = State::new();
             let mut replay = RestoreReport::default();
-            croupier_engine::durable::replay_into(&mut state, &journal_dir(dir.path(), 0), 0, &mut replay, |_, _| {})
-                .unwrap();
+            croupier_store::replay_into(&mut state, &journal_dir(dir.path(), 0), 0, &mut replay, |_, _| {}).unwrap();
             assert_eq!(replay.applied_position, r.position);
             assert_eq!(state.digest(), r.report.digest, "{durability:?}");
 

@@ -14,11 +14,11 @@
 
 use crate::setup::{self, T0};
 use crate::{measure, verify_state, Error, LatencySampling, Observer, Report, Scenario};
-use croupier_engine::command::{PacketKind, SendRedPacket, Settings};
-use croupier_engine::ids::{ExtId, Timestamp, UserId};
-use croupier_engine::state::{Capacity, PacketStatus};
-use croupier_engine::testkit;
-use croupier_engine::{Command, Engine, Money, Reply};
+use croupier_domain::command::{PacketKind, SendRedPacket, Settings};
+use croupier_domain::ids::{ExtId, Timestamp, UserId};
+use croupier_domain::state::{Capacity, PacketStatus};
+use croupier_domain::testkit;
+use croupier_domain::{Command, Engine, Money, Reply};
 use std::time::Instant;
 
 /// What each share is worth on average, in minor units.

@@ -38,7 +38,7 @@ pub use durable::{DurableBetsConfig, DurableBetsReport, FsyncReport};
 pub use grab::{GrabConfig, GrabWorkload};
 pub use settle::{SettleConfig, SettleWorkload};
 
-use croupier_engine::{Engine, Reject};
+use croupier_domain::{Engine, Reject};
 use hdrhistogram::Histogram;
 use std::fmt;
 use std::time::Duration;

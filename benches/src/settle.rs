@@ -10,11 +10,11 @@ use crate::measure;
 use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS};
 use crate::{verify_state, Error, LatencySampling, Observer, Phase, Report, Scenario};
-use croupier_engine::command::{PlaceBet, Settings};
-use croupier_engine::ids::{ExtId, SelectionId, UserId};
-use croupier_engine::state::{BetState, Capacity};
-use croupier_engine::testkit::{self, BANKER};
-use croupier_engine::{Command, Engine, Money, Reply};
+use croupier_domain::command::{PlaceBet, Settings};
+use croupier_domain::ids::{ExtId, SelectionId, UserId};
+use croupier_domain::state::{BetState, Capacity};
+use croupier_domain::testkit::{self, BANKER};
+use croupier_domain::{Command, Engine, Money, Reply};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl SettleWorkload {
         )?;
         // Exactly enough for each player's bets at the highest stake: none can be refused.
         let funds = (cfg.bets.div_ceil(players) as i64).saturating_mul(MAX_DRAWN_STAKE);
-        if funds > setup::deposit_cap(players).min(croupier_engine::MAX_BALANCE.0) {
+        if funds > setup::deposit_cap(players).min(croupier_domain::MAX_BALANCE.0) {
             return Err(Error::InvalidConfig(format!(
                 "{} bets over {players} players need more money per player than the engine \
                  allows; use more accounts",
@@ -93,14 +93,14 @@ impl SettleWorkload {
     }
 
     /// Draws the round; the number of bets settled, or the engine's refusal.
-    pub fn settle(&mut self) -> Result<u32, croupier_engine::Reject> {
+    pub fn settle(&mut self) -> Result<u32, croupier_domain::Reject> {
         let cmd = self.draw_command();
         self.settle_with(&cmd)
     }
 
     /// Draws the round with a command built beforehand (so that building it is not timed).
     #[inline]
-    pub fn settle_with(&mut self, cmd: &Command) -> Result<u32, croupier_engine::Reject> {
+    pub fn settle_with(&mut self, cmd: &Command) -> Result<u32, croupier_domain::Reject> {
         let now = setup::now_at(self.bets + 1024);
         match self.engine.execute(cmd, now)? {
             Reply::RoundSettled { bets, .. } => Ok(bets),

@@ -1,11 +1,11 @@
 //! Building the starting states. Nothing here is timed.
 
 use crate::{Error, Observer, Phase};
-use croupier_engine::command::{GameLimits, Settings};
-use croupier_engine::ids::{Code, ExtId, Timestamp};
-use croupier_engine::state::Capacity;
-use croupier_engine::testkit::{self, CURRENCY, GAME};
-use croupier_engine::{Command, Engine, Money, Reply, State};
+use croupier_domain::command::{GameLimits, Settings};
+use croupier_domain::ids::{Code, ExtId, Timestamp};
+use croupier_domain::state::Capacity;
+use croupier_domain::testkit::{self, CURRENCY, GAME};
+use croupier_domain::{Command, Engine, Money, Reply, State};
 
 /// The clock the scenarios start at (2023-11-14, UTC).
 pub(crate) const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -103,9 +103,9 @@ pub(crate) fn announce_setup(obs: &mut dyn Observer, total: u64) {
 /// Runs a filled batch through `Engine::execute_batch` and counts the results that `counts`.
 #[inline]
 pub(crate) fn count_batch(
-    engine: &mut croupier_engine::Engine,
-    batch: &[(croupier_engine::Timestamp, croupier_engine::Command)],
-    counts: impl Fn(&Result<croupier_engine::Reply, croupier_engine::Reject>) -> bool,
+    engine: &mut croupier_domain::Engine,
+    batch: &[(croupier_domain::Timestamp, croupier_domain::Command)],
+    counts: impl Fn(&Result<croupier_domain::Reply, croupier_domain::Reject>) -> bool,
 ) -> u64 {
     let mut counted = 0u64;
     engine.execute_batch(batch, |_, result, _| counted += counts(&result) as u64);
@@ -124,13 +124,13 @@ pub(crate) fn random_bet(
     currency: Code,
     platform: Code,
 ) -> Command {
-    let user = croupier_engine::UserId(1 + rng.below(users));
+    let user = croupier_domain::UserId(1 + rng.below(users));
     let r = rng.next_u64();
-    Command::PlaceBet(croupier_engine::command::PlaceBet {
+    Command::PlaceBet(croupier_domain::command::PlaceBet {
         order_no,
         user,
         round,
-        selection: croupier_engine::ids::SelectionId(((r & 0xffff_ffff) % 3) as u16),
+        selection: croupier_domain::ids::SelectionId(((r & 0xffff_ffff) % 3) as u16),
         stake: Money(STAKE_STEP * (1 + ((r >> 32) % STAKE_STEPS) as i64)),
         currency,
         platform,

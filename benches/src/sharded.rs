@@ -23,13 +23,13 @@
 use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS, WINDOW_MS};
 use crate::{measure, Error, LatencySampling, Observer, Phase, Report, Scenario};
-use croupier_engine::command::{PacketKind, SendRedPacket, Settings};
-use croupier_engine::ids::{Code, ExtId, SelectionId, UserId};
-use croupier_engine::runtime::{Completion, CompletionSlot, Runtime, RuntimeConfig, ShardStopped};
-use croupier_engine::state::Capacity;
-use croupier_engine::testkit::{self, GAME};
-use croupier_engine::{Command, Money, Reject, Reply, State};
+use croupier_domain::command::{PacketKind, SendRedPacket, Settings};
+use croupier_domain::ids::{Code, ExtId, SelectionId, UserId};
+use croupier_domain::state::Capacity;
+use croupier_domain::testkit::{self, GAME};
+use croupier_domain::{Command, Money, Reject, Reply, State};
 use croupier_journal::Durability;
+use croupier_runtime::{Completion, CompletionSlot, Runtime, RuntimeConfig, ShardStopped};
 use hdrhistogram::Histogram;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -503,7 +503,7 @@ fn run_grab(
 /// Every grabber's balance equals the share the pool recorded for them: credited exactly once,
 /// wherever they live.
 fn check_grab_credits(rt: &Runtime, packet: ExtId, grabs: u64) -> Result<(), Error> {
-    let pool_shard = croupier_engine::runtime::shard_of(SENDER, rt.shards());
+    let pool_shard = croupier_runtime::shard_of(SENDER, rt.shards());
     let shares: Vec<(UserId, Money)> = rt
         .inspect(pool_shard, move |s: &State| {
             s.packet_by_id(&packet).map(|p| s.packet(p).grabs.clone()).unwrap_or_default()

@@ -1,7 +1,7 @@
 //! Decimal strings ("10.50") ↔ [`Money`] minor units, at the API's edge. Never a float.
 
 use crate::error::{quote, ApiError};
-use croupier_engine::{Money, MAX_BALANCE};
+use croupier_domain::{Money, MAX_BALANCE};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 

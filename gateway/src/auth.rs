@@ -34,7 +34,7 @@
 
 use crate::error::ApiError;
 use axum::http::{HeaderMap, HeaderValue};
-use croupier_engine::UserId;
+use croupier_domain::UserId;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::io::Write;

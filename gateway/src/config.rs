@@ -2,8 +2,8 @@
 //! token lifetime, signature window, push buffer sizes, the limits it holds every client to,
 //! and the configuration it applies to a new data folder.
 
-use croupier_engine::command::{GameDef, GameLimits, SelectionDef, Settings};
-use croupier_engine::{Code, Command, ExtId, Money, Odds};
+use croupier_domain::command::{GameDef, GameLimits, SelectionDef, Settings};
+use croupier_domain::{Code, Command, ExtId, Money, Odds};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]

@@ -5,9 +5,9 @@
 
 use crate::error::ApiError;
 use crossbeam_queue::ArrayQueue;
-use croupier_engine::runtime::{shard_of, Completion, Runtime};
-use croupier_engine::state::State;
-use croupier_engine::{Command, Reply, UserId};
+use croupier_domain::state::State;
+use croupier_domain::{Command, Reply, UserId};
+use croupier_runtime::{shard_of, Completion, Runtime};
 use std::sync::Arc;
 
 /// Completions kept for reuse: enough for every request in flight on a busy gateway.

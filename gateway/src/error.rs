@@ -1,5 +1,5 @@
 //! Every error the API answers: `{"code": "...", "message": "..."}` with a fitting status.
-//! Engine rejects keep their stable codes (`croupier_engine::reject`); the gateway adds its
+//! Engine rejects keep their stable codes (`croupier_domain::reject`); the gateway adds its
 //! own for what never reaches the engine (bad JSON, auth, unknown routes, limits).
 //!
 //! A message never carries more than a short prefix of what the caller sent: [`quote`] for
@@ -8,7 +8,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use croupier_engine::Reject;
+use croupier_domain::Reject;
 use serde::Serialize;
 use std::borrow::Cow;
 use utoipa::{IntoResponses, ToSchema};
@@ -270,7 +270,7 @@ mod tests {
     fn every_reject_maps_to_a_client_or_busy_status_except_internal_ones() {
         let samples = [
             Reject::InvalidAmount,
-            Reject::InsufficientFunds { available: croupier_engine::Money(0) },
+            Reject::InsufficientFunds { available: croupier_domain::Money(0) },
             Reject::RoundClosed,
             Reject::RoundNotFound,
             Reject::Busy { retry_after_ms: 3 },

@@ -14,9 +14,9 @@ use crate::{ext_id, now_ms, AppState, Signed};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use croupier_engine::command::{DrawResult, PartnerBetStatus};
-use croupier_engine::state::{Outcome, RoundStatus};
-use croupier_engine::{Command, Reply, UserId};
+use croupier_domain::command::{DrawResult, PartnerBetStatus};
+use croupier_domain::state::{Outcome, RoundStatus};
+use croupier_domain::{Command, Reply, UserId};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 

@@ -11,10 +11,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use croupier_engine::command::{PacketKind, PlaceBet, SendRedPacket};
-use croupier_engine::ids::{BetId, SelectionId};
-use croupier_engine::state::{BetState, PacketStatus, State as EngineState};
-use croupier_engine::{Command, Reply, UserId};
+use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket};
+use croupier_domain::ids::{BetId, SelectionId};
+use croupier_domain::state::{BetState, PacketStatus, State as EngineState};
+use croupier_domain::{Command, Reply, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
@@ -97,7 +97,7 @@ fn balances_of(s: &EngineState, user: UserId) -> Vec<Balance> {
         .iter()
         .enumerate()
         .filter_map(|(i, c)| {
-            let acc = s.account_of(user, croupier_engine::ids::CurrencyId(i as u32))?;
+            let acc = s.account_of(user, croupier_domain::ids::CurrencyId(i as u32))?;
             let a = s.account(acc);
             Some(Balance {
                 currency: c.code.as_str().into(),
@@ -259,13 +259,13 @@ pub async fn round(
     let not_found = || ApiError::not_found("ROUND_NOT_FOUND", "unknown round");
     let id = ext_id("round_id", &round_id).map_err(|_| not_found())?;
     // Every shard holds a copy of every round: read the coordinator's.
-    let shard = croupier_engine::runtime::round_coordinator(&id, app.engine.shards());
+    let shard = croupier_runtime::round_coordinator(&id, app.engine.shards());
     let now = now_ms();
     let view = app
         .engine
         .read(shard, move |s| {
             let r = s.round(s.round_by_id(&id)?);
-            let betting = r.status == croupier_engine::state::RoundStatus::Betting;
+            let betting = r.status == croupier_domain::state::RoundStatus::Betting;
             Some(RoundView {
                 round_id: r.id.as_str().into(),
                 game: s.games()[r.game.0 as usize].def.game.as_str().into(),

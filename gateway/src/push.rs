@@ -10,11 +10,10 @@
 
 use crate::amount;
 use crate::operator::{status_name, OutcomeName};
-use croupier_engine::durable::codec::{Assembled, Assembler};
-use croupier_engine::runtime::round_coordinator;
-use croupier_engine::{Event, ExtId, Money, UserId};
+use croupier_domain::{Event, ExtId, Money, UserId};
+use croupier_feed::ShardFeed;
 use croupier_journal::DurableWatch;
-use croupier_journal::TailReader;
+use croupier_runtime::round_coordinator;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -531,7 +530,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
         }
         Event::TransferReceived { transfer, account } => {
             let x = n.account(account.0).1;
-            let croupier_engine::command::TransferSource::PacketShare { packet, share } = transfer.source;
+            let croupier_domain::command::TransferSource::PacketShare { packet, share } = transfer.source;
             push(
                 Topic::Balance(transfer.user),
                 None,
@@ -564,12 +563,12 @@ impl Pusher {
         for (i, watch) in watches.into_iter().enumerate() {
             let quiet_until = watch.durable_seq();
             hub.start_at(i, quiet_until);
-            let dir = croupier_engine::durable::journal_dir(&data_dir, i as u32);
+            let feed = ShardFeed::open(&data_dir, i as u32, 0).follow_durable(watch.clone());
             let (hub, stop) = (hub.clone(), stop.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("push-{i}"))
-                    .spawn(move || tail(i, shards, dir, watch, quiet_until, &hub, &stop))?,
+                    .spawn(move || tail(i, shards, feed, watch, quiet_until, &hub, &stop))?,
             );
         }
         Ok(Pusher { stop, threads })
@@ -593,64 +592,39 @@ const PUSH_POLL: Duration = Duration::from_millis(1);
 fn tail(
     shard: usize,
     shards: usize,
-    dir: PathBuf,
+    mut feed: ShardFeed,
     watch: DurableWatch,
     quiet_until: u64,
     hub: &Hub,
     stop: &AtomicBool,
 ) {
-    let mut reader = TailReader::open(dir, 1).follow_durable(watch.clone());
-    let mut asm = Assembler::default();
     let mut names = Names::default();
     let mut msgs = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let mut records = 0;
         let mut last = 0;
-        let mut failed = false;
-        let mut caught_up = false;
-        while records < PUBLISH_EVERY {
-            match reader.poll() {
-                Ok(Some(rec)) => {
-                    records += 1;
-                    last = rec.seq;
-                    let seq = rec.seq;
-                    match asm.push(seq, rec.payload) {
-                        Ok(Assembled::Command { events, .. }) => {
-                            let out = if seq > quiet_until { &mut msgs } else { &mut Vec::new() };
-                            for e in events {
-                                translate(shard as u32, shards, seq, e, &mut names, out);
-                            }
-                        }
-                        Ok(Assembled::Partial) => {}
-                        Err(e) => {
-                            eprintln!("push: shard {shard}: record {seq} does not decode: {e}");
-                        }
-                    }
-                }
-                Ok(None) => {
-                    caught_up = true;
-                    break;
-                }
-                Err(e) => {
-                    eprintln!("push: shard {shard}: {e}");
-                    failed = true;
-                    break;
-                }
+        let read = feed.read(PUBLISH_EVERY as u64, |seq, events| {
+            last = seq;
+            let out = if seq > quiet_until { &mut msgs } else { &mut Vec::new() };
+            for e in events {
+                translate(shard as u32, shards, seq, e, &mut names, out);
             }
-        }
+        });
         if last > quiet_until {
             hub.publish(shard, last, std::mem::take(&mut msgs));
         } else {
             msgs.clear();
         }
-        hub.lag[shard].store(watch.durable_seq().saturating_sub(reader.last_seq()), Ordering::Relaxed);
-        if failed {
-            std::thread::sleep(Duration::from_millis(100));
-        } else if caught_up {
+        hub.lag[shard].store(watch.durable_seq().saturating_sub(feed.last_seq()), Ordering::Relaxed);
+        match read {
+            Err(e) => {
+                eprintln!("push: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
             // Each poll re-reads the journal from the last seal onwards: polling a journal
             // that grows a few records at a time would copy far more than it decodes. Once
             // caught up, wait a millisecond so the next poll finds many records at once.
-            std::thread::sleep(PUSH_POLL);
+            Ok(r) if r.caught_up => std::thread::sleep(PUSH_POLL),
+            Ok(_) => {}
         }
     }
 }

@@ -131,7 +131,7 @@ fn parse(text: &str) -> Result<HashMap<u64, u64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use croupier_engine::UserId;
+    use croupier_domain::UserId;
 
     fn player(user: u64, issued_ms: u64) -> Player {
         Player { user: UserId(user), issued_ms, expires_ms: u64::MAX }

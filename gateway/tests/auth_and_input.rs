@@ -30,10 +30,10 @@ async fn operators_must_sign_and_players_need_a_valid_token() {
     let a = c.conn.request("POST", "/api/sessions", &[], br#"{"user_id":1}"#).await.unwrap();
     assert_eq!(a.status, 401);
 
-    let expired = Auth::new(KEY.to_vec()).issue(croupier_engine::UserId(1), 0, 1_000);
+    let expired = Auth::new(KEY.to_vec()).issue(croupier_domain::UserId(1), 0, 1_000);
     let a = c.player(&expired, "GET", "/api/me/balance", None).await.unwrap();
     assert_eq!((a.status, a.code()), (401, "TOKEN_EXPIRED".into()));
-    let forged = Auth::new(b"attacker".to_vec()).issue(croupier_engine::UserId(1), 0, u64::MAX);
+    let forged = Auth::new(b"attacker".to_vec()).issue(croupier_domain::UserId(1), 0, u64::MAX);
     assert_eq!(c.player(&forged, "GET", "/api/me/balance", None).await.unwrap().status, 401);
     assert_eq!(c.player("garbage", "GET", "/api/me/balance", None).await.unwrap().status, 401);
     let a = c.conn.request("GET", "/api/me/balance", &[], b"").await.unwrap();

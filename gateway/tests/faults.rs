@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use croupier_engine::runtime::shard_of;
-use croupier_engine::{State, UserId};
+use croupier_domain::{State, UserId};
+use croupier_runtime::shard_of;
 use serde_json::json;
 use std::time::Duration;
 

@@ -66,7 +66,7 @@ async fn a_festival_of_concurrent_grabs_pays_out_exactly_the_packet() {
         if let Some(c) = got {
             assert!(c >= 1);
             shares.push((u, c));
-            shards_hit.insert(croupier_engine::runtime::shard_of(croupier_engine::UserId(u), srv.runtime.shards()));
+            shards_hit.insert(croupier_runtime::shard_of(croupier_domain::UserId(u), srv.runtime.shards()));
         }
     }
     assert_eq!(shares.len() as u64, SHARES);

@@ -4,13 +4,13 @@
 //!
 //! `cargo run --release -p croupier-persistence --example lag -- [--rate N] [--seconds S] [--sql URL]`
 
-use croupier_engine::command::{Command, PlaceBet};
-use croupier_engine::ids::SelectionId;
-use croupier_engine::runtime::{Runtime, RuntimeConfig};
-use croupier_engine::testkit::{code, default_limits, deposit, id, setup_commands, CURRENCY, GAME};
-use croupier_engine::{ExtId, Money, UserId};
+use croupier_domain::command::{Command, PlaceBet};
+use croupier_domain::ids::SelectionId;
+use croupier_domain::testkit::{code, default_limits, deposit, id, setup_commands, CURRENCY, GAME};
+use croupier_domain::{ExtId, Money, UserId};
 use croupier_journal::Durability;
 use croupier_persistence::{default_sql_url, ProjectorConfig, SqlProjector};
+use croupier_runtime::{Runtime, RuntimeConfig};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

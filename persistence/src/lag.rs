@@ -1,10 +1,10 @@
 //! How far a projector is behind the journals: records not yet projected, and for how long.
 
 use crate::db::Positions;
-use crate::source::shard_ids;
 use crate::{Db, ProjectError};
-use croupier_engine::durable::journal_dir;
+use croupier_feed::shards as shard_ids;
 use croupier_journal::TailReader;
+use croupier_store::journal_dir;
 use serde::Serialize;
 use std::path::Path;
 
@@ -99,7 +99,7 @@ pub fn lags_at(data_dir: &Path, positions: &Positions) -> Result<Vec<ShardLag>, 
         let mut events_behind = 0;
         if end > projected {
             // Counts the events behind and finds the first event time among them.
-            let mut src = crate::source::ShardSource::open(data_dir, shard, projected);
+            let mut src = croupier_feed::ShardFeed::open(data_dir, shard, projected);
             let mut first_at = None;
             events_behind = src
                 .read(u64::MAX, |_, events| {
@@ -124,8 +124,8 @@ pub fn lags_at(data_dir: &Path, positions: &Positions) -> Result<Vec<ShardLag>, 
     Ok(out)
 }
 
-fn event_at(e: &croupier_engine::Event) -> Option<i64> {
-    use croupier_engine::Event::*;
+fn event_at(e: &croupier_domain::Event) -> Option<i64> {
+    use croupier_domain::Event::*;
     match e {
         BetAccepted(b) => Some(b.at.0 as i64),
         BetSettled { at, .. } | BetResettled { at, .. } | RoundStatusChanged { at, .. } | RoundDrawn { at, .. } => {

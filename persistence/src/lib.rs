@@ -34,7 +34,6 @@ pub mod db;
 pub mod lag;
 pub mod reconcile;
 pub mod rows;
-pub mod source;
 pub mod sql;
 pub mod stream;
 
@@ -49,8 +48,10 @@ use croupier_journal::JournalError;
 pub enum ProjectError {
     #[error("journal of shard {shard}: {source}")]
     Journal { shard: u32, source: JournalError },
-    #[error("shard {shard} journal record {seq} does not decode: {reason}")]
-    Decode { shard: u32, seq: u64, reason: String },
+    #[error(transparent)]
+    Feed(#[from] croupier_feed::FeedError),
+    #[error(transparent)]
+    Layout(#[from] croupier_store::LayoutError),
     #[error("sql: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("sql migration: {0}")]

@@ -5,8 +5,8 @@
 
 use crate::db::Db;
 use crate::ProjectError;
-use croupier_engine::ids::{AccountNo, CurrencyId, PacketNo};
-use croupier_engine::State;
+use croupier_domain::ids::{AccountNo, CurrencyId, PacketNo};
+use croupier_domain::State;
 use std::collections::BTreeMap;
 
 /// Non-zero balances by (shard, account kind, account reference, currency code).

@@ -8,10 +8,10 @@
 //!
 //! Every event also becomes an `events` row (JSON payload) for downstream consumers.
 
-use croupier_engine::event::Event;
-use croupier_engine::ids::{AccountNo, CurrencyId, PacketNo};
-use croupier_engine::ledger::{self, LedgerAccount, Reason, Reference};
-use croupier_engine::state::{Outcome, RoundStatus};
+use croupier_domain::event::Event;
+use croupier_domain::ids::{AccountNo, CurrencyId, PacketNo};
+use croupier_domain::ledger::{self, LedgerAccount, Reason, Reference};
+use croupier_domain::state::{Outcome, RoundStatus};
 use rustc_hash::FxHashMap;
 
 /// `events`: every event, for downstream consumers.
@@ -533,8 +533,8 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
                 total: p.total.0,
                 shares: p.shares,
                 kind: match p.kind {
-                    croupier_engine::command::PacketKind::Normal => "normal",
-                    croupier_engine::command::PacketKind::Lucky { .. } => "lucky",
+                    croupier_domain::command::PacketKind::Normal => "normal",
+                    croupier_domain::command::PacketKind::Lucky { .. } => "lucky",
                 },
                 sent_at: p.sent_at.0 as i64,
                 expires_at: p.expires_at.0 as i64,
@@ -584,7 +584,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
                 Event::TransferReceived { account, .. } => ("received", Some(account.0)),
                 _ => ("sent", None),
             };
-            let croupier_engine::command::TransferSource::PacketShare { packet, share } = t.source;
+            let croupier_domain::command::TransferSource::PacketShare { packet, share } = t.source;
             b.transfers.push(ShardTransferRow {
                 from_shard: t.from,
                 to_shard: t.to,

@@ -4,9 +4,9 @@
 use crate::db::{Db, Fault};
 use crate::lag::{EndTracker, ShardLag};
 use crate::rows::{finish_balances, map_command, Batch, ShardBook};
-use crate::source::{shard_ids, ShardSource};
 use crate::ProjectError;
-use croupier_engine::durable::journal_dir;
+use croupier_feed::{shards as shard_ids, ShardFeed};
+use croupier_store::journal_dir;
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -156,7 +156,7 @@ struct Mapped {
 /// being written; the channel holds one batch, so the reader is never far ahead of the
 /// database.
 fn spawn_reader(
-    mut sources: Vec<ShardSource>,
+    mut sources: Vec<ShardFeed>,
     mut books: FxHashMap<u32, ShardBook>,
     batch_events: u64,
     idle_poll: Duration,
@@ -178,7 +178,7 @@ fn spawn_reader(
                         commands += read.commands;
                     }
                     Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
+                        let _ = tx.blocking_send(Err(e.into()));
                         return;
                     }
                 }
@@ -221,7 +221,7 @@ async fn run(
     for &shard in &shards {
         let after = positions.get(&shard).map_or(0, |p| p.0);
         books.insert(shard, db.load_book(shard).await?);
-        sources.push(ShardSource::open(&cfg.data_dir, shard, after));
+        sources.push(ShardFeed::open(&cfg.data_dir, shard, after));
         ends.push(EndTracker::open(&journal_dir(&cfg.data_dir, shard), after));
         committed.push((shard, after));
     }

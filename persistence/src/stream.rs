@@ -6,10 +6,10 @@
 //! acknowledged: a crash re-sends at most the unacknowledged tail, never skips.
 
 use crate::lag::{EndTracker, ShardLag};
-use crate::source::{shard_ids, ShardSource};
 use crate::ProjectError;
 use async_nats::jetstream::{self, context::Publish};
-use croupier_engine::durable::journal_dir;
+use croupier_feed::{shards as shard_ids, ShardFeed};
+use croupier_store::journal_dir;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -167,7 +167,7 @@ async fn run(cfg: StreamConfig, shared: &Shared, follow: bool) -> Result<StreamR
     let mut ends = Vec::new();
     for &shard in &shards {
         let after = read_position(&position_file(&cfg.data_dir, &cfg.stream, shard))?;
-        sources.push(ShardSource::open(&cfg.data_dir, shard, after));
+        sources.push(ShardFeed::open(&cfg.data_dir, shard, after));
         ends.push(EndTracker::open(&journal_dir(&cfg.data_dir, shard), after));
     }
     let start = Instant::now();

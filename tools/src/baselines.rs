@@ -4,7 +4,7 @@
 use crate::bench::{latency_text, row, thousands, Progress};
 use anyhow::{bail, Context, Result};
 use croupier_benches::baseline::{self, postgres::PgBetsConfig, redis::RedisGrabConfig, BaselineReport, Fact};
-use croupier_engine::Money;
+use croupier_domain::Money;
 use std::io::Write;
 
 /// The environment variables the service URLs default to (the same the tests read).

@@ -1,16 +1,16 @@
 //! Sub-commands that work on a data folder: `restore`, `journal verify|dump`,
 //! `snapshot create|list` and `replay --round`.
 //!
-//! Layout of a data folder: `shard-<n>/journal/*.seg` per shard, `snapshots/*.snap` shared.
+//! The data folder's layout is `croupier_store::layout`'s alone.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use croupier_engine::durable::{self, journal_dir, snapshot_dir, DurableShard, RestoreReport, ShardConfig};
-use croupier_engine::event::Event;
-use croupier_engine::ids::RoundNo;
-use croupier_engine::{ExtId, State};
+use croupier_domain::event::Event;
+use croupier_domain::ids::RoundNo;
+use croupier_domain::{ExtId, State};
 use croupier_journal::Durability;
 use croupier_snapshots::SnapshotStore;
+use croupier_store::{journal_dir, snapshot_dir, DurableShard, RestoreReport, ShardConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -23,23 +23,9 @@ pub struct DataDir {
     pub data_dir: PathBuf,
 }
 
-/// The shards present in a data folder, by their journal directories.
+/// The shards of a data folder (its recorded count, else its journal folders).
 pub fn shards(data_dir: &Path) -> Result<Vec<u32>> {
-    if !data_dir.is_dir() {
-        bail!("{} is not a data folder (no such directory)", data_dir.display());
-    }
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(data_dir).with_context(|| format!("reading {}", data_dir.display()))? {
-        let name = e?.file_name();
-        if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("shard-")).and_then(|n| n.parse().ok()) {
-            out.push(n);
-        }
-    }
-    out.sort();
-    if out.is_empty() {
-        bail!("{} holds no shard journals (expected shard-0000/journal)", data_dir.display());
-    }
-    Ok(out)
+    Ok(croupier_store::layout::shards(data_dir)?)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -200,12 +186,12 @@ fn skip(args: &SkipArgs) -> Result<()> {
     if args.position == 0 || args.position > last {
         bail!("shard {} has no journal record {} (its journal ends at {last})", args.shard, args.position);
     }
-    durable::skip_position(&dir, args.position, &args.reason)?;
+    croupier_store::skip_position(&dir, args.position, &args.reason)?;
     println!(
         "shard {}: record {} is set aside ({}); restore will read it and not apply it",
         args.shard,
         args.position,
-        durable::skip_file(&dir).display()
+        croupier_store::skip_file(&dir).display()
     );
     Ok(())
 }
@@ -218,7 +204,7 @@ fn verify(args: &VerifyArgs) -> Result<()> {
             croupier_journal::verify(&dir).with_context(|| format!("shard {shard}: journal {}", dir.display()))?;
         let mut state = State::new();
         let mut replay = RestoreReport { shard, ..RestoreReport::default() };
-        durable::replay_into(&mut state, &dir, 0, &mut replay, |_, _| {})
+        croupier_store::replay_into(&mut state, &dir, 0, &mut replay, |_, _| {})
             .with_context(|| format!("shard {shard}: replaying {}", dir.display()))?;
         state.check_invariants().map_err(anyhow::Error::msg).with_context(|| {
             format!("shard {shard}: money invariants after replaying to position {}", replay.applied_position)
@@ -267,7 +253,7 @@ fn dump(args: &DumpArgs) -> Result<()> {
         let mut failed = None;
         // Events before `--from` are applied but not printed: events name accounts and bets by
         // dense numbers that only the whole history defines.
-        durable::replay_into(&mut state, &dir, 0, &mut report, |position, events| {
+        croupier_store::replay_into(&mut state, &dir, 0, &mut report, |position, events| {
             if position < args.from {
                 return;
             }
@@ -378,7 +364,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let mut report = RestoreReport::default();
         let mut round: Option<RoundNo> = None;
         let mut bets = std::collections::HashSet::new();
-        durable::replay_into(&mut state, &dir, 0, &mut report, |position, events| {
+        croupier_store::replay_into(&mut state, &dir, 0, &mut report, |position, events| {
             for (i, e) in events.iter().enumerate() {
                 let mine = match e {
                     Event::RoundOpened { round: no, id, .. } if *id == wanted => {

@@ -7,9 +7,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args};
-use croupier_engine::runtime::{Runtime, RuntimeConfig};
 use croupier_gateway::{load_or_create_key, Gateway, GatewayConfig, KeySource, Limits};
 use croupier_journal::Durability;
+use croupier_runtime::{Runtime, RuntimeConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -478,7 +478,7 @@ async fn stop_signal() {
 }
 
 /// Shuts the runtime down with a snapshot once the gateway has let go of it.
-fn shutdown(mut runtime: Arc<Runtime>) -> Result<Vec<croupier_engine::runtime::ShardStopped>> {
+fn shutdown(mut runtime: Arc<Runtime>) -> Result<Vec<croupier_runtime::ShardStopped>> {
     for _ in 0..500 {
         match Arc::try_unwrap(runtime) {
             Ok(rt) => return rt.shutdown(true).context("shutdown"),

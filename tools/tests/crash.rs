@@ -13,9 +13,9 @@
 //! with `CROUPIER_CRASH_KEEP` set, the folder (data and each child's stderr) is kept.
 
 use croupier_benches::rng::SplitMix64;
-use croupier_engine::durable::{self, journal_dir, DurableShard, RestoreReport, ShardConfig};
-use croupier_engine::State;
+use croupier_domain::State;
 use croupier_journal::Durability;
+use croupier_store::{journal_dir, DurableShard, RestoreReport, ShardConfig};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -143,12 +143,12 @@ fn check_folder(data: &Path, check: &BTreeMap<u64, String>, last_acked: u64, kil
             }
         }
     };
-    durable::replay_into(&mut state, &journal_dir(data, 0), 0, &mut replay, |position, events| {
+    croupier_store::replay_into(&mut state, &journal_dir(data, 0), 0, &mut replay, |position, events| {
         if position > previous + 1 {
             compare(&shadow, previous + 1..=position - 1);
         }
         for e in events {
-            croupier_engine::evolve(&mut shadow, e);
+            croupier_domain::evolve(&mut shadow, e);
         }
         compare(&shadow, position..=position);
         previous = position;

@@ -224,9 +224,9 @@ fn append_poison(data: &Path) -> u64 {
     jc.durability = Durability::Process;
     let (mut journal, _) = Journal::open(jc).unwrap();
     // An acknowledgement of transfers never sent: `evolve` asserts this cannot happen.
-    let poison = [croupier_engine::Event::TransfersAcked { peer: 7, upto: 3 }];
+    let poison = [croupier_domain::Event::TransfersAcked { peer: 7, upto: 3 }];
     let mut last = 0;
-    croupier_engine::durable::codec::encode(&poison, journal.max_payload(), &mut Vec::new(), |part| {
+    croupier_store::codec::encode(&poison, journal.max_payload(), &mut Vec::new(), |part| {
         last = journal.append(part)?;
         Ok::<_, croupier_journal::JournalError>(())
     })

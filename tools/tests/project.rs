@@ -3,8 +3,8 @@
 //! with what `croupier restore` reports (positions, digests) and with the restored engine's
 //! balances, account by account.
 
-use croupier_engine::durable::{DurableShard, ShardConfig};
 use croupier_persistence::Db;
+use croupier_store::{DurableShard, ShardConfig};
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -76,7 +76,7 @@ pub struct BaselineReport {
 pub enum Fact {
     Count(u64),
     /// Minor units of the test currency (CNY, two decimals).
-    Amount(croupier_engine::Money),
+    Amount(croupier_domain::Money),
     Flag(bool),
 }
 

@@ -27,7 +27,7 @@
 
 use super::{drive, BaselineReport, Error, Fact, Tally};
 use crate::{Observer, Phase};
-use croupier_engine::Money;
+use croupier_domain::Money;
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -28,7 +28,7 @@ use super::{drive, BaselineReport, Error, Fact, Tally};
 use crate::{Observer, Phase};
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{Client, Script, Value};
-use croupier_engine::Money;
+use croupier_domain::Money;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -3,10 +3,10 @@
 
 #![allow(dead_code)]
 
-use croupier_engine::runtime::{Runtime, RuntimeConfig};
 use croupier_gateway::client::Client;
 use croupier_gateway::{Gateway, GatewayConfig};
 use croupier_journal::Durability;
+use croupier_runtime::{Runtime, RuntimeConfig};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;

@@ -2,12 +2,12 @@
 //! engine's balances for it, and the same balances read back from SQL.
 #![allow(dead_code)]
 
-use croupier_engine::command::Command;
-use croupier_engine::runtime::{ManualClock, Runtime, RuntimeConfig};
-use croupier_engine::testkit::{default_limits, setup_commands, Generator};
-use croupier_engine::{State, Timestamp};
+use croupier_domain::command::Command;
+use croupier_domain::testkit::{default_limits, setup_commands, Generator};
+use croupier_domain::{State, Timestamp};
 use croupier_journal::Durability;
 use croupier_persistence::Db;
+use croupier_runtime::{ManualClock, Runtime, RuntimeConfig};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> His
     }
     rt.shutdown(false).expect("clean shutdown");
     for shard in 0..shards as u32 {
-        let mut src = croupier_persistence::source::ShardSource::open(dir, shard, 0);
+        let mut src = croupier_feed::ShardFeed::open(dir, shard, 0);
         events += src.read(u64::MAX, |_, _| {}).expect("journal reads").events;
     }
     History { balances, events, transfers }

@@ -1,11 +1,11 @@
 //! The operators' flows, end to end through `decide` and `evolve`: seed 000 rounds, seed 004
 //! bookmaker calls, seed 002 red packets, limits, idempotency and resettlement.
 
-use croupier_engine::command::{Command, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket};
-use croupier_engine::ids::{SelectionId, Timestamp, UserId};
-use croupier_engine::state::{BetState, Outcome, PacketStatus, PlayerLimits, RoundStatus};
-use croupier_engine::testkit::*;
-use croupier_engine::{Engine, ExtId, Money, Reject, Reply};
+use croupier_domain::command::{Command, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket};
+use croupier_domain::ids::{SelectionId, Timestamp, UserId};
+use croupier_domain::state::{BetState, Outcome, PacketStatus, PlayerLimits, RoundStatus};
+use croupier_domain::testkit::*;
+use croupier_domain::{Engine, ExtId, Money, Reject, Reply};
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
 
@@ -132,8 +132,8 @@ fn invalid_round_transitions_are_refused_with_their_statuses() {
     assert!(matches!(must(&mut e, &start("r1"), at(9)), Reply::RoundOpened { replayed: true, .. }));
 }
 
-fn draw_of(n: usize) -> croupier_engine::command::DrawResult {
-    croupier_engine::command::DrawResult { outcomes: vec![Outcome::Lost; n] }
+fn draw_of(n: usize) -> croupier_domain::command::DrawResult {
+    croupier_domain::command::DrawResult { outcomes: vec![Outcome::Lost; n] }
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn a_corrected_draw_resettles_and_may_put_a_player_in_debt() {
     let r = must(&mut e, &Command::ResettleRound { round: id("r1"), result: draw(BANKER) }, at(5));
     assert!(matches!(r, Reply::RoundSettled { bets: 1, replayed: false, .. }));
     assert_eq!(available(&e, 1), Money(-15_000));
-    let acct = e.state().account_of(UserId(1), croupier_engine::ids::CurrencyId(0)).unwrap();
+    let acct = e.state().account_of(UserId(1), croupier_domain::ids::CurrencyId(0)).unwrap();
     assert!(e.state().account(acct).in_debt);
     assert_books_balance(&e);
     must(&mut e, &start("r2"), at(6));

@@ -1,21 +1,19 @@
 //! A durable shard: the engine behind a journal and snapshots.
 //!
-//! Per command: `decide` → the events are appended to the journal (as one or more parts,
-//! see [`codec`]) → `evolve` → the answer is released once the records meet the durability
-//! setting. Restore is the newest snapshot whose state reproduces its recorded digest, plus
+//! Per command: `decide` → `evolve` → the events are appended to the journal (as one or
+//! more parts, see [`codec`]) → the answer is released once the records meet the durability
+//! setting. A record enters the journal only once applying it succeeded. Restore is the newest snapshot whose state reproduces its recorded digest, plus
 //! `evolve` over every whole command journaled after it.
 //!
-//! This module is runtime, not domain: it does I/O and starts a snapshot thread. The domain
-//! modules never depend on it.
+//! This module does I/O and starts a snapshot thread; the domain never depends on it.
 
-pub mod codec;
-
-use crate::ids::Timestamp;
-use crate::state::{Capacity, State};
-use crate::{Command, Engine, Event, Reject, Reply};
+use crate::codec;
+use crate::layout::{journal_dir, skipped_positions, snapshot_dir};
+use croupier_domain::ids::Timestamp;
+use croupier_domain::state::{Capacity, State};
+use croupier_domain::{Command, Engine, Event, Reject, Reply};
 use croupier_journal::{Durability, DurableWatch, Journal, JournalConfig, JournalError, JournalReader, TailCut};
 use croupier_snapshots::{SnapshotError, SnapshotHeader, SnapshotInfo, SnapshotStore};
-use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -42,8 +40,8 @@ pub enum ShardError {
     Unappliable { shard: u32, seq: u64, reason: String },
     #[error("the shard thread panicked: {0}")]
     Panicked(String),
-    #[error("skip file: {0}")]
-    Skip(String),
+    #[error(transparent)]
+    Layout(#[from] crate::layout::LayoutError),
     #[error("snapshot thread failed: {0}")]
     SnapshotThread(String),
     #[error("cannot start shard thread {shard}: {reason}")]
@@ -94,16 +92,6 @@ impl ShardConfig {
     }
 }
 
-/// `<data>/shard-<n>/journal`.
-pub fn journal_dir(data_dir: &Path, shard: u32) -> PathBuf {
-    data_dir.join(format!("shard-{shard:04}")).join("journal")
-}
-
-/// `<data>/snapshots`, shared by all shards (file names carry the shard).
-pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("snapshots")
-}
-
 /// The text of a panic's payload, for errors and logs.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
@@ -142,47 +130,6 @@ pub struct RestoreReport {
     /// Time to load and check the snapshot, and to replay the journal after it.
     pub snapshot_seconds: f64,
     pub replay_seconds: f64,
-}
-
-/// The file beside a shard's journal that lists the records an operator set aside: one
-/// journal position per line, each the last record of a command restore must not apply.
-pub fn skip_file(journal: &Path) -> PathBuf {
-    journal.parent().unwrap_or(journal).join("skip")
-}
-
-/// The positions set aside for the journal in `journal` (none when there is no skip file).
-pub fn skipped_positions(journal: &Path) -> Result<BTreeSet<u64>, ShardError> {
-    let file = skip_file(journal);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
-        Err(e) => return Err(ShardError::Skip(format!("cannot read {}: {e}", file.display()))),
-    };
-    let line = |l: &str| l.split('#').next().unwrap_or("").trim().to_string();
-    text.lines()
-        .map(line)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.parse::<u64>().map_err(|_| ShardError::Skip(format!("{} holds {l:?}, not a position", file.display())))
-        })
-        .collect()
-}
-
-/// Sets the command whose last record is `position` aside for every later restore, with a
-/// note saying why (a line in the skip file, synced before this returns). The journal
-/// itself is never edited: its hash chain stays whole for audits.
-pub fn skip_position(journal: &Path, position: u64, note: &str) -> Result<(), ShardError> {
-    use std::io::Write;
-    let file = skip_file(journal);
-    let io = |e: std::io::Error| ShardError::Skip(format!("cannot write {}: {e}", file.display()));
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&file).map_err(io)?;
-    let note: String = note.chars().filter(|c| !c.is_control()).take(200).collect();
-    writeln!(f, "{position} # {note}").map_err(io)?;
-    f.sync_all().map_err(io)?;
-    if let Some(dir) = file.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    }
-    Ok(())
 }
 
 /// Restores a state from a snapshot store and a journal directory, without opening the
@@ -256,7 +203,7 @@ impl ReplayWindow {
                     if let Some(ahead) = events.get(i + Self::AHEAD) {
                         state.prefetch_event(ahead);
                     }
-                    crate::evolve(state, &events[i]);
+                    croupier_domain::evolve(state, &events[i]);
                 }
             }));
             if let Err(panic) = applied {
@@ -521,7 +468,7 @@ impl DurableShard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{default_limits, deposit, setup_commands, CURRENCY};
+    use croupier_domain::testkit::{default_limits, deposit, setup_commands, CURRENCY};
 
     fn config(dir: &Path) -> ShardConfig {
         let mut cfg = ShardConfig::new(dir, 0);
@@ -533,8 +480,8 @@ mod tests {
 
     fn balance(shard: &DurableShard, user: u64) -> Option<i64> {
         let s = shard.state();
-        let cur = s.currency_by_code(&crate::testkit::code(CURRENCY))?;
-        s.account_of(crate::UserId(user), cur).map(|a| s.account(a).balance().0)
+        let cur = s.currency_by_code(&croupier_domain::testkit::code(CURRENCY))?;
+        s.account_of(croupier_domain::UserId(user), cur).map(|a| s.account(a).balance().0)
     }
 
     /// A panic in `evolve` happens before the journal sees the command: the shard fails, and

@@ -1,8 +1,8 @@
 //! Per-caller completions: a slot the caller owns and reuses, so that a command submitted and
 //! answered through it allocates nothing in steady state.
 
-use crate::durable::Answer;
-use crate::Reply;
+use croupier_domain::Reply;
+use croupier_store::Answer;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 /// A reusable answer slot. Create one per caller (or per command in flight), then
-/// [`crate::runtime::Runtime::submit`] through it and [`CompletionSlot::wait`] for the answer.
+/// [`crate::Runtime::submit`] through it and [`CompletionSlot::wait`] for the answer.
 /// One command at a time: submitting through a slot whose answer is still pending panics.
 pub type Completion = Arc<CompletionSlot>;
 
@@ -170,8 +170,8 @@ fn merge_replies(first: Reply, second: Reply) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::RoundNo;
-    use crate::Reject;
+    use croupier_domain::ids::RoundNo;
+    use croupier_domain::Reject;
 
     #[test]
     fn broadcast_answers_merge_deterministically() {

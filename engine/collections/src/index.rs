@@ -10,7 +10,6 @@
 //! Linear probing at a load factor of at most 3/4: a probe sequence stays within a cache
 //! line or two, and always ends at an empty slot because the table is never full.
 
-use crate::ids::{CurrencyId, UserId};
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
 
@@ -19,7 +18,7 @@ const EMPTY: u64 = 0;
 /// Tables from this size up are aligned to and advised as 2 MiB huge pages.
 const HUGE_PAGE: usize = 2 << 20;
 
-pub(crate) struct DenseIndex {
+pub struct DenseIndex {
     slots: Slots,
     len: usize,
 }
@@ -218,7 +217,7 @@ impl Drop for Slots {
 
 /// A prefetch hint for the cache line holding `p`; a no-op where unsupported.
 #[inline(always)]
-pub(crate) fn prefetch<T>(p: *const T) {
+pub fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch never faults, whatever the address.
     unsafe {
@@ -231,22 +230,12 @@ pub(crate) fn prefetch<T>(p: *const T) {
 /// Murmur3's finalizer: spreads every input bit over the high bits (the tag) and the low
 /// bits (the slot).
 #[inline]
-pub(crate) fn mix64(mut h: u64) -> u64 {
+pub fn mix64(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
-}
-
-#[inline]
-pub(crate) fn hash_user(user: UserId) -> u64 {
-    mix64(user.0)
-}
-
-#[inline]
-pub(crate) fn hash_account_key(user: UserId, currency: CurrencyId) -> u64 {
-    mix64(user.0 ^ (currency.0 as u64).rotate_left(48))
 }
 
 #[cfg(test)]

@@ -5,14 +5,15 @@
 //! [`State::rebuild_indexes`]. The digest and snapshots encode only the vectors, so two states
 //! built by the same history, or one restored from a snapshot, encode to the same bytes.
 
-use crate::chunked::Chunked;
 use crate::command::{DrawResult, GameDef, PacketKind, Settings, Topology, Transfer};
 use crate::event::{BetAccepted, Event, RedPacketSent};
+use crate::ids::{hash_account_key, hash_user};
 use crate::ids::{
     AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp, UserId,
 };
-use crate::index::{hash_account_key, hash_user, DenseIndex};
 use crate::money::{Money, Odds};
+use croupier_collections::Chunked;
+use croupier_collections::DenseIndex;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -1050,14 +1051,14 @@ impl State {
                 let index = if b.round.is_some() { &self.idx.bet_by_order } else { &self.idx.bet_by_partner_id };
                 index.prefetch(b.order_no.hash64());
                 if let Some(stake) = self.idx.round_stake.latest.get(b.account.index()) {
-                    crate::index::prefetch(stake);
+                    croupier_collections::prefetch(stake);
                 }
                 b.account
             }
             _ => return,
         };
         if let Some(a) = self.accounts.get(account.index()) {
-            crate::index::prefetch(a);
+            croupier_collections::prefetch(a);
         }
     }
 
@@ -1078,8 +1079,8 @@ impl State {
         // Unconfirmed on purpose: confirming would wait for the very record being fetched.
         if let Some(a) = self.idx.account_by_user.peek(hash_account_key(user, cur)) {
             if let Some(account) = self.accounts.get(a as usize) {
-                crate::index::prefetch(account);
-                crate::index::prefetch(&self.idx.round_stake.latest[a as usize]);
+                croupier_collections::prefetch(account);
+                croupier_collections::prefetch(&self.idx.round_stake.latest[a as usize]);
             }
         }
     }

@@ -9,18 +9,20 @@
 //! seeds are inputs, so the same history always gives the same state and [`State::digest`].
 //! Money is [`Money`], integer minor units; every balance change is a double-entry transfer
 //! ([`ledger`]), so each currency's accounts sum to zero after every event.
+//!
+//! This crate is the domain boundary that Cargo enforces: it depends on no clock, thread,
+//! file, network or random number generator crate, and forbids `unsafe` (the data
+//! structures that need it live in `croupier-collections`).
 
-pub mod chunked;
+#![forbid(unsafe_code)]
+
 pub mod command;
 mod decide;
-pub mod durable;
 pub mod event;
 pub mod ids;
-mod index;
 pub mod ledger;
 pub mod money;
 pub mod reject;
-pub mod runtime;
 pub mod state;
 pub mod testkit;
 pub mod topology;

@@ -8,8 +8,8 @@
 //! a grabber on another shard is credited by a transfer between shards. Commands internal to
 //! the runtime (topology, transfers, acknowledgements) cannot be submitted from outside.
 
-pub use crate::topology::{mix, shard_of};
-use crate::Command;
+pub use croupier_domain::topology::{mix, shard_of};
+use croupier_domain::Command;
 
 /// Where a command goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Route {
     Shard(usize),
     /// To every shard; the caller gets one merged answer.
     Broadcast,
-    /// Nowhere: a runtime-internal command, answered with [`crate::Reject::NotRoutable`].
+    /// Nowhere: a runtime-internal command, answered with [`croupier_domain::Reject::NotRoutable`].
     NotRoutable,
 }
 

@@ -7,7 +7,7 @@
 //! back to back. Replay applies a command only once its last part is read; a command whose
 //! parts stop short (a crash mid-append, never acknowledged) is discarded and reported.
 
-use crate::event::Event;
+use croupier_domain::event::Event;
 
 /// Largest payload of one part; also bounded by the journal's own record limit.
 pub const PART_BYTES: usize = 256 * 1024;
@@ -125,8 +125,8 @@ impl Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountNo, ExtId};
-    use crate::money::Money;
+    use croupier_domain::ids::{AccountNo, ExtId};
+    use croupier_domain::money::Money;
 
     fn deposits(n: u32) -> Vec<Event> {
         (0..n)

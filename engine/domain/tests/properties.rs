@@ -2,14 +2,14 @@
 //! event, repeats move nothing, and every way of rebuilding the state (replaying events,
 //! restoring a snapshot and replaying the rest) lands on the same digest.
 
-use croupier_engine::command::{
+use croupier_domain::command::{
     Command, DrawResult, GameLimits, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket,
 };
-use croupier_engine::ids::{CurrencyId, PacketNo, SelectionId, Timestamp, UserId};
-use croupier_engine::ledger::{LedgerAccount, LedgerBook};
-use croupier_engine::state::{Outcome, PacketStatus, PlayerLimits, RedPacket};
-use croupier_engine::testkit::*;
-use croupier_engine::{evolve, share_amount, Engine, Event, ExtId, Money, Odds, State, MAX_BALANCE, MAX_LEDGER};
+use croupier_domain::ids::{CurrencyId, PacketNo, SelectionId, Timestamp, UserId};
+use croupier_domain::ledger::{LedgerAccount, LedgerBook};
+use croupier_domain::state::{Outcome, PacketStatus, PlayerLimits, RedPacket};
+use croupier_domain::testkit::*;
+use croupier_domain::{evolve, share_amount, Engine, Event, ExtId, Money, Odds, State, MAX_BALANCE, MAX_LEDGER};
 use proptest::prelude::*;
 
 const T0: u64 = 1_700_000_000_000;
@@ -260,7 +260,7 @@ fn configured(limits_liability: i64) -> Engine {
 /// Every ledger balance the book folded from events equals the engine's own.
 fn assert_book_matches(book: &LedgerBook, s: &State) {
     for (i, a) in s.accounts().iter().enumerate() {
-        let no = croupier_engine::ids::AccountNo(i as u32);
+        let no = croupier_domain::ids::AccountNo(i as u32);
         assert_eq!(book.balance(LedgerAccount::Player(no)), a.available, "account {i} available");
         assert_eq!(book.balance(LedgerAccount::Held(no)), a.held, "account {i} held");
     }

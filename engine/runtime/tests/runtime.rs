@@ -1,13 +1,13 @@
 //! The sharded runtime: many producers over two shards, round broadcasts, backpressure and
 //! commands that cannot be routed yet. Bounded loops only, no timing assertions.
 
-use croupier_engine::command::{Command, PlaceBet, Topology, Transfer, TransferSource};
-use croupier_engine::durable::Answer;
-use croupier_engine::ids::{ExtId, SelectionId, Timestamp, UserId};
-use croupier_engine::runtime::{shard_of, Completion, CompletionSlot, ManualClock, Runtime, RuntimeConfig};
-use croupier_engine::testkit::*;
-use croupier_engine::{Money, Reject, Reply, State};
+use croupier_domain::command::{Command, PlaceBet, Topology, Transfer, TransferSource};
+use croupier_domain::ids::{ExtId, SelectionId, Timestamp, UserId};
+use croupier_domain::testkit::*;
+use croupier_domain::{Money, Reject, Reply, State};
 use croupier_journal::Durability;
+use croupier_runtime::{shard_of, Completion, CompletionSlot, ManualClock, Runtime, RuntimeConfig};
+use croupier_store::Answer;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -312,13 +312,13 @@ fn runtime_internal_commands_cannot_be_submitted() {
 }
 
 fn send_packet(packet: &str, sender: u64, total: i64, shares: u32, ttl_ms: Option<u64>) -> Command {
-    Command::SendRedPacket(croupier_engine::command::SendRedPacket {
+    Command::SendRedPacket(croupier_domain::command::SendRedPacket {
         packet: id(packet),
         sender: UserId(sender),
         currency: code(CURRENCY),
         total: Money(total),
         shares,
-        kind: croupier_engine::command::PacketKind::Lucky { seed: 99 },
+        kind: croupier_domain::command::PacketKind::Lucky { seed: 99 },
         ttl_ms,
     })
 }
@@ -420,7 +420,7 @@ fn bookmaker_calls_reach_the_players_shard() {
             amount: Money(100),
         };
         assert!(matches!(rt.call(block), Ok(Reply::Bet { replayed: false, .. })));
-        let status = croupier_engine::command::PartnerBetStatus::Won { payout: Money(250) };
+        let status = croupier_domain::command::PartnerBetStatus::Won { payout: Money(250) };
         let update = Command::UpdateBetStatus { bet, user: UserId(user), status };
         assert!(matches!(rt.call(update), Ok(Reply::Bet { replayed: false, .. })));
         assert_eq!(balance(&rt, user), Some(Money(1_150)));

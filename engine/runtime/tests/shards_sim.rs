@@ -11,14 +11,14 @@
 //! message delivered, every link is settled, and every grabbed share was credited exactly once
 //! to its grabber: the journals' credits per user equal the pools' grabs per user.
 
-use croupier_engine::command::Command;
-use croupier_engine::durable::{journal_dir, replay_into, DurableShard, RestoreReport, ShardConfig};
-use croupier_engine::event::Event;
-use croupier_engine::ids::{Code, Timestamp, UserId};
-use croupier_engine::runtime::{route, Message, Outbox, Route};
-use croupier_engine::testkit::*;
-use croupier_engine::State;
+use croupier_domain::command::Command;
+use croupier_domain::event::Event;
+use croupier_domain::ids::{Code, Timestamp, UserId};
+use croupier_domain::testkit::*;
+use croupier_domain::State;
 use croupier_journal::Durability;
+use croupier_runtime::{route, Message, Outbox, Route};
+use croupier_store::{journal_dir, replay_into, DurableShard, RestoreReport, ShardConfig};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
@@ -74,7 +74,7 @@ fn config(dir: &Path, shard: u32) -> ShardConfig {
 
 fn open(cfg: &ShardConfig, shards: u32) -> (DurableShard, Outbox) {
     let (mut shard, _) = DurableShard::open(cfg.clone()).expect("shard opens");
-    let topology = croupier_engine::command::Topology { shard: cfg.shard, shards };
+    let topology = croupier_domain::command::Topology { shard: cfg.shard, shards };
     shard.execute(&Command::SetTopology(topology), Timestamp(T0)).unwrap().expect("topology claimed");
     let outbox = Outbox::new(shard.state()).expect("topology set");
     (shard, outbox)
@@ -139,7 +139,7 @@ impl Sim {
         let mut answers = Vec::new();
         shard.execute_batch(&batch, &mut answers).expect("journal works");
         for ((_, cmd), answer) in batch.iter().zip(&answers) {
-            if let (Command::ReceiveTransfer(_), Ok(croupier_engine::Reply::TransferReceived { applied: true, .. })) =
+            if let (Command::ReceiveTransfer(_), Ok(croupier_domain::Reply::TransferReceived { applied: true, .. })) =
                 (cmd, answer)
             {
                 self.transfers_applied += 1;
@@ -207,7 +207,7 @@ impl Sim {
                     *expected.entry(c).or_insert(0) += v;
                 }
                 for (c, cur) in sa.currencies().iter().enumerate() {
-                    let ta = ab.transit(croupier_engine::ids::CurrencyId(c as u32)).0;
+                    let ta = ab.transit(croupier_domain::ids::CurrencyId(c as u32)).0;
                     let tb = sb.currency_by_code(&cur.code).map_or(0, |id| ba.transit(id).0);
                     let want = expected.get(&cur.code).copied().unwrap_or(0);
                     assert_eq!(ta + tb, want, "money in transit between {a} and {b} is what is in flight");

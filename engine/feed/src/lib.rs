@@ -1,41 +1,34 @@
-//! Reading a data folder's journals as whole commands: every shard's journal is followed with a
-//! [`TailReader`] (only sealed, chain-checked records) and its parts are reassembled with the
-//! engine codec's [`Assembler`], so a projector sees a command's events all at once, at the
-//! journal position of the command's last record.
+//! A shard's durable events as whole commands, for every reader of the journals (push,
+//! projections, the CLI): the journal is followed with a [`TailReader`] (only sealed,
+//! chain-checked records, and with [`ShardFeed::follow_durable`] only what the shard has made
+//! durable), its parts are reassembled with the store codec's [`Assembler`], and commands an
+//! operator set aside (the skip file) are passed over as restore passes over them. A reader
+//! sees a command's events all at once, at the journal position of the command's last record.
+//!
+//! Never writes: the journal is the outbox, and a reader only reads it from its own stored
+//! position, so a stopped or slow reader costs the shards nothing.
 
-use crate::ProjectError;
-use croupier_engine::durable::codec::{Assembled, Assembler};
-use croupier_engine::durable::{journal_dir, skipped_positions};
-use croupier_engine::event::Event;
-use croupier_engine::runtime::SHARD_COUNT_FILE;
-use croupier_journal::TailReader;
+use croupier_domain::event::Event;
+use croupier_journal::{DurableWatch, JournalError, TailReader};
+use croupier_store::codec::{Assembled, Assembler};
+use croupier_store::{journal_dir, skipped_positions};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The shards of a data folder: the count recorded in `<data>/shards`, else the `shard-*`
-/// folders present.
-pub fn shard_ids(data_dir: &Path) -> Result<Vec<u32>, ProjectError> {
-    if let Ok(text) = std::fs::read_to_string(data_dir.join(SHARD_COUNT_FILE)) {
-        let n: u32 = text.trim().parse().map_err(|_| {
-            ProjectError::Data(format!("{} does not hold a shard count", data_dir.join(SHARD_COUNT_FILE).display()))
-        })?;
-        return Ok((0..n).collect());
-    }
-    let entries = std::fs::read_dir(data_dir)
-        .map_err(|e| ProjectError::Data(format!("cannot read {}: {e}", data_dir.display())))?;
-    let mut out: Vec<u32> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str()?.strip_prefix("shard-")?.parse().ok())
-        .collect();
-    out.sort_unstable();
-    if out.is_empty() {
-        return Err(ProjectError::Data(format!("{} holds no shard journals", data_dir.display())));
-    }
-    Ok(out)
+pub use croupier_store::layout::shards;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("shard {shard}: journal: {source}")]
+    Journal { shard: u32, source: JournalError },
+    #[error("shard {shard}: record {seq} does not decode: {reason}")]
+    Decode { shard: u32, seq: u64, reason: String },
+    #[error("shard {shard}: {reason}")]
+    Skip { shard: u32, reason: String },
 }
 
 /// One shard's journal, read as whole commands.
-pub struct ShardSource {
+pub struct ShardFeed {
     shard: u32,
     tail: TailReader,
     asm: Assembler,
@@ -47,7 +40,7 @@ pub struct ShardSource {
     skipped: Result<BTreeSet<u64>, String>,
 }
 
-/// What one [`ShardSource::read`] did.
+/// What one [`ShardFeed::read`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Read {
     pub commands: u64,
@@ -56,11 +49,11 @@ pub struct Read {
     pub caught_up: bool,
 }
 
-impl ShardSource {
+impl ShardFeed {
     /// Follows `shard`'s journal after position `after` (the last command already projected).
     pub fn open(data_dir: &Path, shard: u32, after: u64) -> Self {
         let journal = journal_dir(data_dir, shard);
-        ShardSource {
+        ShardFeed {
             shard,
             skipped: skipped_positions(&journal).map_err(|e| e.to_string()),
             tail: TailReader::open(journal, after + 1),
@@ -69,8 +62,20 @@ impl ShardSource {
         }
     }
 
+    /// Reads only what `watch` says is durable: nothing a power cut could still take away,
+    /// nor (in `fsync` mode) anything before its caller was answered.
+    pub fn follow_durable(mut self, watch: DurableWatch) -> Self {
+        self.tail = self.tail.follow_durable(watch);
+        self
+    }
+
     pub fn shard(&self) -> u32 {
         self.shard
+    }
+
+    /// Position of the last record read (parts of a command not yet whole included).
+    pub fn last_seq(&self) -> u64 {
+        self.tail.last_seq()
     }
 
     /// Position of the last whole command returned.
@@ -80,12 +85,12 @@ impl ShardSource {
 
     /// Calls `f(position, events)` for each whole command until at least `max_events` events
     /// were passed or the journal holds no more sealed records. A command is never split.
-    pub fn read(&mut self, max_events: u64, mut f: impl FnMut(u64, &[Event])) -> Result<Read, ProjectError> {
+    pub fn read(&mut self, max_events: u64, mut f: impl FnMut(u64, &[Event])) -> Result<Read, FeedError> {
         let mut out = Read::default();
         let shard = self.shard;
         let skipped = match &self.skipped {
             Ok(s) => s,
-            Err(reason) => return Err(ProjectError::Decode { shard, seq: 0, reason: reason.clone() }),
+            Err(reason) => return Err(FeedError::Skip { shard, reason: reason.clone() }),
         };
         while out.events < max_events {
             let rec = match self.tail.poll() {
@@ -94,7 +99,7 @@ impl ShardSource {
                     out.caught_up = true;
                     break;
                 }
-                Err(source) => return Err(ProjectError::Journal { shard, source }),
+                Err(source) => return Err(FeedError::Journal { shard, source }),
             };
             let seq = rec.seq;
             match self.asm.push(seq, rec.payload) {
@@ -106,7 +111,7 @@ impl ShardSource {
                     self.position = seq;
                     f(seq, events);
                 }
-                Err(e) => return Err(ProjectError::Decode { shard, seq, reason: e.to_string() }),
+                Err(e) => return Err(FeedError::Decode { shard, seq, reason: e.to_string() }),
             }
         }
         Ok(out)

@@ -5,8 +5,8 @@
 //! not bets), a heap needs no tick and so no work while idle, and it tells exactly how long an
 //! idle shard may park. Bounded by what the state holds open; rebuilt from the state at start.
 
-use crate::ids::{ExtId, Timestamp, UserId};
-use crate::state::{PacketStatus, RoundStatus, State};
+use croupier_domain::ids::{ExtId, Timestamp, UserId};
+use croupier_domain::state::{PacketStatus, RoundStatus, State};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -25,7 +25,7 @@ pub struct Timers {
 
 /// The shard that coordinates round `round`: it keeps the round's timers.
 pub fn round_coordinator(round: &ExtId, shards: usize) -> usize {
-    (crate::topology::mix(round.hash64()) % shards.max(1) as u64) as usize
+    (croupier_domain::topology::mix(round.hash64()) % shards.max(1) as u64) as usize
 }
 
 impl Timers {
@@ -76,7 +76,7 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::id;
+    use croupier_domain::testkit::id;
 
     #[test]
     fn timers_fire_in_deadline_order_and_only_when_due() {

@@ -159,11 +159,10 @@ impl<const CAP: usize> InlineStr<CAP> {
 
     pub fn as_str(&self) -> &str {
         let bytes = &self.bytes[..self.len as usize];
-        debug_assert!(bytes.is_ascii());
-        // SAFETY: every constructor admits printable ASCII only (`new`, `numbered`, and
-        // deserialization through `new`), which is valid UTF-8. Skipping the re-check matters:
-        // the digest and every snapshot serialize millions of ids.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
+        // Every constructor admits printable ASCII only (`new`, `numbered`, and
+        // deserialization through `new`); std's check takes its ASCII fast path (a few ns
+        // for at most 40 bytes), and the domain stays free of `unsafe`.
+        std::str::from_utf8(bytes).expect("ids hold printable ASCII only")
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -184,7 +183,7 @@ impl<const CAP: usize> InlineStr<CAP> {
             h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             i += 8;
         }
-        crate::index::mix64(h)
+        croupier_collections::mix64(h)
     }
 }
 
@@ -233,6 +232,18 @@ impl<'de, const CAP: usize> Deserialize<'de> for InlineStr<CAP> {
         }
         d.deserialize_str(V::<CAP>)
     }
+}
+
+/// The hash a player is found by in a packet's grab index.
+#[inline]
+pub fn hash_user(user: UserId) -> u64 {
+    croupier_collections::mix64(user.0)
+}
+
+/// The hash an account is found by: its player and currency.
+#[inline]
+pub fn hash_account_key(user: UserId, currency: CurrencyId) -> u64 {
+    croupier_collections::mix64(user.0 ^ (currency.0 as u64).rotate_left(48))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Messages between shards and the bookkeeping that makes transfers exactly once.
 //!
-//! The durable half lives in each shard's [`State`] ([`crate::state::Link`]): what it sent to
+//! The durable half lives in each shard's [`State`] ([`croupier_domain::state::Link`]): what it sent to
 //! each peer and which of those the peer acknowledged, and how far it applied each peer's
 //! transfers. That half is journaled, so it survives a crash. This module is the volatile
 //! half, kept by whoever moves messages (the shard threads, or a test's simulated network):
@@ -16,8 +16,8 @@
 //!   receiver's ring): the receiver applies only the next sequence and drops repeats and gaps;
 //!   a gap is filled when the sender re-sends after the receiver's hello.
 
-use crate::command::{Command, Transfer};
-use crate::state::State;
+use croupier_domain::command::{Command, Transfer};
+use croupier_domain::state::State;
 
 /// What travels between shards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

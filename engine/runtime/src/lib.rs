@@ -47,17 +47,17 @@ pub use links::{Message, Outbox};
 pub use router::{route, shard_of, Route};
 pub use timers::{round_coordinator, Timer, Timers};
 
-use crate::command::Topology;
-use crate::durable::{Answer, DurableShard, RestoreReport, ShardConfig, ShardError};
-use crate::ids::Timestamp;
-use crate::state::{Capacity, State};
-use crate::{Command, Reject, Reply};
 use crossbeam_queue::ArrayQueue;
+use croupier_domain::command::Topology;
+use croupier_domain::ids::Timestamp;
+use croupier_domain::state::{Capacity, State};
+use croupier_domain::{Command, Reject, Reply};
 use croupier_journal::{Durability, DurableWatch};
 use croupier_snapshots::SnapshotInfo;
+use croupier_store::{Answer, DurableShard, RestoreReport, ShardConfig, ShardError};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
@@ -321,7 +321,7 @@ impl Runtime {
     pub fn start(cfg: RuntimeConfig) -> Result<(Runtime, Vec<RestoreReport>), ShardError> {
         assert!(cfg.shards > 0, "a runtime needs at least one shard");
         assert!(cfg.ring_capacity > 0 && cfg.batch_max > 0, "ring capacity and batch size must be positive");
-        check_shard_count(&cfg.data_dir, cfg.shards)?;
+        croupier_store::layout::claim_shard_count(&cfg.data_dir, cfg.shards)?;
         let mesh = Arc::new(Mesh {
             lanes: (0..cfg.shards)
                 .map(|_| Lane {
@@ -562,57 +562,8 @@ impl Drop for Runtime {
     }
 }
 
-/// The file in a data folder that records its shard count.
-pub const SHARD_COUNT_FILE: &str = "shards";
-
-/// Refuses a data folder made with another shard count before any shard opens (users are
-/// routed by a hash modulo the count: another count would strand their money), and records the
-/// count in a new folder. Each shard's journal also records its place (`SetTopology`).
-fn check_shard_count(data_dir: &Path, shards: usize) -> Result<(), ShardError> {
-    let file = data_dir.join(SHARD_COUNT_FILE);
-    match std::fs::read_to_string(&file) {
-        Ok(text) => {
-            let made: usize = text.trim().parse().map_err(|_| {
-                ShardError::Topology(format!("{} does not hold a shard count: {:?}", file.display(), text.trim()))
-            })?;
-            if made != shards {
-                return Err(ShardError::Topology(format!(
-                    "{} was made with {made} shards, but the runtime starts {shards}; start with {made}",
-                    data_dir.display()
-                )));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            check_no_extra_shards(data_dir, shards)?;
-            let io = |e: std::io::Error| ShardError::Topology(format!("cannot record {}: {e}", file.display()));
-            std::fs::create_dir_all(data_dir).map_err(io)?;
-            let tmp = data_dir.join(format!("{SHARD_COUNT_FILE}.tmp"));
-            std::fs::write(&tmp, format!("{shards}\n")).map_err(io)?;
-            std::fs::rename(&tmp, &file).map_err(io)
-        }
-        Err(e) => Err(ShardError::Topology(format!("cannot read {}: {e}", file.display()))),
-    }
-}
-
-/// A data folder from before the count was recorded: journals of shards beyond `shards` mean
-/// it was made with more.
-fn check_no_extra_shards(data_dir: &Path, shards: usize) -> Result<(), ShardError> {
-    let Ok(entries) = std::fs::read_dir(data_dir) else { return Ok(()) };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(n) = name.to_str().and_then(|n| n.strip_prefix("shard-")).and_then(|n| n.parse::<usize>().ok()) else {
-            continue;
-        };
-        if n >= shards && entry.path().join("journal").is_dir() {
-            return Err(ShardError::Topology(format!(
-                "{} holds shard {n}, but the runtime starts {shards} shards; start with the shard count it was made with",
-                data_dir.display()
-            )));
-        }
-    }
-    Ok(())
-}
+/// The file in a data folder that records its shard count (owned by the store's layout).
+pub use croupier_store::layout::SHARD_COUNT_FILE;
 
 /// A shard thread: open and restore, claim its place in the topology, report, then serve.
 fn open_and_run(
@@ -777,7 +728,7 @@ impl<'a> ShardLoop<'a> {
         self.outbox.on_start(self.shard.state(), &mut |peer, msg| outgoing.push(peer, msg));
         self.outgoing.flush(self.mesh);
         while let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.serve())) {
-            self.fail(ShardError::Panicked(crate::durable::panic_message(&*panic)));
+            self.fail(ShardError::Panicked(croupier_store::panic_message(&*panic)));
         }
         self.failure.take().map_or(Ok(()), Err)
     }

@@ -2,12 +2,12 @@
 //! stops, torn journal tails, damaged snapshots), checked against an in-memory model; and a
 //! settlement too big for one record, torn between its parts.
 
-use croupier_engine::command::Command;
-use croupier_engine::durable::{snapshot_dir, DurableShard, ShardConfig};
-use croupier_engine::ids::Timestamp;
-use croupier_engine::testkit::*;
-use croupier_engine::{Engine, State};
+use croupier_domain::command::Command;
+use croupier_domain::ids::Timestamp;
+use croupier_domain::testkit::*;
+use croupier_domain::{Engine, State};
 use croupier_journal::Durability;
+use croupier_store::{snapshot_dir, DurableShard, ShardConfig};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ fn config(dir: &Path) -> ShardConfig {
 }
 
 fn newest_segment(dir: &Path) -> PathBuf {
-    let jdir = croupier_engine::durable::journal_dir(dir, 0);
+    let jdir = croupier_store::journal_dir(dir, 0);
     let mut segs: Vec<PathBuf> = fs::read_dir(jdir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -176,12 +176,12 @@ fn a_settlement_torn_between_its_parts_is_dropped_whole_and_can_be_redone() {
     cmds.extend((0..users).map(|u| deposit(u, 1_000_000, u)));
     cmds.push(Command::GameStart { round: id("big"), game: id(GAME), window_ms: Some(60_000) });
     cmds.extend((0..users).map(|u| {
-        Command::PlaceBet(croupier_engine::command::PlaceBet {
-            order_no: croupier_engine::ExtId::numbered("o", u),
-            user: croupier_engine::UserId(u),
+        Command::PlaceBet(croupier_domain::command::PlaceBet {
+            order_no: croupier_domain::ExtId::numbered("o", u),
+            user: croupier_domain::UserId(u),
             round: id("big"),
             selection: BANKER,
-            stake: croupier_engine::Money(1_000),
+            stake: croupier_domain::Money(1_000),
             currency: code(CURRENCY),
             platform: code("ag"),
         })
@@ -248,15 +248,15 @@ fn a_snapshot_that_does_not_reproduce_its_digest_is_skipped() {
 
 /// Appends `events` to shard 0's journal as one command, the way a buggy version could
 /// have: no `decide` checked them.
-fn append_raw(dir: &Path, events: &[croupier_engine::Event]) -> u64 {
+fn append_raw(dir: &Path, events: &[croupier_domain::Event]) -> u64 {
     use croupier_journal::{Journal, JournalConfig};
-    let mut jc = JournalConfig::new(croupier_engine::durable::journal_dir(dir, 0));
+    let mut jc = JournalConfig::new(croupier_store::journal_dir(dir, 0));
     jc.durability = Durability::Process;
     jc.segment_bytes = 64 * 1024;
     let (mut journal, _) = Journal::open(jc).unwrap();
     let max = journal.max_payload();
     let mut last = 0;
-    croupier_engine::durable::codec::encode(events, max, &mut Vec::new(), |part| {
+    croupier_store::codec::encode(events, max, &mut Vec::new(), |part| {
         last = journal.append(part)?;
         Ok::<_, croupier_journal::JournalError>(())
     })
@@ -280,18 +280,18 @@ fn a_poison_record_is_named_and_can_be_set_aside() {
     let digest = shard.state().digest();
     shard.close(false).unwrap();
     // An acknowledgement for transfers never sent: `evolve` asserts it cannot happen.
-    let poison = append_raw(dir.path(), &[croupier_engine::Event::TransfersAcked { peer: 3, upto: 9 }]);
+    let poison = append_raw(dir.path(), &[croupier_domain::Event::TransfersAcked { peer: 3, upto: 9 }]);
 
     let err = DurableShard::open(config(dir.path())).err().expect("a poison record refuses to open");
     let text = err.to_string();
     assert!(text.contains(&format!("journal record {poison} of shard 0 cannot be applied")), "{text}");
     assert!(text.contains("croupier journal skip"), "{text}");
-    let jdir = croupier_engine::durable::journal_dir(dir.path(), 0);
-    let mut report = croupier_engine::durable::RestoreReport::default();
-    let replayed = croupier_engine::durable::replay_into(&mut State::new(), &jdir, 0, &mut report, |_, _| {});
+    let jdir = croupier_store::journal_dir(dir.path(), 0);
+    let mut report = croupier_store::RestoreReport::default();
+    let replayed = croupier_store::replay_into(&mut State::new(), &jdir, 0, &mut report, |_, _| {});
     assert!(replayed.is_err(), "an audit replay names it too, without panicking");
 
-    croupier_engine::durable::skip_position(&jdir, poison, "test: poison").unwrap();
+    croupier_store::skip_position(&jdir, poison, "test: poison").unwrap();
     let (mut shard, report) = DurableShard::open(config(dir.path())).unwrap();
     assert_eq!(report.skipped_commands, vec![poison]);
     assert_eq!(shard.state().digest(), digest, "everything before the record is back");
@@ -299,8 +299,8 @@ fn a_poison_record_is_named_and_can_be_set_aside() {
     shard.close(false).unwrap();
     let (shard, _) = DurableShard::open(config(dir.path())).unwrap();
     let cur = shard.state().currency_by_code(&code(CURRENCY)).unwrap();
-    let account = shard.state().account_of(croupier_engine::UserId(1), cur).unwrap();
-    assert_eq!(shard.state().account(account).balance(), croupier_engine::Money(5_001), "after a restart too");
+    let account = shard.state().account_of(croupier_domain::UserId(1), cur).unwrap();
+    assert_eq!(shard.state().account(account).balance(), croupier_domain::Money(5_001), "after a restart too");
     shard.close(false).unwrap();
     assert!(croupier_journal::verify(&jdir).is_ok(), "the journal's chain is whole: nothing was edited");
 }
