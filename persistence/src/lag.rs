@@ -133,6 +133,22 @@ fn event_at(e: &croupier_domain::Event) -> Option<i64> {
         }
         RoundOpened { bet_start, .. } => Some(bet_start.0 as i64),
         RedPacketSent(p) => Some(p.sent_at.0 as i64),
-        _ => None,
+        // Events that carry no time of their own; named so a new event must choose.
+        Configured(_)
+        | CurrencyDefined { .. }
+        | GameDefined { .. }
+        | AccountOpened { .. }
+        | Deposited { .. }
+        | Withdrawn { .. }
+        | LimitsSet { .. }
+        | SelfExcluded { .. }
+        | PartnerRefundRemembered { .. }
+        | PartnerTransactionRecorded { .. }
+        | RedPacketGrabbed { .. }
+        | RedPacketExpired { .. }
+        | TopologySet(_)
+        | TransferSent { .. }
+        | TransferReceived { .. }
+        | TransfersAcked { .. } => None,
     }
 }
