@@ -3,9 +3,18 @@
 //! A command's events are applied all or not at all, so they must be recognisable as one unit
 //! in the journal. Most commands fit one record; a settlement of a million bets does not, so
 //! events are packed into records of at most [`PART_BYTES`] ("parts"), each headed by
-//! `flags: u8` (bit 0: last part) and `part: u32` (counting from 0), then the events, bincode,
+//! `flags: u8` and `part: u32` (little endian, counting from 0), then the events, bincode,
 //! back to back. Replay applies a command only once its last part is read; a command whose
 //! parts stop short (a crash mid-append, never acknowledged) is discarded and reported.
+//!
+//! `flags`: bit 0 marks the last part; bits 4-7 hold the codec version that wrote the record
+//! ([`CODEC_VERSION`]). Version 1 is bincode 1 of [`Event`] as it is now: the variant's index
+//! in declaration order (u32), then its fields. Records written before versions were recorded
+//! carry 0 there and are version 1's layout. A change to the encoding — reordering, removing
+//! or changing a variant's fields — is a new version with its own decoder beside the old ones;
+//! a new variant at the end is not (old records never name it). The golden files in
+//! `engine/store/golden/v1/` (every event kind, written by version 1) must decode to the same
+//! events forever after: the tests below read them.
 
 use croupier_domain::event::Event;
 
@@ -13,6 +22,9 @@ use croupier_domain::event::Event;
 pub const PART_BYTES: usize = 256 * 1024;
 const HEADER: usize = 5;
 const LAST: u8 = 1;
+/// The codec version this build writes; it reads this one and every earlier one.
+pub const CODEC_VERSION: u8 = 1;
+const VERSION_SHIFT: u32 = 4;
 
 /// Encodes `events` as parts, calling `emit` with each part's payload in order. `buf` is reused
 /// between calls so that a one-event command allocates nothing.
@@ -48,7 +60,7 @@ pub fn encode<E>(
 }
 
 fn seal(buf: &mut [u8], part: u32, last: bool) {
-    buf[0] = if last { LAST } else { 0 };
+    buf[0] = (CODEC_VERSION << VERSION_SHIFT) | if last { LAST } else { 0 };
     buf[1..HEADER].copy_from_slice(&part.to_le_bytes());
 }
 
@@ -60,6 +72,10 @@ pub enum DecodeError {
     OutOfOrder { expected: u32, got: u32 },
     #[error("event does not decode: {0}")]
     Event(#[from] bincode::Error),
+    #[error(
+        "record written by codec version {0}, newer than this build's {CODEC_VERSION}: upgrade croupier to read it"
+    )]
+    UnknownVersion(u8),
 }
 
 /// Reassembles commands from parts.
@@ -88,6 +104,11 @@ impl Assembler {
     pub fn push(&mut self, seq: u64, payload: &[u8]) -> Result<Assembled<'_>, DecodeError> {
         if payload.len() < HEADER {
             return Err(DecodeError::Short);
+        }
+        match payload[0] >> VERSION_SHIFT {
+            // 0: written before versions were recorded, in version 1's layout.
+            0 | 1 => {}
+            v => return Err(DecodeError::UnknownVersion(v)),
         }
         let last = payload[0] & LAST != 0;
         let part = u32::from_le_bytes(payload[1..HEADER].try_into().expect("4 bytes"));
@@ -208,5 +229,163 @@ mod tests {
             }
         }
         assert_eq!(reported, vec![(1, 1)]);
+    }
+
+    /// One event of every kind, from a scripted history on shard 0 of 2 (so that transfers
+    /// between shards appear too), in the order they first happen.
+    fn one_of_each() -> Vec<Event> {
+        use croupier_domain::command::{
+            Command, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket, Topology, Transfer, TransferSource,
+        };
+        use croupier_domain::ids::{Timestamp, UserId};
+        use croupier_domain::state::PlayerLimits;
+        use croupier_domain::testkit::*;
+        use croupier_domain::topology::shard_of;
+        use croupier_domain::{Engine, State};
+        let here: Vec<u64> = (1..).filter(|u| shard_of(UserId(*u), 2) == 0).take(3).collect();
+        let there = (1..).find(|u| shard_of(UserId(*u), 2) == 1).unwrap();
+        let (a, b, c) = (UserId(here[0]), UserId(here[1]), UserId(here[2]));
+        let t = Timestamp(1_700_000_000_000);
+        let id = |s: &str| ExtId::new(s).unwrap();
+        let mut script = setup_commands(default_limits());
+        script.extend([
+            Command::SetTopology(Topology { shard: 0, shards: 2 }),
+            deposit(a.0, 100_000, 1),
+            deposit(b.0, 100_000, 2),
+            Command::Withdraw { transfer: id("w1"), user: a, currency: code(CURRENCY), amount: Money(1_000) },
+            Command::SetPlayerLimits { user: a, currency: code(CURRENCY), limits: PlayerLimits::default() },
+            Command::SelfExclude { user: c, until: t },
+            Command::GameStart { round: id("r1"), game: id(GAME), window_ms: Some(60_000) },
+            Command::PlaceBet(PlaceBet {
+                order_no: id("o1"),
+                user: a,
+                round: id("r1"),
+                selection: BANKER,
+                stake: Money(500),
+                currency: code(CURRENCY),
+                platform: code("ag"),
+            }),
+            Command::GameStop { round: id("r1") },
+            Command::GameDraw { round: id("r1"), result: Some(draw(BANKER)) },
+            Command::ResettleRound { round: id("r1"), result: draw(PLAYER) },
+            Command::Refund { bet: id("b0"), user: a },
+            Command::BlockFunds {
+                bet: id("b1"),
+                partner: code("p1"),
+                user: a,
+                currency: code(CURRENCY),
+                amount: Money(700),
+            },
+            Command::UpdateBetStatus { bet: id("b1"), user: a, status: PartnerBetStatus::Lost },
+            Command::RecalculateBet { bet: id("b1"), user: a, transaction: id("x1"), status: PartnerBetStatus::Void },
+            Command::SendRedPacket(SendRedPacket {
+                packet: id("p1"),
+                sender: a,
+                currency: code(CURRENCY),
+                total: Money(1_000),
+                shares: 3,
+                kind: PacketKind::Lucky { seed: 7 },
+                ttl_ms: Some(1),
+            }),
+            Command::GrabRedPacket { packet: id("p1"), sender: a, user: b },
+            Command::GrabRedPacket { packet: id("p1"), sender: a, user: UserId(there) },
+            Command::AckTransfers { peer: 1, upto: 1 },
+            Command::ReceiveTransfer(Transfer {
+                from: 1,
+                to: 0,
+                seq: 1,
+                user: b,
+                currency: code(CURRENCY),
+                amount: Money(250),
+                source: TransferSource::PacketShare { packet: id("p9"), share: 0 },
+            }),
+        ]);
+        let mut e = Engine::new(State::new());
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for cmd in &script {
+            must(&mut e, cmd, t);
+            out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        }
+        let expire = Command::ExpireRedPacket { packet: id("p1"), sender: a };
+        must(&mut e, &expire, Timestamp(t.0 + 10));
+        out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        out
+    }
+
+    fn golden_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join("v1")
+    }
+
+    /// The sample history yields every kind of event there is: bincode numbers variants from
+    /// 0, so a record naming the next number must not decode (were a variant added, it would,
+    /// and this fails until the new kind has a sample and a golden file).
+    #[test]
+    fn the_samples_cover_every_kind_of_event() {
+        let samples = one_of_each();
+        let n = samples.len() as u32;
+        let mut kinds: Vec<u32> = samples
+            .iter()
+            .map(|e| u32::from_le_bytes(bincode::serialize(e).unwrap()[..4].try_into().unwrap()))
+            .collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, (0..n).collect::<Vec<_>>(), "one sample per kind");
+        assert!(bincode::deserialize::<Event>(&n.to_le_bytes()).is_err(), "an event kind has no sample");
+    }
+
+    /// Golden files: each kind of event as version 1 wrote it (`<name>.bin`, a whole record)
+    /// and what it means (`<name>.json`). Every later build must decode each `.bin` to the same
+    /// JSON; this build must also write exactly the same bytes. `CROUPIER_BLESS=1` writes them
+    /// (only ever for a new kind: changing an existing file breaks old journals).
+    #[test]
+    fn golden_records_of_every_event_kind_decode_identically() {
+        let dir = golden_dir();
+        let bless = std::env::var_os("CROUPIER_BLESS").is_some();
+        for event in one_of_each() {
+            let name = event.name();
+            let mut record = Vec::new();
+            encode::<()>(std::slice::from_ref(&event), 1 << 20, &mut Vec::new(), |p| {
+                record = p.to_vec();
+                Ok(())
+            })
+            .unwrap();
+            let json = serde_json::to_string_pretty(&event).unwrap() + "\n";
+            let (bin_path, json_path) = (dir.join(format!("{name}.bin")), dir.join(format!("{name}.json")));
+            if bless && !bin_path.exists() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&bin_path, &record).unwrap();
+                std::fs::write(&json_path, &json).unwrap();
+            }
+            let golden = std::fs::read(&bin_path).unwrap_or_else(|e| panic!("{}: {e}", bin_path.display()));
+            let meaning: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+            let mut a = Assembler::default();
+            let Ok(Assembled::Command { events, .. }) = a.push(1, &golden) else {
+                panic!("{name}: not one whole record")
+            };
+            assert_eq!(events.len(), 1, "{name}");
+            assert_eq!(
+                serde_json::to_value(&events[0]).unwrap(),
+                meaning,
+                "{name}: the golden record decodes differently"
+            );
+            assert_eq!(record, golden, "{name}: this build writes other bytes than version 1 did");
+        }
+    }
+
+    #[test]
+    fn a_record_from_a_newer_codec_is_refused_by_name() {
+        let mut record = Vec::new();
+        encode::<()>(&deposits(1), 4096, &mut Vec::new(), |p| {
+            record = p.to_vec();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(record[0] >> VERSION_SHIFT, CODEC_VERSION);
+        record[0] = (CODEC_VERSION + 1) << VERSION_SHIFT | LAST;
+        assert!(matches!(Assembler::default().push(1, &record), Err(DecodeError::UnknownVersion(2))));
+        // Records from before versions were recorded (0) read as version 1.
+        record[0] = LAST;
+        assert!(matches!(Assembler::default().push(1, &record), Ok(Assembled::Command { .. })));
     }
 }
