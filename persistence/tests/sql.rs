@@ -106,10 +106,7 @@ async fn sqlite_exactly_once_and_ledger_equals_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_exactly_once_and_ledger_equals_engine() {
-    let Ok(base) = std::env::var("CROUPIER_TEST_PG") else {
-        println!("skipped: CROUPIER_TEST_PG is not set");
-        return;
-    };
+    let base = common::service("CROUPIER_TEST_PG");
     let dir = tempfile::tempdir().unwrap();
     let history = build_history(dir.path(), 2, 4_000, 12);
     let (url, schema) = pg_schema(&base, "sql").await;

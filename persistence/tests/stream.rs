@@ -16,10 +16,7 @@ async fn stream_messages(url: &str, stream: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_receives_every_event_once_across_restarts() {
-    let Ok(url) = std::env::var("CROUPIER_TEST_NATS") else {
-        println!("skipped: CROUPIER_TEST_NATS is not set");
-        return;
-    };
+    let url = common::service("CROUPIER_TEST_NATS");
     let dir = tempfile::tempdir().unwrap();
     let history = build_history(dir.path(), 2, 2_000, 21);
     let name = format!(

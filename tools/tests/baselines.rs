@@ -1,6 +1,6 @@
 //! The baselines (`croupier bench pg-bets`, `redis-grab`, `compare`) run by the built binary
-//! against the real PostgreSQL and Redis named by `CROUPIER_TEST_PG` / `CROUPIER_TEST_REDIS`;
-//! each test prints one line and returns when its service is not configured. The data a run
+//! against the real PostgreSQL and Redis named by `CROUPIER_TEST_PG` / `CROUPIER_TEST_REDIS`
+//! (the standard local addresses when unset); a service that does not answer fails the test. The data a run
 //! leaves with `--keep` is checked in the server, then removed.
 
 use std::collections::HashMap;
@@ -14,15 +14,25 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The service URL, or `None` after printing that the test is skipped.
-fn service(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            println!("skipped: {var} is not set");
-            None
-        }
-    }
+/// The URL of a test service: `var` if set, else the standard local address. A service that
+/// does not answer fails the test with a message naming the variable: no test skips silently.
+fn service(var: &str) -> String {
+    let default = match var {
+        "CROUPIER_TEST_PG" => "postgres://postgres@127.0.0.1:5432/test",
+        "CROUPIER_TEST_NATS" => "nats://127.0.0.1:4222",
+        "CROUPIER_TEST_REDIS" => "redis://127.0.0.1:6379",
+        other => panic!("no standard address for {other}"),
+    };
+    let url = std::env::var(var).ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| default.to_string());
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let answers = std::net::ToSocketAddrs::to_socket_addrs(host_port)
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)).is_ok());
+    assert!(answers, "{var}: nothing answers at {host_port} ({url}); start the service or set {var} to one that runs");
+    url
 }
 
 fn run_json(args: &[&str]) -> serde_json::Value {
@@ -74,7 +84,7 @@ async fn schema_exists(conn: &mut sqlx::PgConnection, schema: &str) -> bool {
 
 #[test]
 fn pg_bets_reports_the_standard_figures_and_removes_its_schema() {
-    let Some(url) = service("CROUPIER_TEST_PG") else { return };
+    let url = service("CROUPIER_TEST_PG");
     let v = run_json(&[
         "bench",
         "pg-bets",
@@ -101,7 +111,7 @@ fn pg_bets_reports_the_standard_figures_and_removes_its_schema() {
 
 #[test]
 fn pg_bets_money_adds_up_in_the_database() {
-    let Some(url) = service("CROUPIER_TEST_PG") else { return };
+    let url = service("CROUPIER_TEST_PG");
     // 50 users with 300.00 each and stakes up to 100.00: many run dry, so refusals happen too.
     let v = run_json(&[
         "bench",
@@ -172,7 +182,7 @@ fn redis_keys(namespace: &str) -> [String; 4] {
 
 #[test]
 fn redis_grab_hands_out_every_share_exactly_once() {
-    let Some(url) = service("CROUPIER_TEST_REDIS") else { return };
+    let url = service("CROUPIER_TEST_REDIS");
     // 3,000 shares, grabbers drawn from 5,000 users: repeats are refused, and the run ends
     // when the packet is empty (the duration is only an upper bound).
     let v = run_json(&[
@@ -222,7 +232,7 @@ fn redis_grab_hands_out_every_share_exactly_once() {
 
 #[test]
 fn redis_grab_reports_the_standard_figures_and_removes_its_keys() {
-    let Some(url) = service("CROUPIER_TEST_REDIS") else { return };
+    let url = service("CROUPIER_TEST_REDIS");
     let v = run_json(&["bench", "redis-grab", "--duration", "1", "--connections", "4", "--json", "--redis-url", &url]);
     assert_standard(&v, "redis-grab");
     assert_eq!(v["rejected"], 0, "every grab by a new user gets a share");
@@ -234,7 +244,7 @@ fn redis_grab_reports_the_standard_figures_and_removes_its_keys() {
 
 #[test]
 fn compare_runs_every_contender_side_by_side() {
-    let (Some(pg), Some(redis)) = (service("CROUPIER_TEST_PG"), service("CROUPIER_TEST_REDIS")) else { return };
+    let (pg, redis) = (service("CROUPIER_TEST_PG"), service("CROUPIER_TEST_REDIS"));
     let v = run_json(&[
         "bench",
         "compare",
