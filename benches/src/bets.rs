@@ -9,11 +9,11 @@
 //! the accounts, a random selection (banker, player, tie) and a random stake from 1.00 to
 //! 100.00, all from a seeded SplitMix64. Building the command is part of each timed operation.
 
-use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE};
 use crate::{measure, verify_state, Error, LatencySampling, Observer, Report, Scenario};
 use croupier_domain::command::Settings;
 use croupier_domain::ids::{Code, ExtId, Timestamp};
+use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
 use croupier_domain::testkit;
 use croupier_domain::{Command, Engine, Reply};

@@ -24,14 +24,14 @@
 //! snapshot at exit, so a restore replays the journal after the last scheduled snapshot): it
 //! is what `croupier restore` and `croupier journal verify` are then run on.
 
-use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE, T0, WINDOW_MS};
 use crate::{measure, Error, LatencySampling, Observer, Phase, Report, Scenario};
 use croupier_domain::command::Settings;
 use croupier_domain::ids::{Code, ExtId, Timestamp, UserId};
+use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
 use croupier_domain::testkit::{self, CURRENCY, GAME};
-use croupier_domain::{Command, Money, Reply, State};
+use croupier_domain::{Command, Money, Reply};
 use croupier_journal::{Durability, DurableWatch};
 use croupier_store::{journal_dir, Answer, DurableShard, ShardConfig, ShardError};
 use hdrhistogram::Histogram;
@@ -108,15 +108,6 @@ pub struct DurableBetsReport {
 pub fn holds_journal(data_dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(journal_dir(data_dir, 0)) else { return false };
     entries.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "seg"))
-}
-
-/// The latest moment the state has recorded (round transitions, bets, red packets), if any:
-/// a tool that continues a history sets its clock after it so that time never runs back.
-pub fn latest_timestamp(state: &State) -> Option<Timestamp> {
-    let rounds = state.rounds().iter().flat_map(|r| [Some(r.bet_start), r.stopped_at, r.drawn_at, r.ended_at]);
-    let bets = state.bets().iter().map(|b| Some(b.placed_at));
-    let packets = state.packets().iter().map(|p| Some(p.sent_at));
-    rounds.chain(bets).chain(packets).flatten().max()
 }
 
 fn shard_error(what: &str) -> impl FnOnce(ShardError) -> Error + '_ {
@@ -222,7 +213,7 @@ pub fn run_bets(cfg: &DurableBetsConfig, obs: &mut dyn Observer) -> Result<Durab
 
     // Ids carry the starting position, so that an appended run never collides with an earlier one.
     let tag = start_position;
-    let t0 = latest_timestamp(shard.state()).map_or(T0, |t| t.max(T0));
+    let t0 = shard.state().latest_timestamp().map_or(T0, |t| t.max(T0));
     let round = ExtId::new(&format!("bench-round-{tag}")).expect("a short printable id");
     let mut commands: Vec<(Timestamp, Command)> = Vec::with_capacity(cfg.accounts as usize + 4);
     if shard.state().game_by_id(&testkit::id(GAME)).is_none() {
@@ -448,6 +439,7 @@ pub fn run_fsync(data_dir: &Path, ops: u64, obs: &mut dyn Observer) -> Result<Fs
 mod tests {
     use super::*;
     use crate::Quiet;
+    use croupier_domain::State;
     use croupier_store::RestoreReport;
 
     fn small(dir: &Path, durability: Durability) -> DurableBetsConfig {

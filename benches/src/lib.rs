@@ -28,7 +28,6 @@ pub mod bets;
 pub mod durable;
 pub mod grab;
 pub mod measure;
-pub mod rng;
 pub mod settle;
 mod setup;
 pub mod sharded;

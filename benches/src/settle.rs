@@ -7,11 +7,11 @@
 //! that one duration.
 
 use crate::measure;
-use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS};
 use crate::{verify_state, Error, LatencySampling, Observer, Phase, Report, Scenario};
 use croupier_domain::command::{PlaceBet, Settings};
 use croupier_domain::ids::{ExtId, SelectionId, UserId};
+use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::{BetState, Capacity};
 use croupier_domain::testkit::{self, BANKER};
 use croupier_domain::{Command, Engine, Money, Reply};

@@ -117,7 +117,7 @@ pub(crate) fn count_batch(
 /// every run's digest, are the same as long as this stays as it is. Allocates nothing.
 #[inline]
 pub(crate) fn random_bet(
-    rng: &mut crate::rng::SplitMix64,
+    rng: &mut croupier_domain::rng::SplitMix64,
     users: u64,
     order_no: ExtId,
     round: ExtId,

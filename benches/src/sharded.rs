@@ -20,11 +20,11 @@
 //! equal the share the pool gave them (exactly once). The digest is sha256 over the shards'
 //! digests in shard order.
 
-use crate::rng::SplitMix64;
 use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS, WINDOW_MS};
 use crate::{measure, Error, LatencySampling, Observer, Phase, Report, Scenario};
 use croupier_domain::command::{PacketKind, SendRedPacket, Settings};
 use croupier_domain::ids::{Code, ExtId, SelectionId, UserId};
+use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
 use croupier_domain::testkit::{self, GAME};
 use croupier_domain::{Command, Money, Reject, Reply, State};

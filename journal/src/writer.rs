@@ -27,11 +27,22 @@ pub const MIN_SEGMENT_BYTES: u64 = 4096;
 
 /// When a committed record counts as durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Durability {
     /// In the mapped pages: survives the process being killed, not a power loss.
     Process,
     /// Synced to storage by the group-commit flusher: survives a power loss.
     Fsync,
+}
+
+impl Durability {
+    /// The name operators write (`--durability process|fsync`) and reports print.
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::Process => "process",
+            Durability::Fsync => "fsync",
+        }
+    }
 }
 
 /// Journal settings.

@@ -1,10 +1,6 @@
 //! `croupier`: the one binary an operator runs. Each sub-command lives in its own module.
 
-mod baselines;
-mod bench;
-mod compare;
 mod data;
-mod http_bench;
 mod project;
 mod serve;
 mod soak;
@@ -12,9 +8,6 @@ mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-#[global_allocator]
-static ALLOCATOR: croupier_benches::alloc_count::Counting = croupier_benches::alloc_count::Counting;
 
 /// croupier: an in-memory bet acceptance and settlement engine.
 ///
@@ -36,9 +29,12 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Measure throughput and latency on a synthetic workload: the engine alone (engine-*, one
     /// thread, no journal), a durable shard (shard-bets), the sharded runtime (bets, settle,
-    /// grab, mixed), the disk's fsync, the PostgreSQL and Redis baselines (pg-bets, redis-grab)
-    /// or all side by side (compare); a progress bar on stderr and a table or JSON on stdout.
-    Bench(Box<bench::BenchArgs>),
+    /// grab, mixed), the disk's fsync, the HTTP API (http-bets), the PostgreSQL and Redis
+    /// baselines (pg-bets, redis-grab) or all side by side (compare). Runs the croupier-bench
+    /// binary beside this one (`croupier bench --help` lists everything), so that the server
+    /// links none of the benchmark harness.
+    #[command(disable_help_flag = true)]
+    Bench(BenchHandOff),
     /// Restore every shard of a data folder (newest valid snapshot plus the journal after it),
     /// cutting a torn journal tail, and print per shard the snapshot used, what was replayed,
     /// the position and the state digest.
@@ -64,12 +60,37 @@ enum Command {
     Status(project::StatusArgs),
 }
 
+/// Everything after `croupier bench`, handed to `croupier-bench` unread.
+#[derive(Debug, clap::Args)]
+struct BenchHandOff {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<std::ffi::OsString>,
+}
+
+impl BenchHandOff {
+    /// Replaces this process with `croupier-bench` (same arguments, terminal, signals and exit
+    /// status); returns only if it cannot.
+    fn run(&self) -> anyhow::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let me = std::env::current_exe()?;
+        let bench = me.with_file_name("croupier-bench");
+        if !bench.is_file() {
+            anyhow::bail!(
+                "{} is not built: build the benchmarks beside croupier with `cargo build --release -p croupier-benches` (or run `cargo run --release -p croupier-benches --bin croupier-bench -- ...`)",
+                bench.display()
+            );
+        }
+        let err = std::process::Command::new(&bench).args(&self.args).exec();
+        Err(anyhow::anyhow!("cannot run {}: {err}", bench.display()))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&args),
         Command::Watch(args) => watch::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => args.run(),
         Command::Restore(args) => data::restore(&args),
         Command::Journal(cmd) => data::journal(&cmd),
         Command::Snapshot(cmd) => data::snapshot(&cmd),
@@ -92,16 +113,6 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
-
-    #[test]
-    fn the_counting_allocator_is_installed_and_counts() {
-        let before = croupier_benches::alloc_count::allocations();
-        let mut v: Vec<u64> = Vec::with_capacity(4);
-        v.extend_from_slice(&[1, 2, 3, 4, 5]);
-        std::hint::black_box(&v);
-        // Other tests may allocate at the same time: at least ours were counted.
-        assert!(croupier_benches::alloc_count::allocations() - before >= 2);
-    }
 
     #[test]
     fn the_cli_definition_is_consistent() {

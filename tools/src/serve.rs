@@ -16,8 +16,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bench::DurabilityArg;
-
 const AFTER_HELP: &str = "\
 Precedence: flags > CROUPIER_* environment variables > --config file > defaults.
 
@@ -72,7 +70,7 @@ pub struct ServeArgs {
     /// When an answer is released: after the group fsync (survives power loss) or once in the
     /// mapped pages (survives kill -9) [default: fsync]
     #[arg(long, env = "CROUPIER_DURABILITY", value_enum, value_name = "MODE")]
-    pub durability: Option<DurabilityArg>,
+    pub durability: Option<Durability>,
 
     /// Shard threads; must stay the same for a data folder [default: the number of cores]
     #[arg(long, env = "CROUPIER_SHARDS", value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
@@ -199,7 +197,7 @@ impl ServeArgs {
         };
         let limits = self.limits(&file);
         let durability = match (self.durability, file.durability.as_deref()) {
-            (Some(d), _) => d.into(),
+            (Some(d), _) => d,
             (None, Some("process")) => Durability::Process,
             (None, Some("fsync")) | (None, None) => Durability::Fsync,
             (None, Some(other)) => bail!("durability must be \"process\" or \"fsync\", not {other:?}"),

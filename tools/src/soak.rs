@@ -2,15 +2,13 @@
 //! command stream until stopped, acknowledging each durable batch with its state digest. It
 //! is also the child process of the kill -9 crash test (`tools/tests/crash.rs`).
 
-use crate::bench::DurabilityArg;
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args};
-use croupier_benches::durable::latest_timestamp;
-use croupier_benches::rng::SplitMix64;
 use croupier_domain::command::Command;
 use croupier_domain::ids::{ExtId, Timestamp};
+use croupier_domain::rng::SplitMix64;
 use croupier_domain::testkit::{self, Generator};
-use croupier_journal::DurableWatch;
+use croupier_journal::{Durability, DurableWatch};
 use croupier_store::{Answer, DurableShard, ShardConfig};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -78,8 +76,8 @@ pub struct SoakArgs {
     pub max_commands: Option<u64>,
 
     /// When a batch is acknowledged
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = DurabilityArg::Fsync)]
-    pub durability: DurabilityArg,
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Durability::Fsync)]
+    pub durability: Durability,
 
     /// Users the generator draws from
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = value_parser!(u64).range(1..))]
@@ -205,7 +203,7 @@ impl<W: Write> Acks<W> {
 
 pub fn run(args: &SoakArgs) -> Result<()> {
     let mut cfg = ShardConfig::new(&args.data_dir, 0);
-    cfg.durability = args.durability.into();
+    cfg.durability = args.durability;
     cfg.segment_bytes = args.segment_bytes;
     cfg.snapshot_every_records = (args.snapshot_every > 0).then_some(args.snapshot_every);
     let (mut shard, report) =
@@ -233,7 +231,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
 
     let mut acks =
         Acks { out: std::io::stdout().lock(), watch: shard.durable_watch(), pending: VecDeque::new(), printed: 0 };
-    let mut now = latest_timestamp(shard.state()).map_or(T0, |t| t.0 + STEP_MS);
+    let mut now = shard.state().latest_timestamp().map_or(T0, |t| t.0 + STEP_MS);
     let mut answers: Vec<Answer> = Vec::with_capacity(args.batch as usize);
     let mut start_position = report.applied_position;
     if shard.state().game_by_id(&testkit::id(testkit::GAME)).is_none() {

@@ -12,7 +12,7 @@
 //! kills (default 50), `CROUPIER_CRASH_SEED` the seed of the kill schedule and of the soak;
 //! with `CROUPIER_CRASH_KEEP` set, the folder (data and each child's stderr) is kept.
 
-use croupier_benches::rng::SplitMix64;
+use croupier_domain::rng::SplitMix64;
 use croupier_domain::State;
 use croupier_journal::Durability;
 use croupier_store::{journal_dir, DurableShard, RestoreReport, ShardConfig};

@@ -132,9 +132,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// Client `worker`'s generator. SplitMix64 streams seeded `s` and `s + k·γ` are the same
 /// sequence shifted by `k`, so the clients start at mixed (far apart) points of the cycle.
-pub(crate) fn client_rng(seed: u64, worker: usize) -> crate::rng::SplitMix64 {
-    let start = crate::rng::SplitMix64::new(seed ^ (worker as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64();
-    crate::rng::SplitMix64::new(start)
+pub(crate) fn client_rng(seed: u64, worker: usize) -> croupier_domain::rng::SplitMix64 {
+    let start = croupier_domain::rng::SplitMix64::new(seed ^ (worker as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03))
+        .next_u64();
+    croupier_domain::rng::SplitMix64::new(start)
 }
 
 /// One client's tally.

@@ -261,7 +261,7 @@ async fn push_shares(
     cfg: &RedisGrabConfig,
     obs: &mut dyn Observer,
 ) -> Result<u64, Error> {
-    let mut rng = crate::rng::SplitMix64::new(cfg.seed);
+    let mut rng = croupier_domain::rng::SplitMix64::new(cfg.seed);
     let mut total = 0u64;
     let mut pushed = 0u64;
     let mut chunk = Vec::with_capacity(PUSH_CHUNK);

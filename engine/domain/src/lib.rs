@@ -23,6 +23,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod reject;
+pub mod rng;
 pub mod state;
 pub mod testkit;
 pub mod topology;

@@ -947,6 +947,18 @@ fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
     });
 }
 
+impl State {
+    /// The latest moment the state has recorded (round transitions, bets, red packets), if
+    /// any: a tool that continues a history sets its clock after it so that time never runs
+    /// back.
+    pub fn latest_timestamp(&self) -> Option<Timestamp> {
+        let rounds = self.rounds.iter().flat_map(|r| [Some(r.bet_start), r.stopped_at, r.drawn_at, r.ended_at]);
+        let bets = self.bets.iter().map(|b| Some(b.placed_at));
+        let packets = self.packets.iter().map(|p| Some(p.sent_at));
+        rounds.chain(bets).chain(packets).flatten().max()
+    }
+}
+
 /// Accessors for a selection of a round's game.
 impl State {
     pub fn selection_count(&self, round: RoundNo) -> usize {

@@ -205,33 +205,6 @@ impl ScenarioArg {
     }
 }
 
-/// When an answer may be released.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DurabilityArg {
-    /// The records are in the mapped pages: survives kill -9 of the process, not a power loss
-    Process,
-    /// Group commit: a flusher syncs about every millisecond: survives a power loss
-    Fsync,
-}
-
-impl DurabilityArg {
-    pub fn name(self) -> &'static str {
-        match self {
-            DurabilityArg::Process => "process",
-            DurabilityArg::Fsync => "fsync",
-        }
-    }
-}
-
-impl From<DurabilityArg> for Durability {
-    fn from(d: DurabilityArg) -> Durability {
-        match d {
-            DurabilityArg::Process => Durability::Process,
-            DurabilityArg::Fsync => Durability::Fsync,
-        }
-    }
-}
-
 /// What `croupier bench` will run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -313,7 +286,7 @@ pub struct BenchArgs {
     /// When an answer may be released: required by shard-bets; runtime scenarios [default:
     /// process]
     #[arg(long, value_enum, value_name = "MODE")]
-    pub durability: Option<DurabilityArg>,
+    pub durability: Option<Durability>,
 
     /// shard-bets: add this run to a data folder that already holds a journal (ids are made distinct
     /// by the journal position the run starts at)
@@ -539,7 +512,7 @@ impl BenchArgs {
                 let Some(durability) = self.durability else {
                     bail!("shard-bets needs --durability process|fsync: when an answer may be released");
                 };
-                let d = DurableBetsConfig::new(data_dir()?, durability.into());
+                let d = DurableBetsConfig::new(data_dir()?, durability);
                 Plan::DurableBets(DurableBetsConfig {
                     accounts: self.accounts.unwrap_or(d.accounts),
                     ops: self.ops.unwrap_or(d.ops),

@@ -1,5 +1,6 @@
-//! A seeded generator for workloads. Benchmarks need cheap, reproducible numbers, not
-//! cryptographic ones, and the engine itself never draws randomness of its own.
+//! A seeded generator for workloads (benchmarks, simulations, the soak test). They need
+//! cheap, reproducible numbers, not cryptographic ones. Deterministic from its seed: `decide`
+//! never draws randomness of its own, and nothing in the server uses this.
 
 /// SplitMix64: one add and three multiply-xorshift steps per number.
 #[derive(Clone, Debug)]

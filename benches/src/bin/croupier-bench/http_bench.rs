@@ -134,10 +134,20 @@ impl Drop for ServerChild {
     }
 }
 
+/// The `croupier` binary beside this one (cargo builds both into the same folder).
+fn croupier_beside_me() -> Result<PathBuf> {
+    let me = std::env::current_exe().context("cannot find this binary's path")?;
+    let bin = me.with_file_name("croupier");
+    if !bin.is_file() {
+        bail!("{} is not built: http-bets starts `croupier serve` from beside croupier-bench (cargo build -p croupier), or give --target", bin.display());
+    }
+    Ok(bin)
+}
+
 fn start_server(cfg: &HttpBetsConfig, key: &str) -> Result<(ServerChild, SocketAddr)> {
     let bin = match &cfg.server_bin {
         Some(b) => b.clone(),
-        None => std::env::current_exe().context("cannot find the croupier binary")?,
+        None => croupier_beside_me()?,
     };
     let dir = tempfile::tempdir().context("temporary data folder")?;
     let mut cmd = Command::new(bin);
@@ -401,7 +411,7 @@ pub fn run_cli(args: &crate::bench::BenchArgs) -> Result<()> {
         if cfg.target.is_some() {
             bail!("--durability applies to the server http-bets starts, not to a --target");
         }
-        cfg.durability = d.into();
+        cfg.durability = d;
     }
     cfg.shards = args.shards.map(|s| s as usize);
     cfg.server_workers = args.server_workers.map(|s| s as usize);
