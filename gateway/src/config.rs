@@ -2,8 +2,8 @@
 //! token lifetime, signature window, push buffer sizes, the limits it holds every client to,
 //! and the configuration it applies to a new data folder.
 
-use croupier_domain::command::{GameDef, GameLimits, SelectionDef, Settings};
-use croupier_domain::{Code, Command, ExtId, Money, Odds};
+use croupier_domain::command::{GameDef, Settings};
+use croupier_domain::{Code, Command};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -115,18 +115,5 @@ impl GatewayConfig {
 /// Seed 000's baccarat: banker 1.95, player 2.00, tie 8.00 (selections 0, 1, 2); stakes 1.00
 /// to 10,000.00 CNY; a 15 s betting window.
 pub fn baccarat() -> GameDef {
-    let code = |s: &str| Code::new(s).expect("static code");
-    let sel = |name: &str, odds: u32| SelectionDef { market: code("main"), name: code(name), odds: Odds(odds) };
-    GameDef {
-        game: ExtId::new("baccarat").expect("static id"),
-        betting_window_ms: 15_000,
-        selections: vec![sel("banker", 19_500), sel("player", 20_000), sel("tie", 80_000)],
-        limits: vec![GameLimits {
-            currency: code("CNY"),
-            min_stake: Money(100),
-            max_stake: Money(1_000_000),
-            max_stake_per_user_round: Money(5_000_000),
-            max_liability_per_selection: Money(i64::MAX / 4),
-        }],
-    }
+    croupier_domain::games::baccarat(croupier_domain::games::default_limits())
 }

@@ -19,6 +19,7 @@
 pub mod command;
 mod decide;
 pub mod event;
+pub mod games;
 pub mod ids;
 pub mod ledger;
 pub mod money;

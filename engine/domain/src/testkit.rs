@@ -1,9 +1,9 @@
 //! Ready-made configuration for tests, simulations and `croupier bench`: one currency and a
 //! baccarat-like game. Real deployments define their own with the same commands.
 
-use crate::command::{Command, DrawResult, GameDef, GameLimits, SelectionDef, Settings};
+use crate::command::{Command, DrawResult, GameLimits, Settings};
 use crate::ids::{Code, ExtId, SelectionId, Timestamp, UserId};
-use crate::money::{Money, Odds};
+use crate::money::Money;
 use crate::state::Outcome;
 use crate::{Engine, Reject, Reply};
 
@@ -21,26 +21,7 @@ pub fn id(s: &str) -> ExtId {
     ExtId::new(s).expect("valid id")
 }
 
-/// Banker 1.95, player 2.00, tie 8.00; stakes 1.00 to 10,000.00; 15 s window.
-pub fn baccarat(limits: GameLimits) -> GameDef {
-    let sel = |name: &str, odds: u32| SelectionDef { market: code("main"), name: code(name), odds: Odds(odds) };
-    GameDef {
-        game: id(GAME),
-        betting_window_ms: 15_000,
-        selections: vec![sel("banker", 19_500), sel("player", 20_000), sel("tie", 80_000)],
-        limits: vec![limits],
-    }
-}
-
-pub fn default_limits() -> GameLimits {
-    GameLimits {
-        currency: code(CURRENCY),
-        min_stake: Money(100),
-        max_stake: Money(1_000_000),
-        max_stake_per_user_round: Money(5_000_000),
-        max_liability_per_selection: Money(i64::MAX / 4),
-    }
-}
+pub use crate::games::{baccarat, default_limits};
 
 /// Commands that configure an empty engine with [`CURRENCY`] and [`baccarat`].
 pub fn setup_commands(limits: GameLimits) -> Vec<Command> {
