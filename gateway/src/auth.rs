@@ -205,7 +205,8 @@ impl Auth {
         let mut m = self.token.clone();
         m.update(claim.as_bytes());
         m.verify_slice(&mac).map_err(|_| bad())?;
-        let user: u64 = user.parse().map_err(|_| bad())?;
+        // Sessions are only opened for ids up to `MAX_USER_ID`; a larger one is no token of ours.
+        let user: u64 = user.parse().ok().filter(|u| *u <= crate::fields::MAX_USER_ID).ok_or_else(bad)?;
         let issued_ms: u64 = issued.parse().map_err(|_| bad())?;
         let expires_ms: u64 = exp.parse().map_err(|_| bad())?;
         if expires_ms <= now_ms {

@@ -368,8 +368,10 @@ pub struct GrabAnswer {
     pub credited: bool,
 }
 
+/// The sender of a packet link. An id the edge would refuse (not digits, above
+/// `MAX_USER_ID`) cannot have sent a packet: not found.
 fn parse_sender(s: &str) -> Result<UserId, ApiError> {
-    s.parse().map(UserId).map_err(|_| ApiError::not_found("PACKET_NOT_FOUND", "unknown red packet"))
+    crate::fields::user_id("sender", s).map_err(|_| ApiError::not_found("PACKET_NOT_FOUND", "unknown red packet"))
 }
 
 /// Grabs a share of a red packet (one per player per packet).
