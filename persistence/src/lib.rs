@@ -51,6 +51,10 @@ pub enum ProjectError {
     Journal { shard: u32, source: JournalError },
     #[error("shard {shard} journal record {seq} does not decode: {reason}")]
     Decode { shard: u32, seq: u64, reason: String },
+    /// A command holds a value no column can store exactly (a user id above `i64::MAX`,
+    /// journaled before the gateway refused them); the projector stops before it.
+    #[error("shard {shard} journal record {seq} cannot be projected: {reason}")]
+    Unprojectable { shard: u32, seq: u64, reason: String },
     #[error("sql: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("sql migration: {0}")]
