@@ -46,6 +46,10 @@ pub const SIGNATURE_HEADER: &str = "x-croupier-signature";
 pub const TIMESTAMP_HEADER: &str = "x-croupier-timestamp";
 /// The label the token key is derived with; a new label makes every earlier token invalid.
 pub const TOKEN_KEY_LABEL: &[u8] = b"croupier player token key v2";
+/// The label the lucky-packet seed key is derived with. Changing it (or the operator key)
+/// changes every seed, so a lucky packet repeated after the change is refused
+/// `IDEMPOTENCY_CONFLICT` instead of replayed.
+pub const LUCKY_SEED_KEY_LABEL: &[u8] = b"croupier lucky packet seed key v1";
 /// The default accepted distance between a request's timestamp and the server clock.
 pub const DEFAULT_SIGNATURE_WINDOW_MS: u64 = 300_000;
 /// u64::MAX has 20 digits; 19 keep every accepted timestamp parseable and leave no two
@@ -58,6 +62,8 @@ pub struct Auth {
     /// key's pads again.
     operator: HmacSha256,
     token: HmacSha256,
+    /// Keys the split seed of lucky red packets ([`Auth::lucky_seed`]).
+    lucky: HmacSha256,
     window_ms: u64,
 }
 
@@ -90,10 +96,39 @@ fn keyed(key: &[u8]) -> HmacSha256 {
 impl Auth {
     pub fn new(key: impl Into<Vec<u8>>) -> Self {
         let key = key.into();
-        let mut derive = keyed(&key);
-        derive.update(TOKEN_KEY_LABEL);
-        let token_key = derive.finalize().into_bytes();
-        Auth { operator: keyed(&key), token: keyed(&token_key), window_ms: DEFAULT_SIGNATURE_WINDOW_MS }
+        let derived = |label: &[u8]| {
+            let mut derive = keyed(&key);
+            derive.update(label);
+            keyed(&derive.finalize().into_bytes())
+        };
+        let (token, lucky) = (derived(TOKEN_KEY_LABEL), derived(LUCKY_SEED_KEY_LABEL));
+        Auth { operator: keyed(&key), token, lucky, window_ms: DEFAULT_SIGNATURE_WINDOW_MS }
+    }
+
+    /// The split seed of a lucky red packet: the first 8 bytes (little endian) of
+    /// `HMAC-SHA256(lucky key, sender | shares | total | len currency | currency | len id | id)`
+    /// (integers little endian, lengths as u32, so no two inputs share an encoding).
+    ///
+    /// The engine compares a repeated send with the first one including the seed, so the seed
+    /// must be the same for a repeat, also after a restart: it is a function of the request
+    /// and of a key derived from the operator key, which outlives restarts. Players do not know
+    /// the key, so they cannot predict the split from what they send. (Ignoring the seed in
+    /// the engine's comparison would also work, but would put a gateway concern in the
+    /// journaled domain rules; this keeps the command fully determined by its inputs.)
+    pub fn lucky_seed(&self, sender: UserId, packet_id: &str, currency: &str, total: i64, shares: u32) -> u64 {
+        let mut m = self.lucky.clone();
+        m.update(&sender.0.to_le_bytes());
+        m.update(&shares.to_le_bytes());
+        m.update(&total.to_le_bytes());
+        for text in [currency, packet_id] {
+            // Both are at most 39 bytes (checked ids and codes); the length keeps them apart.
+            m.update(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_le_bytes());
+            m.update(text.as_bytes());
+        }
+        let mac = m.finalize().into_bytes();
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&mac[..8]);
+        u64::from_le_bytes(seed)
     }
 
     /// The accepted distance, either way, between a request's timestamp and the server clock.
@@ -170,7 +205,8 @@ impl Auth {
         let mut m = self.token.clone();
         m.update(claim.as_bytes());
         m.verify_slice(&mac).map_err(|_| bad())?;
-        let user: u64 = user.parse().map_err(|_| bad())?;
+        // Sessions are only opened for ids up to `MAX_USER_ID`; a larger one is no token of ours.
+        let user: u64 = user.parse().ok().filter(|u| *u <= crate::fields::MAX_USER_ID).ok_or_else(bad)?;
         let issued_ms: u64 = issued.parse().map_err(|_| bad())?;
         let expires_ms: u64 = exp.parse().map_err(|_| bad())?;
         if expires_ms <= now_ms {
@@ -304,6 +340,27 @@ mod tests {
             let h = signed(&a, POST_DEPOSIT, ts, b"{}");
             let r = a.check_operator(POST_DEPOSIT, &h, b"{}", 10_000);
             assert_eq!(r.map_err(|e| e.code), if ok { Ok(()) } else { Err("STALE_TIMESTAMP") }, "{ts}");
+        }
+    }
+
+    #[test]
+    fn lucky_seeds_are_stable_per_request_and_keyed() {
+        let a = Auth::new(b"k".to_vec());
+        let seed = a.lucky_seed(UserId(7), "p1", "CNY", 8888, 60);
+        // The same inputs under the same key (as after a restart): the same seed.
+        assert_eq!(Auth::new(b"k".to_vec()).lucky_seed(UserId(7), "p1", "CNY", 8888, 60), seed);
+        let others = [
+            Auth::new(b"other".to_vec()).lucky_seed(UserId(7), "p1", "CNY", 8888, 60),
+            a.lucky_seed(UserId(8), "p1", "CNY", 8888, 60),
+            a.lucky_seed(UserId(7), "p2", "CNY", 8888, 60),
+            a.lucky_seed(UserId(7), "p1", "USD", 8888, 60),
+            a.lucky_seed(UserId(7), "p1", "CNY", 8889, 60),
+            a.lucky_seed(UserId(7), "p1", "CNY", 8888, 61),
+            // Moving a byte between the currency and the id changes the encoding.
+            a.lucky_seed(UserId(7), "Yp1", "CN", 8888, 60),
+        ];
+        for (i, o) in others.iter().enumerate() {
+            assert_ne!(*o, seed, "variant {i}");
         }
     }
 

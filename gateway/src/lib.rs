@@ -22,6 +22,7 @@ mod conn;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod fields;
 pub mod layers;
 pub mod metrics;
 pub mod openapi;

@@ -9,15 +9,16 @@
 //! three draw results; check_bet and block_funds) are still separate, so each endpoint's
 //! schema can change alone.
 
-use crate::error::{ApiError, ErrorResponses};
+use crate::error::{quote, ApiError, ErrorResponses};
+use crate::fields::{user_id, Scalar};
 use crate::{ext_id, now_ms, AppState, Signed};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use croupier_domain::command::{DrawResult, PartnerBetStatus};
 use croupier_domain::state::{Outcome, RoundStatus};
-use croupier_domain::{Command, Reply, UserId};
-use serde::{Deserialize, Deserializer, Serialize};
+use croupier_domain::{Command, Reply};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Seed 000 game events.
@@ -96,13 +97,38 @@ pub struct ResettleRequest {
     pub outcomes: Vec<OutcomeName>,
 }
 
-/// Seed 004 `recalculate_bets`: a corrected draw result.
+/// Seed 004 `recalculate_bets`: a corrected draw result for a round, which resettles its
+/// bets. Exactly one of `correct_result` (the seed's form) or `outcomes`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecalculateBetsRequest {
     pub round_id: String,
+    /// Seed 004: the round's correct result, the name of the winning selection of the round's
+    /// game (a string, or a number for names that are digits, e.g. a dice face `"5"`): it
+    /// won, every other selection lost. Only for games with one market; others send
+    /// `outcomes`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "5")]
+    pub correct_result: Option<Scalar>,
     /// The corrected outcome per selection of the game, in its order.
-    pub outcomes: Vec<OutcomeName>,
+    #[serde(default)]
+    pub outcomes: Option<Vec<OutcomeName>>,
+}
+
+/// Seed 004's answer to `recalculate_bets`, with the round's state.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecalculateBetsAnswer {
+    /// `recalculated`.
+    pub status: String,
+    pub message: String,
+    pub round_id: String,
+    /// Seed 000 `game_status` after the correction (5, drawn).
+    pub game_status: u8,
+    /// How many bets changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_bets: Option<u32>,
+    /// A repeat of an accepted correction: the first answer, nothing changed.
+    pub replayed: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -269,29 +295,68 @@ pub async fn resettle(
     resettle_round(&app, req.round_id, &req.outcomes).await
 }
 
-/// Seed 004 `recalculate_bets`: the same corrected draw, under the bookmakers' name.
+/// Seed 004 `recalculate_bets`: the same corrected draw as `/api/rounds/resettle`, under the
+/// bookmakers' name, given as the seed gives it (`correct_result`, the winning selection) or
+/// as `outcomes`.
 #[utoipa::path(post, path = "/api/recalculate_bets", tag = "operator", request_body = RecalculateBetsRequest,
     security(("operator_signature" = [], "operator_timestamp" = [])),
-    responses((status = 200, description = "Recalculated", body = RoundAnswer), ErrorResponses))]
+    responses((status = 200, description = "Recalculated", body = RecalculateBetsAnswer), ErrorResponses))]
 pub async fn recalculate_bets(
     State(app): State<AppState>,
     Signed(req): Signed<RecalculateBetsRequest>,
-) -> Result<Json<RoundAnswer>, ApiError> {
-    resettle_round(&app, req.round_id, &req.outcomes).await
+) -> Result<Json<RecalculateBetsAnswer>, ApiError> {
+    let outcomes = match (req.outcomes, req.correct_result) {
+        (Some(outcomes), None) => outcomes,
+        (None, Some(winner)) => winner_outcomes(&app, &req.round_id, winner.as_str()).await?,
+        _ => return Err(ApiError::invalid("send exactly one of correct_result and outcomes")),
+    };
+    let Json(round) = resettle_round(&app, req.round_id, &outcomes).await?;
+    Ok(Json(RecalculateBetsAnswer {
+        status: "recalculated".into(),
+        message: format!("the bets have been recalculated for {}", round.round_id),
+        round_id: round.round_id,
+        game_status: round.game_status,
+        settled_bets: round.settled_bets,
+        replayed: round.replayed,
+    }))
 }
 
-/// A user id as a JSON number or a string of digits (seed 004 sends strings).
-pub fn de_user<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrStr {
-        N(u64),
-        S(String),
+/// The outcomes of a draw whose winner is the selection named `winner` of the round's game:
+/// it won, the others lost. A name, not an index: seed 004's `"5"` is a dice face, and an
+/// index would silently mean another selection of another game.
+async fn winner_outcomes(app: &AppState, round_id: &str, winner: &str) -> Result<Vec<OutcomeName>, ApiError> {
+    let round = ext_id("round_id", round_id)?;
+    // Every shard holds the round and the games; the coordinator's copy is as good as any.
+    let shard = croupier_runtime::round_coordinator(&round, app.engine.shards());
+    let selections = app
+        .engine
+        .read(shard, move |s| {
+            let r = s.round(s.round_by_id(&round)?);
+            let def = &s.games()[r.game.0 as usize].def;
+            Some(def.selections.iter().map(|sel| (sel.market, sel.name)).collect::<Vec<_>>())
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("ROUND_NOT_FOUND", "unknown round"))?;
+    if selections.windows(2).any(|w| w[0].0 != w[1].0) {
+        return Err(ApiError::unprocessable(
+            "INVALID_DRAW_RESULT",
+            "the round's game has several markets: send outcomes, one per selection",
+        ));
     }
-    match NumOrStr::deserialize(d)? {
-        NumOrStr::N(n) => Ok(n),
-        NumOrStr::S(s) => s.parse().map_err(|_| serde::de::Error::custom("a user id is an unsigned integer")),
+    if !selections.iter().any(|(_, name)| name.as_str() == winner) {
+        return Err(ApiError::unprocessable(
+            "UNKNOWN_SELECTION",
+            format!("correct_result {}: no selection of the round's game has that name", quote(winner)),
+        ));
     }
+    let outcome = |name: &croupier_domain::Code| {
+        if name.as_str() == winner {
+            OutcomeName::Won
+        } else {
+            OutcomeName::Lost
+        }
+    };
+    Ok(selections.iter().map(|(_, name)| outcome(name)).collect())
 }
 
 /// Money in from the operator's cashier.
@@ -300,9 +365,9 @@ pub fn de_user<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 pub struct DepositRequest {
     /// The cashier's transfer id: a repeat with the same id moves nothing.
     pub transfer_id: String,
-    #[serde(deserialize_with = "de_user")]
-    #[schema(value_type = u64)]
-    pub user_id: u64,
+    /// Digits (a JSON number or a string), at most 9223372036854775807.
+    #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
+    pub user_id: Scalar,
     /// Decimal string, e.g. "100.00".
     pub amount: String,
     #[serde(default)]
@@ -315,9 +380,9 @@ pub struct DepositRequest {
 pub struct WithdrawRequest {
     /// The cashier's transfer id: a repeat with the same id moves nothing.
     pub transfer_id: String,
-    #[serde(deserialize_with = "de_user")]
-    #[schema(value_type = u64)]
-    pub user_id: u64,
+    /// Digits (a JSON number or a string), at most 9223372036854775807.
+    #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
+    pub user_id: Scalar,
     /// Decimal string, e.g. "100.00".
     pub amount: String,
     #[serde(default)]
@@ -336,7 +401,7 @@ pub struct CashierAnswer {
 /// The fields deposit and withdraw share, once decoded by their own request types.
 struct Cashier {
     transfer_id: String,
-    user_id: u64,
+    user_id: Scalar,
     amount: String,
     currency: Option<String>,
     deposit: bool,
@@ -344,8 +409,8 @@ struct Cashier {
 
 async fn cashier(app: &AppState, req: Cashier) -> Result<Json<CashierAnswer>, ApiError> {
     let transfer = ext_id("transfer_id", &req.transfer_id)?;
+    let user = user_id("user_id", req.user_id.as_str())?;
     let (currency, amount) = app.money(req.currency.as_deref(), &req.amount)?;
-    let user = UserId(req.user_id);
     let cmd = if req.deposit {
         Command::Deposit { transfer, user, currency, amount }
     } else {
@@ -355,7 +420,7 @@ async fn cashier(app: &AppState, req: Cashier) -> Result<Json<CashierAnswer>, Ap
     let replayed = matches!(reply, Reply::Transfer { replayed: true, .. });
     Ok(Json(CashierAnswer {
         transfer_id: req.transfer_id,
-        user_id: req.user_id,
+        user_id: user.0,
         amount: req.amount,
         currency: currency.as_str().into(),
         replayed,
@@ -401,9 +466,9 @@ pub async fn withdraw(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
-    #[serde(deserialize_with = "de_user")]
-    #[schema(value_type = u64)]
-    pub user_id: u64,
+    /// Digits (a JSON number or a string), at most 9223372036854775807.
+    #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
+    pub user_id: Scalar,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -426,18 +491,19 @@ pub async fn sessions(
 ) -> Result<Json<SessionAnswer>, ApiError> {
     // Never before the user's last revocation: a session opened once a revocation has been
     // answered must work, even within the revocation's millisecond.
-    let issued = now_ms().max(app.revocations.not_before(req.user_id));
+    let user = user_id("user_id", req.user_id.as_str())?;
+    let issued = now_ms().max(app.revocations.not_before(user.0));
     let expires_at = issued.saturating_add(app.cfg.token_ttl_ms);
-    let token = app.auth.issue(UserId(req.user_id), issued, expires_at);
-    Ok(Json(SessionAnswer { user_id: req.user_id, token, expires_at }))
+    let token = app.auth.issue(user, issued, expires_at);
+    Ok(Json(SessionAnswer { user_id: user.0, token, expires_at }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
-    #[serde(deserialize_with = "de_user")]
-    #[schema(value_type = u64)]
-    pub user_id: u64,
+    /// Digits (a JSON number or a string), at most 9223372036854775807.
+    #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
+    pub user_id: Scalar,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -457,7 +523,7 @@ pub async fn revoke(
     State(app): State<AppState>,
     Signed(req): Signed<RevokeRequest>,
 ) -> Result<Json<RevokeAnswer>, ApiError> {
-    let user_id = req.user_id;
+    let user_id = user_id("user_id", req.user_id.as_str())?.0;
     let now = now_ms();
     // The revocation is fsynced before the answer: off the async workers.
     let app2 = app.clone();
@@ -474,15 +540,18 @@ pub async fn revoke(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckBetRequest {
+    /// Accepted and ignored: checking a stake moves nothing, whoever the bookmaker is.
     #[serde(default)]
     pub partner_id: Option<String>,
-    #[serde(deserialize_with = "de_user")]
+    /// The player: digits, as a string (as seed 004 sends it) or a number, at most
+    /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
-    pub partner_player_id: u64,
+    pub partner_player_id: Scalar,
     /// The bookmaker's bet id.
     pub bet_id: String,
-    /// The stake, a decimal string.
-    pub amount: String,
+    /// The stake: a decimal string, or a JSON number read exactly as written (`100`).
+    #[schema(value_type = String, example = "100.00")]
+    pub amount: Scalar,
     #[serde(default)]
     pub currency: Option<String>,
 }
@@ -494,13 +563,15 @@ pub struct BlockFundsRequest {
     /// The bookmaker (default `default`).
     #[serde(default)]
     pub partner_id: Option<String>,
-    #[serde(deserialize_with = "de_user")]
+    /// The player: digits, as a string (as seed 004 sends it) or a number, at most
+    /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
-    pub partner_player_id: u64,
+    pub partner_player_id: Scalar,
     /// The bookmaker's bet id.
     pub bet_id: String,
-    /// The stake to hold, a decimal string.
-    pub amount: String,
+    /// The stake to hold: a decimal string, or a JSON number read exactly as written (`100`).
+    #[schema(value_type = String, example = "100.00")]
+    pub amount: Scalar,
     #[serde(default)]
     pub currency: Option<String>,
 }
@@ -509,36 +580,48 @@ pub struct BlockFundsRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBetStatusRequest {
+    /// Accepted and ignored: the bet, named by `bet_id` and its player, was blocked for its
+    /// bookmaker already.
     #[serde(default)]
     pub partner_id: Option<String>,
-    #[serde(deserialize_with = "de_user")]
+    /// The player: digits, as a string (as seed 004 sends it) or a number, at most
+    /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
-    pub partner_player_id: u64,
+    pub partner_player_id: Scalar,
     pub bet_id: String,
-    /// Accepted as seed 004 sends it; the held stake is what settles.
+    /// Accepted and ignored, as seed 004 sends it (string or number): the held stake is what
+    /// settles.
     #[serde(default)]
-    pub amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Scalar>,
     #[serde(default)]
     pub currency: Option<String>,
     pub status: PartnerStatus,
-    /// With status win: the payout, a decimal string.
+    /// With status win: the payout, a decimal string or a JSON number read exactly as
+    /// written (`200`, `200.5`).
     #[serde(default)]
-    pub payout: Option<String>,
+    #[schema(value_type = Option<String>, example = "200.00")]
+    pub payout: Option<Scalar>,
 }
 
 /// Seed 004 `refund`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
+    /// Accepted and ignored: the bet, named by `bet_id` and its player, was blocked for its
+    /// bookmaker already.
     #[serde(default)]
     pub partner_id: Option<String>,
-    #[serde(deserialize_with = "de_user")]
+    /// The player: digits, as a string (as seed 004 sends it) or a number, at most
+    /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
-    pub partner_player_id: u64,
+    pub partner_player_id: Scalar,
     pub bet_id: String,
-    /// Accepted as seed 004 sends it; the whole hold is released.
+    /// Accepted and ignored, as seed 004 sends it (string or number): the whole hold is
+    /// released.
     #[serde(default)]
-    pub amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Scalar>,
     /// Accepted as seed 004 callers send it; the hold's currency is used.
     #[serde(default)]
     pub currency: Option<String>,
@@ -548,18 +631,23 @@ pub struct RefundRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecalculateBetRequest {
+    /// Accepted and ignored: the bet, named by `bet_id` and its player, was blocked for its
+    /// bookmaker already.
     #[serde(default)]
     pub partner_id: Option<String>,
-    #[serde(deserialize_with = "de_user")]
+    /// The player: digits, as a string (as seed 004 sends it) or a number, at most
+    /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
-    pub partner_player_id: u64,
+    pub partner_player_id: Scalar,
     pub bet_id: String,
     #[serde(default)]
     pub currency: Option<String>,
     pub status: PartnerStatus,
-    /// With status win: the payout, a decimal string.
+    /// With status win: the payout, a decimal string or a JSON number read exactly as
+    /// written (`200`, `200.5`).
     #[serde(default)]
-    pub payout: Option<String>,
+    #[schema(value_type = Option<String>, example = "200.00")]
+    pub payout: Option<Scalar>,
     /// The recalculation's id (idempotency).
     pub transaction_id: String,
 }
@@ -588,13 +676,13 @@ fn partner_answer(status: &str, message: &str, bet_id: String) -> Json<PartnerAn
 fn partner_status(
     app: &AppState,
     status: PartnerStatus,
-    payout: Option<&str>,
+    payout: Option<&Scalar>,
     currency: Option<&str>,
 ) -> Result<PartnerBetStatus, ApiError> {
     match status {
         PartnerStatus::Win => {
             let payout = payout.ok_or_else(|| ApiError::invalid("payout is required with win"))?;
-            Ok(PartnerBetStatus::Won { payout: app.money(currency, payout)?.1 })
+            Ok(PartnerBetStatus::Won { payout: app.money(currency, payout.as_str())?.1 })
         }
         PartnerStatus::Lose => Ok(PartnerBetStatus::Lost),
         PartnerStatus::Void => Ok(PartnerBetStatus::Void),
@@ -609,8 +697,9 @@ pub async fn check_bet(
     State(app): State<AppState>,
     Signed(req): Signed<CheckBetRequest>,
 ) -> Result<Json<PartnerAnswer>, ApiError> {
-    let (currency, amount) = app.money(req.currency.as_deref(), &req.amount)?;
-    app.engine.call(Command::CheckBet { user: UserId(req.partner_player_id), currency, amount }).await?;
+    let user = user_id("partner_player_id", req.partner_player_id.as_str())?;
+    let (currency, amount) = app.money(req.currency.as_deref(), req.amount.as_str())?;
+    app.engine.call(Command::CheckBet { user, currency, amount }).await?;
     Ok(partner_answer("approved", "the stake is possible", req.bet_id))
 }
 
@@ -622,10 +711,10 @@ pub async fn block_funds(
     State(app): State<AppState>,
     Signed(req): Signed<BlockFundsRequest>,
 ) -> Result<Json<PartnerAnswer>, ApiError> {
-    let (currency, amount) = app.money(req.currency.as_deref(), &req.amount)?;
+    let user = user_id("partner_player_id", req.partner_player_id.as_str())?;
+    let (currency, amount) = app.money(req.currency.as_deref(), req.amount.as_str())?;
     let bet = ext_id("bet_id", &req.bet_id)?;
     let partner = crate::code("partner_id", req.partner_id.as_deref().unwrap_or("default"))?;
-    let user = UserId(req.partner_player_id);
     app.engine.call(Command::BlockFunds { bet, partner, user, currency, amount }).await?;
     Ok(partner_answer("blocked", "funds have been blocked", req.bet_id))
 }
@@ -638,9 +727,10 @@ pub async fn update_bet_status(
     State(app): State<AppState>,
     Signed(req): Signed<UpdateBetStatusRequest>,
 ) -> Result<Json<PartnerAnswer>, ApiError> {
+    let user = user_id("partner_player_id", req.partner_player_id.as_str())?;
     let bet = ext_id("bet_id", &req.bet_id)?;
-    let status = partner_status(&app, req.status, req.payout.as_deref(), req.currency.as_deref())?;
-    app.engine.call(Command::UpdateBetStatus { bet, user: UserId(req.partner_player_id), status }).await?;
+    let status = partner_status(&app, req.status, req.payout.as_ref(), req.currency.as_deref())?;
+    app.engine.call(Command::UpdateBetStatus { bet, user, status }).await?;
     Ok(partner_answer("updated", "the bet status has been updated", req.bet_id))
 }
 
@@ -652,8 +742,9 @@ pub async fn refund(
     State(app): State<AppState>,
     Signed(req): Signed<RefundRequest>,
 ) -> Result<Json<PartnerAnswer>, ApiError> {
+    let user = user_id("partner_player_id", req.partner_player_id.as_str())?;
     let bet = ext_id("bet_id", &req.bet_id)?;
-    app.engine.call(Command::Refund { bet, user: UserId(req.partner_player_id) }).await?;
+    app.engine.call(Command::Refund { bet, user }).await?;
     Ok(partner_answer("refunded", "funds have been refunded", req.bet_id))
 }
 
@@ -665,9 +756,10 @@ pub async fn recalculate_bet(
     State(app): State<AppState>,
     Signed(req): Signed<RecalculateBetRequest>,
 ) -> Result<Json<PartnerAnswer>, ApiError> {
+    let user = user_id("partner_player_id", req.partner_player_id.as_str())?;
     let bet = ext_id("bet_id", &req.bet_id)?;
-    let status = partner_status(&app, req.status, req.payout.as_deref(), req.currency.as_deref())?;
+    let status = partner_status(&app, req.status, req.payout.as_ref(), req.currency.as_deref())?;
     let transaction = ext_id("transaction_id", &req.transaction_id)?;
-    app.engine.call(Command::RecalculateBet { bet, user: UserId(req.partner_player_id), transaction, status }).await?;
+    app.engine.call(Command::RecalculateBet { bet, user, transaction, status }).await?;
     Ok(partner_answer("recalculated", "the bet has been recalculated", req.bet_id))
 }

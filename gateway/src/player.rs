@@ -334,8 +334,12 @@ pub async fn send_packet(
     }
     let kind = match req.kind.unwrap_or(PacketKindName::Normal) {
         PacketKindName::Normal => PacketKind::Normal,
-        // The split's seed is an input of the command, so a replay of the journal agrees.
-        PacketKindName::Lucky => PacketKind::Lucky { seed: lucky_seed(player.user, &req.packet_id) },
+        // The split's seed is an input of the command, so a replay of the journal agrees; it
+        // is keyed and derived from the request, so a repeat (also after a restart) matches
+        // the first send and players cannot predict it (see `Auth::lucky_seed`).
+        PacketKindName::Lucky => PacketKind::Lucky {
+            seed: app.auth.lucky_seed(player.user, &req.packet_id, currency.as_str(), total.0, req.shares),
+        },
     };
     let cmd = Command::SendRedPacket(SendRedPacket {
         packet,
@@ -348,17 +352,6 @@ pub async fn send_packet(
     });
     let replayed = matches!(app.engine.call(cmd).await?, Reply::PacketSent { replayed: true, .. });
     Ok(Json(SendPacketAnswer { packet_id: req.packet_id, sender: player.user.0, replayed }))
-}
-
-/// A seed nobody can predict from the request, but stable for a repeat of the same packet id
-/// by the same sender (so an idempotent repeat matches the first send).
-fn lucky_seed(user: UserId, packet_id: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
-    let mut h = KEY.get_or_init(Default::default).build_hasher();
-    h.write_u64(user.0);
-    h.write(packet_id.as_bytes());
-    h.finish()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -375,8 +368,10 @@ pub struct GrabAnswer {
     pub credited: bool,
 }
 
+/// The sender of a packet link. An id the edge would refuse (not digits, above
+/// `MAX_USER_ID`) cannot have sent a packet: not found.
 fn parse_sender(s: &str) -> Result<UserId, ApiError> {
-    s.parse().map(UserId).map_err(|_| ApiError::not_found("PACKET_NOT_FOUND", "unknown red packet"))
+    crate::fields::user_id("sender", s).map_err(|_| ApiError::not_found("PACKET_NOT_FOUND", "unknown red packet"))
 }
 
 /// Grabs a share of a red packet (one per player per packet).

@@ -139,7 +139,7 @@ async fn bad_json_and_out_of_range_values_are_client_errors() {
         .unwrap();
     assert_eq!((a.status, a.code()), (422, "INVALID_AMOUNT".into()));
     let a = c.operator("/api/deposit", &json!({"transfer_id": "neg", "user_id": -1, "amount": "1.00"})).await.unwrap();
-    assert_eq!(a.status, 400);
+    assert_eq!((a.status, a.code()), (422, "INVALID_ID".into()));
     let a = c.operator("/api/game_event", &json!({"event": "game_explode", "round_id": "r"})).await.unwrap();
     assert_eq!(a.status, 400);
     let a = c.operator("/api/drawresult", &json!({"round_id": "r", "outcomes": ["won"]})).await.unwrap();
@@ -189,5 +189,187 @@ async fn bad_json_and_out_of_range_values_are_client_errors() {
             }
         }
     }
+    srv.stop().await;
+}
+
+/// User ids above i64::MAX (the SQL projection's BIGINT) are refused at the edge, wherever a
+/// user id enters, with a JSON error naming the field; they used to be accepted and projected
+/// as negative numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_ids_above_i64_max_are_refused_at_the_edge() {
+    let srv = TestServer::start(2).await;
+    let mut c = srv.client();
+    let big = (1u64 << 63) + 5;
+    let cases = [
+        ("/api/deposit", json!({"transfer_id": "big-1", "user_id": big, "amount": "1.00"})),
+        ("/api/deposit", json!({"transfer_id": "big-2", "user_id": big.to_string(), "amount": "1.00"})),
+        ("/api/withdraw", json!({"transfer_id": "big-3", "user_id": big, "amount": "1.00"})),
+        ("/api/sessions", json!({"user_id": big})),
+        ("/api/sessions/revoke", json!({"user_id": u64::MAX})),
+        ("/api/check_bet", json!({"partner_player_id": big.to_string(), "bet_id": "b", "amount": "1.00"})),
+        ("/api/block_funds", json!({"partner_player_id": big, "bet_id": "b", "amount": 1})),
+        ("/api/update_bet_status", json!({"partner_player_id": big, "bet_id": "b", "status": "lose"})),
+        ("/api/refund", json!({"partner_player_id": big.to_string(), "bet_id": "b"})),
+        (
+            "/api/recalculate_bet",
+            json!({"partner_player_id": big, "bet_id": "b", "status": "lose", "transaction_id": "t"}),
+        ),
+    ];
+    for (path, body) in cases {
+        let a = c.operator(path, &body).await.unwrap();
+        assert_eq!((a.status, a.code().as_str()), (422, "INVALID_ID"), "{path} {body}");
+        let message = a.json()["message"].as_str().unwrap_or("").to_string();
+        assert!(message.contains("at most 9223372036854775807"), "{path}: {message}");
+    }
+    // Past u64 too, and text that is not digits.
+    let raw = br#"{"transfer_id":"big-4","user_id":18446744073709551621,"amount":"1.00"}"#;
+    let a = c.operator_raw("/api/deposit", raw).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (422, "INVALID_ID"));
+    let not_digits = json!({"partner_player_id": "67890x", "bet_id": "b", "amount": "1.00"});
+    let a = c.operator("/api/block_funds", &not_digits).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (422, "INVALID_ID"));
+    assert!(a.json()["message"].as_str().unwrap().starts_with("partner_player_id"), "{}", a.json());
+    // i64::MAX itself is a user like any other.
+    fund(&mut c, i64::MAX as u64, "1.00", "max-1").await;
+    srv.stop().await;
+}
+
+/// Seed 004's example bodies, byte for byte as the seed prints them (Russian original:
+/// `../shared/seeds/004_*.txt`), signed and sent: amounts as JSON numbers (`100`, `200`),
+/// the player as a string (`"67890"`), `partner_id`, and `recalculate_bets` as
+/// `{round_id, correct_result}`. Each is accepted and does what it says.
+mod seed_004 {
+    use super::*;
+
+    pub const CHECK_BET: &str = r#"{
+  "partner_id": "12345",
+  "partner_player_id": "67890",
+  "amount": 100,
+  "bet_id": "abcde12345"
+}"#;
+    pub const BLOCK_FUNDS: &str = CHECK_BET;
+    pub const UPDATE_BET_STATUS: &str = r#"{
+  "partner_id": "12345",
+  "partner_player_id": "67890",
+  "amount": 100,
+  "bet_id": "abcde12345",
+  "status": "win",
+  "payout": 200
+}"#;
+    pub const REFUND: &str = CHECK_BET;
+    pub const RECALCULATE_BETS: &str = r#"{
+  "round_id": "round123",
+  "correct_result": "5"
+}"#;
+
+    /// A die: six selections named by their face, as seed 004's `"correct_result": "5"`
+    /// names the winner.
+    pub fn dice() -> croupier_domain::command::GameDef {
+        use croupier_domain::{Code, ExtId, Odds};
+        let mut g = croupier_gateway::config::baccarat();
+        g.game = ExtId::new("dice").unwrap();
+        let face = |n: u32| croupier_domain::command::SelectionDef {
+            market: Code::new("main").unwrap(),
+            name: Code::new(&n.to_string()).unwrap(),
+            odds: Odds(60_000),
+        };
+        g.selections = (1..=6).map(face).collect();
+        g
+    }
+
+    /// (available, held) of the token's player.
+    pub async fn balance(c: &mut Client, token: &str) -> (String, String) {
+        let b = c.player(token, "GET", "/api/me/balance", None).await.unwrap().json();
+        let s = |k: &str| b["balances"][0][k].as_str().unwrap_or("none").to_string();
+        (s("available"), s("held"))
+    }
+
+    pub async fn send(c: &mut Client, path: &str, body: &str, status: &str) -> serde_json::Value {
+        let a = c.operator_raw(path, body.as_bytes()).await.unwrap();
+        assert_eq!(a.status, 200, "{path}: {}", String::from_utf8_lossy(&a.body));
+        let j = a.json();
+        assert_eq!(j["status"], status, "{path}: {j}");
+        j
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_004_example_bodies_sent_verbatim_are_accepted() {
+    use seed_004::*;
+    let mut cfg = croupier_gateway::GatewayConfig::default();
+    cfg.games.push(dice());
+    let srv = TestServer::start_with(2, cfg).await;
+    let mut c = srv.client();
+    fund(&mut c, 67890, "1000.00", "s4-fund").await;
+    let player = c.session(67890).await.unwrap();
+
+    // check_bet: approved, nothing moves.
+    let j = send(&mut c, "/api/check_bet", CHECK_BET, "approved").await;
+    assert_eq!(j["bet_id"], "abcde12345");
+    assert_eq!(balance(&mut c, &player).await, ("1000.00".into(), "0.00".into()));
+    // block_funds: `100` is 100.00, exactly as "100.00" would be.
+    send(&mut c, "/api/block_funds", BLOCK_FUNDS, "blocked").await;
+    assert_eq!(balance(&mut c, &player).await, ("900.00".into(), "100.00".into()));
+    // update_bet_status: won, the payout `200` (200.00) is paid, the hold is gone.
+    send(&mut c, "/api/update_bet_status", UPDATE_BET_STATUS, "updated").await;
+    assert_eq!(balance(&mut c, &player).await, ("1100.00".into(), "0.00".into()));
+    // A number with decimals is read from its text: 200.5 is 200.50, never a float's rounding.
+    let exact = UPDATE_BET_STATUS.replace("abcde12345", "fractional").replace("\"payout\": 200", "\"payout\": 200.5");
+    send(&mut c, "/api/block_funds", &BLOCK_FUNDS.replace("abcde12345", "fractional"), "blocked").await;
+    send(&mut c, "/api/update_bet_status", &exact, "updated").await;
+    assert_eq!(balance(&mut c, &player).await, ("1200.50".into(), "0.00".into()));
+
+    // refund: the same bet id on a fresh bet, since the one above is settled.
+    let other = TestServer::start(1).await;
+    let mut c2 = other.client();
+    fund(&mut c2, 67890, "1000.00", "s4-fund").await;
+    let p2 = c2.session(67890).await.unwrap();
+    send(&mut c2, "/api/block_funds", BLOCK_FUNDS, "blocked").await;
+    assert_eq!(balance(&mut c2, &p2).await, ("900.00".into(), "100.00".into()));
+    send(&mut c2, "/api/refund", REFUND, "refunded").await;
+    assert_eq!(balance(&mut c2, &p2).await, ("1000.00".into(), "0.00".into()));
+    other.stop().await;
+
+    // recalculate_bets: round123 of the die was drawn 3; the correct result is 5.
+    let start = json!({"event": "game_start", "round_id": "round123", "game": "dice", "window_ms": 60000});
+    assert_eq!(c.operator("/api/game_event", &start).await.unwrap().status, 200);
+    let (on_five, on_three) = (71u64, 72u64);
+    let mut tokens = Vec::new();
+    for (user, selection) in [(on_five, 4), (on_three, 2)] {
+        fund(&mut c, user, "10.00", &format!("s4-{user}")).await;
+        let t = c.session(user).await.unwrap();
+        let bet =
+            json!({"order_no": format!("o-{user}"), "round_id": "round123", "selection": selection, "amount": "10.00"});
+        let a = c.player(&t, "POST", "/api/bet", Some(&bet)).await.unwrap();
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+        tokens.push(t);
+    }
+    for event in ["game_stop", "new_card"] {
+        assert_eq!(
+            c.operator("/api/game_event", &json!({"event": event, "round_id": "round123"})).await.unwrap().status,
+            200
+        );
+    }
+    let three = json!({"round_id": "round123", "outcomes": ["lost", "lost", "won", "lost", "lost", "lost"]});
+    assert_eq!(c.operator("/api/drawresult", &three).await.unwrap().status, 200);
+    assert_eq!(available(&mut c, &tokens[0]).await, "0.00");
+    assert_eq!(available(&mut c, &tokens[1]).await, "60.00");
+    let j = send(&mut c, "/api/recalculate_bets", RECALCULATE_BETS, "recalculated").await;
+    assert_eq!((j["round_id"].as_str(), j["replayed"].as_bool()), (Some("round123"), Some(false)), "{j}");
+    assert!(j["message"].as_str().unwrap().contains("round123"), "{j}");
+    assert_eq!(available(&mut c, &tokens[0]).await, "60.00", "the bet on 5 won");
+    assert_eq!(available(&mut c, &tokens[1]).await, "0.00", "the bet on 3 lost");
+    let round = c.player(&tokens[0], "GET", "/api/rounds/round123", None).await.unwrap().json();
+    assert_eq!(round["result"], json!(["lost", "lost", "lost", "lost", "won", "lost"]));
+    // The same correction again changes nothing.
+    let again = send(&mut c, "/api/recalculate_bets", RECALCULATE_BETS, "recalculated").await;
+    assert_eq!(again["replayed"], true, "{again}");
+    assert_eq!(available(&mut c, &tokens[0]).await, "60.00");
+    // A result no selection is named, and both forms at once, are refused with JSON errors.
+    let a = c.operator_raw("/api/recalculate_bets", br#"{"round_id":"round123","correct_result":"7"}"#).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (422, "UNKNOWN_SELECTION"));
+    let both = br#"{"round_id":"round123","correct_result":"5","outcomes":["won"]}"#;
+    let a = c.operator_raw("/api/recalculate_bets", both).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (400, "INVALID_REQUEST"));
     srv.stop().await;
 }

@@ -98,3 +98,50 @@ fn cents(s: &str) -> i64 {
     let (a, b) = s.split_once('.').unwrap();
     a.parse::<i64>().unwrap() * 100 + b.parse::<i64>().unwrap()
 }
+
+/// A lucky packet repeated after a restart (same sender, id and content) is the same packet:
+/// its split seed is derived from the request under a key that outlives the process, so the
+/// engine's idempotency check sees the same command and replays it (it used to be a
+/// per-process random key: 409 `IDEMPOTENCY_CONFLICT` once the process had restarted).
+///
+/// The restart here is in the same test process, where the old per-process key would have
+/// survived too; so the test also checks the journaled seed is the one any process holding
+/// the operator key computes (`Auth::lucky_seed`), which is what makes the replay hold across
+/// processes. Before the fix that assertion failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lucky_packet_repeated_after_a_restart_is_replayed() {
+    let srv = TestServer::start(2).await;
+    let mut op = srv.client();
+    let sender = 11u64;
+    fund(&mut op, sender, "100.00", "dep-lucky").await;
+    let body = json!({"packet_id": "again", "amount": "10.00", "shares": 5, "kind": "lucky"});
+    let st = op.session(sender).await.unwrap();
+    let first = op.player(&st, "POST", "/api/red_packets", Some(&body)).await.unwrap();
+    assert_eq!((first.status, first.json()["replayed"].as_bool()), (200, Some(false)));
+    // One grab, so the split already shows in the packet.
+    let grabber = op.session(12).await.unwrap();
+    let grabbed = op.player(&grabber, "POST", "/api/red_packets/11/again/grab", None).await.unwrap();
+    assert_eq!(grabbed.status, 200, "{}", String::from_utf8_lossy(&grabbed.body));
+    let before = op.player(&st, "GET", "/api/red_packets/11/again", None).await.unwrap().json();
+
+    let srv = srv.restart().await;
+    let mut op = srv.client();
+    let st = op.session(sender).await.unwrap();
+    let again = op.player(&st, "POST", "/api/red_packets", Some(&body)).await.unwrap();
+    assert_eq!(again.status, 200, "{}", String::from_utf8_lossy(&again.body));
+    assert_eq!(again.json()["replayed"], true);
+    assert_eq!(available(&mut op, &st).await, "90.00", "the repeat moved nothing");
+    let after = op.player(&st, "GET", "/api/red_packets/11/again", None).await.unwrap().json();
+    assert_eq!(after, before, "the same packet, the same grab");
+    let shard = croupier_runtime::shard_of(croupier_domain::UserId(sender), srv.runtime.shards());
+    let id = croupier_domain::ExtId::new("again").unwrap();
+    let kind = srv.runtime.inspect(shard, move |s| s.packet(s.packet_by_id(&id).unwrap()).kind).unwrap();
+    let seed =
+        croupier_gateway::Auth::new(KEY.to_vec()).lucky_seed(croupier_domain::UserId(sender), "again", "CNY", 1000, 5);
+    assert_eq!(kind, croupier_domain::command::PacketKind::Lucky { seed }, "a seed any process with the key computes");
+    // Other content under the same id is still a conflict.
+    let other = json!({"packet_id": "again", "amount": "10.00", "shares": 4, "kind": "lucky"});
+    let a = op.player(&st, "POST", "/api/red_packets", Some(&other)).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (409, "IDEMPOTENCY_CONFLICT"));
+    srv.stop().await;
+}

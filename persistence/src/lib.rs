@@ -52,6 +52,10 @@ pub enum ProjectError {
     Feed(#[from] croupier_feed::FeedError),
     #[error(transparent)]
     Layout(#[from] croupier_store::LayoutError),
+    /// A command holds a value no column can store exactly (a user id above `i64::MAX`,
+    /// journaled before the gateway refused them); the projector stops before it.
+    #[error("shard {shard} journal record {seq} cannot be projected: {reason}")]
+    Unprojectable { shard: u32, seq: u64, reason: String },
     #[error("sql: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("sql migration: {0}")]

@@ -275,8 +275,8 @@ impl ShardBook {
         CurrencyId(self.accounts.get(a.index()).map_or(0, |x| x.1))
     }
 
-    fn user_of(&self, a: AccountNo) -> i64 {
-        self.accounts.get(a.index()).map_or(0, |x| x.0 as i64)
+    fn user_of(&self, a: AccountNo) -> Result<i64, String> {
+        self.accounts.get(a.index()).map_or(Ok(0), |x| user_column(x.0))
     }
 
     fn currency_of_ledger(&self, a: LedgerAccount) -> CurrencyId {
@@ -300,6 +300,13 @@ impl ShardBook {
             _ => return None,
         })
     }
+}
+
+/// A user id as its `BIGINT` column: exactly, or an error naming it. The gateway refuses
+/// ids above `i64::MAX` at the edge, so only a journal written before it did can hold one;
+/// `as i64` would store it as a negative number, i.e. as another user.
+pub fn user_column(user: u64) -> Result<i64, String> {
+    i64::try_from(user).map_err(|_| format!("user id {user} does not fit a BIGINT column (above {})", i64::MAX))
 }
 
 /// The stored form of a ledger account: kind and reference (account, currency, packet or
@@ -383,15 +390,32 @@ fn event_time(e: &Event) -> Option<i64> {
 }
 
 /// Maps the events of one whole command (journal record `position` of `shard`) into `batch`,
-/// updating the shard's book.
-pub fn map_command(book: &mut ShardBook, shard: u32, position: u64, events: &[Event], batch: &mut Batch) {
+/// updating the shard's book. Refuses a command with a value no column can hold exactly (a
+/// user id above `i64::MAX`): the caller drops the batch and stops, so nothing is stored
+/// wrong and the position does not move past it.
+pub fn map_command(
+    book: &mut ShardBook,
+    shard: u32,
+    position: u64,
+    events: &[Event],
+    batch: &mut Batch,
+) -> Result<(), crate::ProjectError> {
     for (idx, e) in events.iter().enumerate() {
-        map_event(book, shard, position, idx as u32, e, batch);
+        map_event(book, shard, position, idx as u32, e, batch)
+            .map_err(|reason| crate::ProjectError::Unprojectable { shard, seq: position, reason })?;
     }
     batch.set_position(shard, position, events.len() as u64);
+    Ok(())
 }
 
-fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Event, b: &mut Batch) {
+fn map_event(
+    book: &mut ShardBook,
+    shard: u32,
+    position: u64,
+    idx: u32,
+    e: &Event,
+    b: &mut Batch,
+) -> Result<(), String> {
     let at = event_time(e);
     b.events.push(EventRow {
         shard,
@@ -425,7 +449,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
             b.accounts.push(AccountRow {
                 shard,
                 account_no: account.0,
-                user_id: user.0 as i64,
+                user_id: user_column(user.0)?,
                 currency: book.code(*currency).to_owned(),
                 position,
             });
@@ -512,7 +536,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
                 shard,
                 bet_id: bet.bet.0,
                 order_no: bet.order_no.as_str().to_owned(),
-                user_id: book.user_of(bet.account),
+                user_id: book.user_of(bet.account)?,
                 account_no: bet.account.0,
                 round_no: bet.round.map(|r| r.0),
                 selection: bet.selection.0,
@@ -549,7 +573,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
                 packet_no: p.packet.0,
                 packet_id: p.id.as_str().to_owned(),
                 account_no: p.account.0,
-                user_id: book.user_of(p.account),
+                user_id: book.user_of(p.account)?,
                 currency: book.code(book.currency_of(p.account)).to_owned(),
                 total: p.total.0,
                 shares: p.shares,
@@ -570,7 +594,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
                 shard,
                 packet_no: packet.0,
                 share: *share,
-                user_id: user.0 as i64,
+                user_id: user_column(user.0)?,
                 account_no: account.map(|a| a.0),
                 amount: amount.0,
                 position,
@@ -611,7 +635,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
                 to_shard: t.to,
                 seq: t.seq,
                 side,
-                user_id: t.user.0 as i64,
+                user_id: user_column(t.user.0)?,
                 currency: t.currency.as_str().to_owned(),
                 amount: t.amount.0,
                 packet_id: packet.as_str().to_owned(),
@@ -634,6 +658,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
         | Event::TopologySet(_)
         | Event::TransfersAcked { .. } => {}
     }
+    Ok(())
 }
 
 fn apply_status(r: &mut RoundRow, code: i16, at: i64) {
@@ -726,5 +751,30 @@ pub fn finish_balances(books: &FxHashMap<u32, ShardBook>, batch: &mut Batch) {
             currency: book.code(book.currency_of_ledger(a)).to_owned(),
             balance: book.balances.get(&a).copied().unwrap_or(0),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use croupier_domain::ids::{AccountNo, CurrencyId};
+    use croupier_domain::UserId;
+
+    #[test]
+    fn user_ids_are_stored_exactly_or_refused() {
+        assert_eq!(user_column(0), Ok(0));
+        assert_eq!(user_column(i64::MAX as u64), Ok(i64::MAX));
+        // 2^63 + 5 used to be stored as -9223372036854775803.
+        let e = user_column((1u64 << 63) + 5).unwrap_err();
+        assert!(e.contains("9223372036854775813"), "{e}");
+
+        let mut book = ShardBook::default();
+        let mut batch = Batch::default();
+        let opened = |user| Event::AccountOpened { account: AccountNo(0), user: UserId(user), currency: CurrencyId(0) };
+        map_command(&mut book, 0, 1, &[opened(42)], &mut batch).unwrap();
+        assert_eq!(batch.accounts[0].user_id, 42);
+        let err = map_command(&mut book, 0, 2, &[opened(u64::MAX)], &mut batch).unwrap_err();
+        assert!(matches!(err, crate::ProjectError::Unprojectable { shard: 0, seq: 2, .. }), "{err}");
+        assert_eq!(batch.accounts.len(), 1, "no row with a wrong user id");
     }
 }

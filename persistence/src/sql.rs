@@ -172,13 +172,21 @@ fn spawn_reader(
             for src in sources.iter_mut() {
                 let shard = src.shard();
                 let book = books.get_mut(&shard).expect("a book per shard");
-                match src.read(per_shard, |pos, events| map_command(book, shard, pos, events, &mut batch)) {
+                // The first command that cannot be mapped ends the run: the batch holding it
+                // is dropped unwritten, so the stored position stays before it.
+                let mut unmapped = None;
+                let read = src.read(per_shard, |pos, events| {
+                    if unmapped.is_none() {
+                        unmapped = map_command(book, shard, pos, events, &mut batch).err();
+                    }
+                });
+                match read.map_err(ProjectError::from).and_then(|r| unmapped.map_or(Ok(r), Err)) {
                     Ok(read) => {
                         caught_up &= read.caught_up;
                         commands += read.commands;
                     }
                     Err(e) => {
-                        let _ = tx.blocking_send(Err(e.into()));
+                        let _ = tx.blocking_send(Err(e));
                         return;
                     }
                 }

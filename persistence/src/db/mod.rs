@@ -190,7 +190,10 @@ impl Db {
             let code = r.text(2)?;
             let cur = book.currencies.iter().position(|c| *c == code).unwrap_or(0) as u32;
             book.accounts.resize(book.accounts.len().max(i + 1), (0, 0));
-            book.accounts[i] = (r.i64(1)? as u64, cur);
+            // Written by `rows::user_column`, never negative; checked rather than cast back.
+            let user = u64::try_from(r.i64(1)?)
+                .map_err(|_| ProjectError::Data(format!("accounts row {i} of shard {shard} has a negative user_id")))?;
+            book.accounts[i] = (user, cur);
             currency_ids.push(cur);
         }
         for r in fetch!(q3) {
