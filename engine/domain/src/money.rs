@@ -114,6 +114,11 @@ impl Odds {
 #[inline]
 pub fn payout(stake: Money, odds: Odds) -> Option<Money> {
     debug_assert!(stake.0 >= 0, "stakes are positive");
+    // Almost every product fits a u64, and a u64 division by the constant scale compiles to
+    // a multiply and a shift; the i128 path (a library division) is only for the rest.
+    if let Some(product) = u64::try_from(stake.0).ok().and_then(|s| s.checked_mul(odds.0 as u64)) {
+        return i64::try_from(product / Odds::SCALE as u64).ok().map(Money);
+    }
     let wide = (stake.0 as i128) * (odds.0 as i128) / (Odds::SCALE as i128);
     i64::try_from(wide).ok().map(Money)
 }
@@ -160,5 +165,13 @@ mod tests {
         assert_eq!(payout(Money(1), Odds(19_999)), Some(Money(1))); // 1.9999
         assert_eq!(liability(Money(100), Odds(19_500)), Some(Money(95)));
         assert_eq!(payout(Money(i64::MAX), Odds(20_000)), None);
+        // Both paths (a product within u64 and one beyond it) give floor(stake × odds).
+        assert_eq!(payout(Money(i64::MAX), Odds(10_000)), Some(Money(i64::MAX)));
+        assert_eq!(payout(Money(1 << 62), Odds(20_000)), None);
+        assert_eq!(payout(Money(1 << 62), Odds(15_000)), Some(Money(3 << 61)));
+        assert_eq!(
+            payout(Money(1 << 40), Odds(u32::MAX)),
+            Some(Money(((1u128 << 40) * u32::MAX as u128 / 10_000) as i64))
+        );
     }
 }

@@ -881,8 +881,8 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
     if let Some(round) = e.round {
         let r = &mut state.rounds[round.index()];
         r.bets.push(e.bet);
-        let liability = crate::money::liability(e.stake, e.odds).expect("decide checked");
-        r.liability[e.selection.0 as usize] += liability;
+        // The same payout as the exposure above, without computing it twice.
+        r.liability[e.selection.0 as usize] += Money(max_return.0 - e.stake.0);
         state.idx.round_stake.add(round, e.account, e.stake);
     }
     state.bets.push(Bet {
