@@ -3,7 +3,7 @@
 //! the ledger sums equal the engine's balances. SQLite always; PostgreSQL when
 //! `CROUPIER_TEST_PG` is set.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_persistence::db::Fault;

@@ -1,7 +1,7 @@
 //! The JetStream projector against the real NATS server (`CROUPIER_TEST_NATS`): every event
 //! lands in the stream exactly once across aborted runs, a restart and a full re-send.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_persistence::stream::position_file;

@@ -1,0 +1,5 @@
+//! The domain through its public API, one test binary for the crate: scripted flows and
+//! property tests over random histories.
+
+mod flows;
+mod properties;

@@ -1,0 +1,10 @@
+//! The `croupier` binary end to end, one test binary for the package (one link instead of
+//! seven): each module drives the CLI as an operator would.
+
+mod baselines;
+mod cli;
+mod crash;
+mod data;
+mod descriptors;
+mod http;
+mod project;
