@@ -168,18 +168,21 @@ pub struct BetsQuery {
     /// Most bets returned, newest first [default 50, at most 500].
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The cursor: list the bets placed before this one (the `next_before` of the previous
+    /// page). A bet id that is not one of the player's lists nothing.
+    pub before: Option<u32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BetsAnswer {
     pub bets: Vec<BetView>,
+    /// The cursor for the next (older) page, as `before`; absent on the last page.
+    pub next_before: Option<u32>,
 }
 
-/// How far back `/api/me/bets` looks among the shard's bets: bounds the time the shard
-/// spends on one read.
-const RECENT_BETS_SCAN: usize = 200_000;
-
-/// The player's recent bets, newest first (among the shard's last 200,000 bets).
+/// The player's bets, newest first, a page at a time (`limit`, then `before` = the previous
+/// page's `next_before`). Found through the shard's per-player index: a page costs the shard
+/// the bets it returns, however many bets the shard or the player has.
 #[utoipa::path(get, path = "/api/me/bets", tag = "player", params(BetsQuery), security(("player_token" = [])),
     responses((status = 200, description = "Bets", body = BetsAnswer), ErrorResponses))]
 pub async fn my_bets(
@@ -189,25 +192,18 @@ pub async fn my_bets(
 ) -> Result<Json<BetsAnswer>, ApiError> {
     let player = app.player(&headers)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500) as usize;
-    let user = player.user;
-    let bets = app
+    let (user, before) = (player.user, q.before.map(BetId));
+    let (bets, next_before) = app
         .engine
         .read(app.engine.shard_of(user), move |s| {
-            let n = s.bets().len();
-            let mut out = Vec::new();
-            for i in (n.saturating_sub(RECENT_BETS_SCAN)..n).rev() {
-                let id = BetId(i as u32);
-                if s.account(s.bet(id).account).user == user {
-                    out.push(bet_view(s, id));
-                    if out.len() == limit {
-                        break;
-                    }
-                }
-            }
-            out
+            let mut ids = s.bets_of_user(user, before);
+            let bets: Vec<BetView> = ids.by_ref().take(limit).map(|id| bet_view(s, id)).collect();
+            let more = ids.next().is_some();
+            let next = if more { bets.last().map(|b| b.bet_id) } else { None };
+            (bets, next)
         })
         .await?;
-    Ok(Json(BetsAnswer { bets }))
+    Ok(Json(BetsAnswer { bets, next_before }))
 }
 
 /// One of the player's bets by order number; another player's is not found.
