@@ -11,10 +11,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket};
+use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket, Transfer, TransferSource};
 use croupier_domain::ids::{BetId, SelectionId};
 use croupier_domain::state::{BetState, PacketStatus, State as EngineState};
-use croupier_domain::{Command, Reply, UserId};
+use croupier_domain::{Command, ExtId, Reply, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
@@ -366,8 +366,9 @@ pub struct GrabAnswer {
     pub amount: String,
     pub replayed: bool,
     /// Whether the share is already in the grabber's balance. A share for a grabber on
-    /// another shard than the sender's travels as a transfer between shards; the answer waits
-    /// (at most 2 s) for it to be applied, and says false if it was not yet.
+    /// another shard than the sender's travels as a transfer between shards; the answer awaits
+    /// (at most 2 s) its application on the grabber's shard, made durable, and says false if
+    /// it was not yet.
     pub credited: bool,
 }
 
@@ -394,11 +395,20 @@ pub async fn grab(
     let Reply::Grabbed { share, amount: got, replayed, packet: no } = reply else {
         return Err(ApiError::unavailable(format!("unexpected answer {reply:?}")));
     };
-    let exponent = app
+    // On the sender's shard: the currency's exponent and, for a grabber elsewhere, the
+    // transfer that carries the share (journaled, and durable, before the grab was answered).
+    let (exponent, transfer) = app
         .engine
-        .read(from, move |s| s.currencies()[s.account(s.packet(no).sender).currency.0 as usize].exponent)
+        .read(from, move |s| {
+            let p = s.packet(no);
+            let exponent = s.currencies()[s.account(p.sender).currency.0 as usize].exponent;
+            (exponent, (from != to).then(|| share_transfer(s, to as u32, &p.id, share)))
+        })
         .await?;
-    let credited = from == to || wait_credited(&app, from, to).await?;
+    let credited = match transfer {
+        None => true,
+        Some(seq) => app.engine.transfer_applied(from, to, seq, CREDIT_WAIT).await,
+    };
     Ok(Json(GrabAnswer {
         packet_id,
         sender: sender.0,
@@ -409,20 +419,22 @@ pub async fn grab(
     }))
 }
 
-/// Waits until shard `to` has applied every transfer shard `from` had sent when asked: the
-/// grab's own transfer was journaled before the grab was answered, so it is among them.
-async fn wait_credited(app: &AppState, from: usize, to: usize) -> Result<bool, ApiError> {
-    let sent = app.engine.read(from, move |s| s.link(to as u32).map_or(0, |l| l.sent)).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        let applied = app.engine.read(to, move |s| s.link(from as u32).map_or(0, |l| l.applied)).await?;
-        if applied >= sent {
-            return Ok(true);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+/// How long a grab waits for its share to be credited on the grabber's shard.
+const CREDIT_WAIT: Duration = Duration::from_secs(2);
+/// How many of the newest unacknowledged transfers are searched for a grab's own.
+const SHARE_SEARCH: usize = 1024;
+
+/// The sequence to await on the link to shard `to` for share `share` of packet `packet`: its
+/// transfer's own, found among the newest unacknowledged ones; if every unacknowledged one was
+/// searched, it was acknowledged (so applied): the acknowledged sequence, already applied; else
+/// the last one sent, which comes no earlier (a link applies in order).
+fn share_transfer(s: &EngineState, to: u32, packet: &ExtId, share: u32) -> u64 {
+    let Some(link) = s.link(to) else { return 0 };
+    let mine = |t: &&Transfer| matches!(t.source, TransferSource::PacketShare { packet: p, share: k } if p == *packet && k == share);
+    match link.unacked.iter().rev().take(SHARE_SEARCH).find(mine) {
+        Some(t) => t.seq,
+        None if link.unacked.len() <= SHARE_SEARCH => link.acked,
+        None => link.sent,
     }
 }
 
