@@ -412,11 +412,8 @@ fn assert_bets_listed_like_a_scan(s: &State) {
     users.sort();
     users.dedup();
     for user in users {
-        let scan: Vec<BetId> = (0..s.bets().len() as u32)
-            .rev()
-            .map(BetId)
-            .filter(|&b| s.account(s.bet(b).account).user == user)
-            .collect();
+        let scan: Vec<BetId> =
+            (0..s.bets().len() as u32).rev().map(BetId).filter(|&b| s.account(s.bet(b).account).user == user).collect();
         let listed: Vec<BetId> = s.bets_of_user(user, None).collect();
         assert_eq!(listed, scan, "bets of {user:?}");
         for (i, &b) in scan.iter().enumerate() {
@@ -446,24 +443,30 @@ fn bets_in_currencies(picks: &[(u8, u8)]) -> State {
         let account = s.account_of(user, currency).unwrap_or_else(|| {
             let account = AccountNo(s.accounts().len() as u32);
             evolve(&mut s, &Event::AccountOpened { account, user, currency });
-            evolve(&mut s, &Event::Deposited {
-                account,
-                transfer: ExtId::new(&format!("d{}", account.0)).unwrap(),
-                amount: Money(1_000_000),
-            });
+            evolve(
+                &mut s,
+                &Event::Deposited {
+                    account,
+                    transfer: ExtId::new(&format!("d{}", account.0)).unwrap(),
+                    amount: Money(1_000_000),
+                },
+            );
             account
         });
-        evolve(&mut s, &Event::BetAccepted(BetAccepted {
-            bet: BetId(i as u32),
-            account,
-            round: None,
-            selection: SelectionId(0),
-            stake: Money(1),
-            odds: Odds(20_000),
-            order_no: ExtId::new(&format!("b{i}")).unwrap(),
-            platform: Code::new("ag").unwrap(),
-            at: Timestamp(T0 + i as u64),
-        }));
+        evolve(
+            &mut s,
+            &Event::BetAccepted(BetAccepted {
+                bet: BetId(i as u32),
+                account,
+                round: None,
+                selection: SelectionId(0),
+                stake: Money(1),
+                odds: Odds(20_000),
+                order_no: ExtId::new(&format!("b{i}")).unwrap(),
+                platform: Code::new("ag").unwrap(),
+                at: Timestamp(T0 + i as u64),
+            }),
+        );
     }
     s
 }

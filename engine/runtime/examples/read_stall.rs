@@ -120,7 +120,12 @@ fn main() {
         pct(&mut lat, 1.0).as_secs_f64() * 1e3,
     );
     if let Some(mut r) = reads {
-        println!("  reads {:>7}  p50 {:>7.2} ms  p99 {:>7.2} ms", r.len(), pct(&mut r, 0.5).as_secs_f64() * 1e3, pct(&mut r, 0.99).as_secs_f64() * 1e3);
+        println!(
+            "  reads {:>7}  p50 {:>7.2} ms  p99 {:>7.2} ms",
+            r.len(),
+            pct(&mut r, 0.5).as_secs_f64() * 1e3,
+            pct(&mut r, 0.99).as_secs_f64() * 1e3
+        );
     }
     drop(rt);
 }

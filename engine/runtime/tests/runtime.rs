@@ -633,7 +633,7 @@ fn readers_are_delivered_after_the_answers_of_what_they_saw() {
                                     early.fetch_add(before as u64, Ordering::Relaxed);
                                     delivered.fetch_add(1, Ordering::Relaxed);
                                 };
-                                while rt.inspect_then(shard, read.clone(), then.clone()).is_err() {
+                                while rt.inspect_then(shard, read, then.clone()).is_err() {
                                     std::thread::yield_now();
                                 }
                                 readers += 1;
