@@ -10,6 +10,11 @@
 //!   the callers and forwards what the batch sent to other shards. An idle shard spins
 //!   briefly, then parks until a producer unparks it, its next timer is due, or a safety
 //!   timeout passes: it never spins unboundedly.
+//! - **Readers** ([`Runtime::inspect_then`]) run on the shard thread against the state as
+//!   executed, and their results are held with the newest pending batch and delivered after
+//!   its answers once it is durable: a read never waits for a sync nor stops the shard, and
+//!   never shows what a power cut could take away. [`Runtime::transfer_applied`] is the
+//!   completion of a transfer on its receiving shard (applied by a durable batch).
 //! - **Between shards** ([`links`]): a red-packet share grabbed by a user of another shard
 //!   leaves as a numbered transfer, journaled on both sides and applied exactly once; the
 //!   receiver acknowledges, and a restarting shard says hello so that its peers re-send what
