@@ -9,6 +9,7 @@ use croupier_domain::state::State;
 use croupier_domain::{Command, Reply, UserId};
 use croupier_runtime::{shard_of, Completion, Runtime};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Completions kept for reuse: enough for every request in flight on a busy gateway.
 const POOL: usize = 16_384;
@@ -63,8 +64,10 @@ impl EngineHandle {
     }
 
     /// Runs `f` on shard `shard`'s thread between batches and returns its result. `f` must be
-    /// quick: the shard runs nothing else meanwhile. The state it sees is durable (a shard
-    /// applies a batch and waits for it to be durable before it runs an inspection).
+    /// quick: the shard runs nothing else meanwhile. The answer arrives once everything `f`
+    /// saw is durable (the runtime delivers it with the batches it follows; the shard never
+    /// waits for a sync on a reader's behalf), so a read never shows what a power cut could
+    /// take away.
     pub async fn read<R: Send + 'static>(
         &self,
         shard: usize,
@@ -72,10 +75,16 @@ impl EngineHandle {
     ) -> Result<R, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.rt
-            .inspect_then(shard, move |s| {
-                let _ = tx.send(f(s));
+            .inspect_then(shard, f, move |r| {
+                let _ = tx.send(r);
             })
             .map_err(|b| ApiError::busy(b.retry_after_ms))?;
         rx.await.map_err(|_| ApiError::unavailable("the shard stopped before answering"))
+    }
+
+    /// Waits (at most `within`) until shard `to` has applied transfer `seq` from shard `from`
+    /// and that is durable; true if it has. A completion the runtime signals, not a poll.
+    pub async fn transfer_applied(&self, from: usize, to: usize, seq: u64, within: Duration) -> bool {
+        tokio::time::timeout(within, self.rt.transfer_applied(from as u32, to, seq)).await.is_ok()
     }
 }

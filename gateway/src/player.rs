@@ -11,10 +11,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket};
+use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket, Transfer, TransferSource};
 use croupier_domain::ids::{BetId, SelectionId};
 use croupier_domain::state::{BetState, PacketStatus, State as EngineState};
-use croupier_domain::{Command, Reply, UserId};
+use croupier_domain::{Command, ExtId, Reply, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
@@ -168,18 +168,21 @@ pub struct BetsQuery {
     /// Most bets returned, newest first [default 50, at most 500].
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The cursor: list the bets placed before this one (the `next_before` of the previous
+    /// page). A bet id that is not one of the player's lists nothing.
+    pub before: Option<u32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BetsAnswer {
     pub bets: Vec<BetView>,
+    /// The cursor for the next (older) page, as `before`; absent on the last page.
+    pub next_before: Option<u32>,
 }
 
-/// How far back `/api/me/bets` looks among the shard's bets: bounds the time the shard
-/// spends on one read.
-const RECENT_BETS_SCAN: usize = 200_000;
-
-/// The player's recent bets, newest first (among the shard's last 200,000 bets).
+/// The player's bets, newest first, a page at a time (`limit`, then `before` = the previous
+/// page's `next_before`). Found through the shard's per-player index: a page costs the shard
+/// the bets it returns, however many bets the shard or the player has.
 #[utoipa::path(get, path = "/api/me/bets", tag = "player", params(BetsQuery), security(("player_token" = [])),
     responses((status = 200, description = "Bets", body = BetsAnswer), ErrorResponses))]
 pub async fn my_bets(
@@ -189,25 +192,18 @@ pub async fn my_bets(
 ) -> Result<Json<BetsAnswer>, ApiError> {
     let player = app.player(&headers)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500) as usize;
-    let user = player.user;
-    let bets = app
+    let (user, before) = (player.user, q.before.map(BetId));
+    let (bets, next_before) = app
         .engine
         .read(app.engine.shard_of(user), move |s| {
-            let n = s.bets().len();
-            let mut out = Vec::new();
-            for i in (n.saturating_sub(RECENT_BETS_SCAN)..n).rev() {
-                let id = BetId(i as u32);
-                if s.account(s.bet(id).account).user == user {
-                    out.push(bet_view(s, id));
-                    if out.len() == limit {
-                        break;
-                    }
-                }
-            }
-            out
+            let mut ids = s.bets_of_user(user, before);
+            let bets: Vec<BetView> = ids.by_ref().take(limit).map(|id| bet_view(s, id)).collect();
+            let more = ids.next().is_some();
+            let next = if more { bets.last().map(|b| b.bet_id) } else { None };
+            (bets, next)
         })
         .await?;
-    Ok(Json(BetsAnswer { bets }))
+    Ok(Json(BetsAnswer { bets, next_before }))
 }
 
 /// One of the player's bets by order number; another player's is not found.
@@ -363,8 +359,9 @@ pub struct GrabAnswer {
     pub amount: String,
     pub replayed: bool,
     /// Whether the share is already in the grabber's balance. A share for a grabber on
-    /// another shard than the sender's travels as a transfer between shards; the answer waits
-    /// (at most 2 s) for it to be applied, and says false if it was not yet.
+    /// another shard than the sender's travels as a transfer between shards; the answer awaits
+    /// (at most 2 s) its application on the grabber's shard, made durable, and says false if
+    /// it was not yet.
     pub credited: bool,
 }
 
@@ -393,11 +390,20 @@ pub async fn grab(
     let Reply::Grabbed { share, amount: got, replayed, packet: no } = reply else {
         return Err(ApiError::unavailable(format!("unexpected answer {reply:?}")));
     };
-    let exponent = app
+    // On the sender's shard: the currency's exponent and, for a grabber elsewhere, the
+    // transfer that carries the share (journaled, and durable, before the grab was answered).
+    let (exponent, transfer) = app
         .engine
-        .read(from, move |s| s.currencies()[s.account(s.packet(no).sender).currency.0 as usize].exponent)
+        .read(from, move |s| {
+            let p = s.packet(no);
+            let exponent = s.currencies()[s.account(p.sender).currency.0 as usize].exponent;
+            (exponent, (from != to).then(|| share_transfer(s, to as u32, &p.id, share)))
+        })
         .await?;
-    let credited = from == to || wait_credited(&app, from, to).await?;
+    let credited = match transfer {
+        None => true,
+        Some(seq) => app.engine.transfer_applied(from, to, seq, CREDIT_WAIT).await,
+    };
     Ok(Json(GrabAnswer {
         packet_id,
         sender: sender.0,
@@ -408,20 +414,22 @@ pub async fn grab(
     }))
 }
 
-/// Waits until shard `to` has applied every transfer shard `from` had sent when asked: the
-/// grab's own transfer was journaled before the grab was answered, so it is among them.
-async fn wait_credited(app: &AppState, from: usize, to: usize) -> Result<bool, ApiError> {
-    let sent = app.engine.read(from, move |s| s.link(to as u32).map_or(0, |l| l.sent)).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        let applied = app.engine.read(to, move |s| s.link(from as u32).map_or(0, |l| l.applied)).await?;
-        if applied >= sent {
-            return Ok(true);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+/// How long a grab waits for its share to be credited on the grabber's shard.
+const CREDIT_WAIT: Duration = Duration::from_secs(2);
+/// How many of the newest unacknowledged transfers are searched for a grab's own.
+const SHARE_SEARCH: usize = 1024;
+
+/// The sequence to await on the link to shard `to` for share `share` of packet `packet`: its
+/// transfer's own, found among the newest unacknowledged ones; if every unacknowledged one was
+/// searched, it was acknowledged (so applied): the acknowledged sequence, already applied; else
+/// the last one sent, which comes no earlier (a link applies in order).
+fn share_transfer(s: &EngineState, to: u32, packet: &ExtId, share: u32) -> u64 {
+    let Some(link) = s.link(to) else { return 0 };
+    let mine = |t: &&Transfer| matches!(t.source, TransferSource::PacketShare { packet: p, share: k } if p == *packet && k == share);
+    match link.unacked.iter().rev().take(SHARE_SEARCH).find(mine) {
+        Some(t) => t.seq,
+        None if link.unacked.len() <= SHARE_SEARCH => link.acked,
+        None => link.sent,
     }
 }
 

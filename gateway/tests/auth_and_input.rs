@@ -373,3 +373,60 @@ async fn seed_004_example_bodies_sent_verbatim_are_accepted() {
     assert_eq!((a.status, a.code().as_str()), (400, "INVALID_REQUEST"));
     srv.stop().await;
 }
+
+/// `GET /api/me/bets` pages a player's bets newest first through the shard's per-player
+/// index: `limit`, then `before` = the previous page's `next_before`, until no cursor is left;
+/// another player's bet id as the cursor lists nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_players_bets_are_paged_newest_first_with_a_cursor() {
+    let srv = TestServer::start(2).await;
+    let mut c = srv.client();
+    // Another player on player 1's shard: their bets interleave in the shard's bets.
+    let shard = |u: u64| croupier_runtime::shard_of(croupier_domain::UserId(u), 2);
+    let other = (2..).find(|&u| shard(u) == shard(1)).unwrap();
+    fund(&mut c, 1, "100.00", "d1").await;
+    fund(&mut c, other, "100.00", "d3").await;
+    let (t1, t3) = (c.session(1).await.unwrap(), c.session(other).await.unwrap());
+    c.operator("/api/game_event", &json!({"event": "game_start", "round_id": "r", "window_ms": 60000})).await.unwrap();
+    let mut mine = Vec::new();
+    let mut theirs = 0;
+    for i in 0..7 {
+        for (token, who) in [(&t1, "a"), (&t3, "b")] {
+            let body = json!({"order_no": format!("{who}-{i}"), "round_id": "r", "selection": 0, "amount": "1.00"});
+            let a = c.player(token, "POST", "/api/bet", Some(&body)).await.unwrap();
+            assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+            if who == "a" {
+                mine.push(format!("a-{i}"));
+            } else {
+                theirs = a.json()["bet_id"].as_u64().unwrap();
+            }
+        }
+    }
+    mine.reverse();
+    let (mut seen, mut before, mut pages) = (Vec::new(), None::<u64>, 0);
+    loop {
+        let path = match before {
+            Some(b) => format!("/api/me/bets?limit=3&before={b}"),
+            None => "/api/me/bets?limit=3".to_string(),
+        };
+        let page = c.player(&t1, "GET", &path, None).await.unwrap().json();
+        pages += 1;
+        let bets = page["bets"].as_array().unwrap();
+        assert!(bets.len() <= 3);
+        seen.extend(bets.iter().map(|b| b["order_no"].as_str().unwrap().to_string()));
+        match page["next_before"].as_u64() {
+            Some(b) => {
+                assert_eq!(bets.len(), 3, "only a full page has a next one");
+                assert_eq!(Some(b), bets.last().unwrap()["bet_id"].as_u64());
+                before = Some(b);
+            }
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (mine, 3));
+    let all = c.player(&t1, "GET", "/api/me/bets?limit=500", None).await.unwrap().json();
+    assert_eq!((all["bets"].as_array().unwrap().len(), all["next_before"].is_null()), (7, true));
+    let a = c.player(&t1, "GET", &format!("/api/me/bets?before={theirs}"), None).await.unwrap();
+    assert_eq!((a.status, a.json()["bets"].clone()), (200, json!([])), "another player's bet is no cursor");
+    srv.stop().await;
+}

@@ -62,7 +62,7 @@ async fn a_failed_shard_answers_unavailable_and_health_says_so() {
     fund(&mut c, victim, "10.00", "f-1").await;
     fund(&mut c, bystander, "10.00", "f-2").await;
     // A bug on shard 0's thread, as a panic in the engine would be.
-    server.runtime.inspect_then(0, |_| panic!("injected fault on the shard thread")).unwrap();
+    server.runtime.inspect_then(0, |_| -> () { panic!("injected fault on the shard thread") }, |()| {}).unwrap();
 
     let body = json!({"transfer_id": "f-3", "user_id": victim, "amount": "1.00"});
     let a = tokio::time::timeout(ANSWER_WITHIN, c.operator("/api/deposit", &body)).await.expect("answered").unwrap();

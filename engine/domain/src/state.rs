@@ -323,6 +323,8 @@ pub(crate) struct Indexes {
     pub transfer_by_id: FxHashMap<ExtId, u32>,
     /// Stake per (round, account), for the per-player round limit.
     pub round_stake: RoundStakes,
+    /// Each player's bets, newest first, for listing them without a scan.
+    pub bets_of_user: UserBets,
 }
 
 impl PartialEq for State {
@@ -350,6 +352,7 @@ impl State {
         s.bets.reserve(cap.bets);
         s.idx.bet_by_order = DenseIndex::with_capacity(cap.bets);
         s.idx.round_stake.latest.reserve(cap.accounts);
+        s.idx.bets_of_user.reserve(cap);
         s
     }
 
@@ -403,6 +406,32 @@ impl State {
     pub fn bet_by_order(&self, order_no: &ExtId) -> Option<BetId> {
         let found = self.idx.bet_by_order.get(order_no.hash64(), |i| self.bets[i as usize].order_no == *order_no);
         found.map(BetId)
+    }
+    /// `user`'s bets on this shard (every currency, round and bookmaker bets alike), newest
+    /// first, starting after `before` if given: O(1) per bet returned, through a derived index
+    /// (see [`UserBets`]). A `before` that is not one of `user`'s bets lists nothing.
+    pub fn bets_of_user(&self, user: UserId, before: Option<BetId>) -> impl Iterator<Item = BetId> + '_ {
+        let idx = &self.idx.bets_of_user;
+        let first = match before {
+            None => self.currencies.iter().enumerate().find_map(|(c, _)| {
+                let account = self.account_of(user, CurrencyId(c as u32))?;
+                Some(idx.last[idx.owner[account.index()] as usize])
+            }),
+            Some(b) => self
+                .bets
+                .get(b.index())
+                .filter(|bet| self.accounts[bet.account.index()].user == user)
+                .map(|_| idx.prev[b.index()]),
+        };
+        let mut next = first.unwrap_or(NO_BET);
+        std::iter::from_fn(move || {
+            if next == NO_BET {
+                return None;
+            }
+            let id = BetId(next);
+            next = idx.prev[next as usize];
+            Some(id)
+        })
     }
     pub fn bet_by_partner_id(&self, bet: &ExtId) -> Option<BetId> {
         let found = self.idx.bet_by_partner_id.get(bet.hash64(), |i| self.bets[i as usize].order_no == *bet);
@@ -571,6 +600,7 @@ impl State {
             .reserve(cap.accounts, |i| hash_account_key(accounts[i as usize].user, accounts[i as usize].currency));
         self.bets.reserve(cap.bets);
         self.accounts.reserve(cap.accounts);
+        self.idx.bets_of_user.reserve(cap);
     }
 
     /// A copy for a snapshot: the data, sharing every chunk with the live state (so this takes
@@ -609,6 +639,7 @@ impl State {
         };
         idx.round_stake.latest = (0..self.accounts.len()).map(|_| (NO_ROUND, Money::ZERO)).collect();
         for (i, a) in self.accounts.iter().enumerate() {
+            idx.bets_of_user.open_account(owner_of(&idx, &self.accounts, self.currencies.len(), a.user));
             index_account(&mut idx, &self.accounts, i as u32, a);
         }
         for (i, g) in self.games.iter().enumerate() {
@@ -620,6 +651,7 @@ impl State {
         for (i, b) in self.bets.iter().enumerate() {
             let id = BetId(i as u32);
             index_bet(&mut idx, &self.bets, id, b);
+            idx.bets_of_user.add(b.account, id);
             match b.round {
                 Some(round) if self.rounds[round.index()].status == RoundStatus::Betting => {
                     idx.round_stake.add(round, b.account, b.stake)
@@ -680,6 +712,8 @@ pub fn evolve(state: &mut State, event: &Event) {
                 returned_today: Money::ZERO,
                 exposure: Money::ZERO,
             });
+            let owner = owner_of(&state.idx, &state.accounts, state.currencies.len(), *user);
+            state.idx.bets_of_user.open_account(owner);
             let a = &state.accounts[account.index()];
             index_account(&mut state.idx, &state.accounts, account.0, a);
             state.idx.round_stake.latest.push((NO_ROUND, Money::ZERO));
@@ -897,6 +931,7 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
         state: BetState::Open,
     });
     index_bet(&mut state.idx, &state.bets, e.bet, &state.bets[e.bet.index()]);
+    state.idx.bets_of_user.add(e.account, e.bet);
 }
 
 /// [`Bet::max_return`] from a bet's parts, for `evolve` of the event that accepts it.
@@ -912,6 +947,63 @@ fn max_return(round_bet: bool, stake: Money, odds: Odds) -> Money {
 fn index_account(idx: &mut Indexes, accounts: &Chunked<Account>, no: u32, a: &Account) {
     let rehash = |i: u32| hash_account_key(accounts[i as usize].user, accounts[i as usize].currency);
     idx.account_by_user.insert(hash_account_key(a.user, a.currency), no, rehash);
+}
+
+/// The account that holds `user`'s list of bets: the user's first account on this shard,
+/// `None` (the account about to open will) if the user has none yet. Called before the new
+/// account is indexed; one lookup per currency, only when an account opens.
+fn owner_of(idx: &Indexes, accounts: &Chunked<Account>, currencies: usize, user: UserId) -> Option<u32> {
+    (0..currencies as u32).find_map(|c| {
+        let found = idx.account_by_user.get(hash_account_key(user, CurrencyId(c)), |i| {
+            let a = &accounts[i as usize];
+            a.user == user && a.currency == CurrencyId(c)
+        })?;
+        Some(idx.bets_of_user.owner[found as usize])
+    })
+}
+
+/// "No bet" in [`UserBets`].
+const NO_BET: u32 = u32::MAX;
+
+/// Each player's bets as a list linked through the bets, newest first: per bet the player's
+/// previous bet (4 bytes, in chunks that never copy on growth), per account the player's
+/// newest bet. All of a player's accounts (one per currency) share one list, kept at the
+/// player's first account (`owner`), so a page of bets across currencies is a walk down one
+/// list and a cursor is a bet id. Derived from `accounts` and `bets` in order, like the other
+/// indexes: not in the canonical encoding (the digest does not see it), rebuilt on restore.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UserBets {
+    /// Per account: the account holding its player's list.
+    owner: Chunked<u32>,
+    /// Per account, meaningful at owners: the player's newest bet, or `NO_BET`.
+    last: Chunked<u32>,
+    /// Per bet: the same player's bet before it, or `NO_BET`.
+    prev: Chunked<u32>,
+}
+
+impl UserBets {
+    fn reserve(&mut self, cap: Capacity) {
+        self.owner.reserve(cap.accounts);
+        self.last.reserve(cap.accounts);
+        self.prev.reserve(cap.bets);
+    }
+
+    /// The next account opens; `owner` is its player's first account, if it has one.
+    fn open_account(&mut self, owner: Option<u32>) {
+        let no = self.owner.len() as u32;
+        self.owner.push(owner.unwrap_or(no));
+        self.last.push(NO_BET);
+    }
+
+    /// Bet `bet` (the next one) was accepted on `account`.
+    #[inline]
+    fn add(&mut self, account: AccountNo, bet: BetId) {
+        debug_assert_eq!(bet.index(), self.prev.len(), "bets are listed in order");
+        let owner = self.owner[account.index()] as usize;
+        let last = &mut self.last[owner];
+        self.prev.push(*last);
+        *last = bet.0;
+    }
 }
 
 /// Round bets are found by order number, bookmaker bets by the bookmaker's bet id; the two

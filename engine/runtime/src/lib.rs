@@ -10,6 +10,11 @@
 //!   the callers and forwards what the batch sent to other shards. An idle shard spins
 //!   briefly, then parks until a producer unparks it, its next timer is due, or a safety
 //!   timeout passes: it never spins unboundedly.
+//! - **Readers** ([`Runtime::inspect_then`]) run on the shard thread against the state as
+//!   executed, and their results are held with the newest pending batch and delivered after
+//!   its answers once it is durable: a read never waits for a sync nor stops the shard, and
+//!   never shows what a power cut could take away. [`Runtime::transfer_applied`] is the
+//!   completion of a transfer on its receiving shard (applied by a durable batch).
 //! - **Between shards** ([`links`]): a red-packet share grabbed by a user of another shard
 //!   leaves as a numbered transfer, journaled on both sides and applied exactly once; the
 //!   receiver acknowledges, and a restarting shard says hello so that its peers re-send what
@@ -37,11 +42,13 @@
 //!   reopened with another shard count is refused, since users are routed by a hash modulo
 //!   the count.
 
+mod arrivals;
 mod completion;
 pub mod links;
 pub mod router;
 pub mod timers;
 
+pub use arrivals::TransferApplied;
 pub use completion::{AnswerFuture, Completion, CompletionSlot};
 pub use links::{Message, Outbox};
 pub use router::{route, shard_of, Route};
@@ -193,7 +200,41 @@ pub struct LinkCounters {
     pub applied: Vec<u64>,
 }
 
-type Inspect = Box<dyn FnOnce(&State) + Send>;
+/// A reader: `read` runs on the shard thread against the state as executed so far; its
+/// result is delivered (`deliver`) once every batch that state includes is durable. Dropped
+/// without delivery if the shard fails, so the caller's channel closes.
+trait Reader: Send {
+    fn read(&mut self, state: &State);
+    fn deliver(self: Box<Self>);
+}
+
+struct ReadThen<F, R, T> {
+    read: Option<F>,
+    result: Option<R>,
+    then: T,
+}
+
+impl<F, R, T> Reader for ReadThen<F, R, T>
+where
+    F: FnOnce(&State) -> R + Send,
+    R: Send,
+    T: FnOnce(R) + Send,
+{
+    fn read(&mut self, state: &State) {
+        if let Some(f) = self.read.take() {
+            self.result = Some(f(state));
+        }
+    }
+
+    fn deliver(self: Box<Self>) {
+        let ReadThen { result, then, .. } = *self;
+        if let Some(r) = result {
+            then(r);
+        }
+    }
+}
+
+type Inspect = Box<dyn Reader>;
 
 enum Job {
     /// `slot` is `None` for commands nobody waits for (timers, messages).
@@ -220,6 +261,8 @@ struct Lane {
     /// Why the shard stopped serving, once it has: intake then answers its callers
     /// `SHARD_UNAVAILABLE` at once, and health checks report it.
     failure: OnceLock<String>,
+    /// How far this shard has durably applied each peer's transfers, and who waits for it.
+    arrivals: arrivals::Arrivals,
 }
 
 /// Everything the runtime's handle and the shard threads share: every shard's lane (shards
@@ -331,6 +374,7 @@ impl Runtime {
                     thread: OnceLock::new(),
                     durable: OnceLock::new(),
                     failure: OnceLock::new(),
+                    arrivals: arrivals::Arrivals::new(cfg.shards),
                 })
                 .collect(),
             clock: cfg.clock.clone(),
@@ -465,32 +509,60 @@ impl Runtime {
     }
 
     /// Runs `f` on shard `shard`'s thread, between batches, and returns its result: to read
-    /// a shard's state (digests, invariants, balances) without stopping it. Waits for the shard
-    /// to reach it, so do not call it while the runtime is paused, nor from async code (use
-    /// [`Self::inspect_then`]).
+    /// a shard's state (digests, invariants, balances) without stopping it. Returns once what
+    /// `f` saw is durable (see [`Self::inspect_then`]), so do not call it while the runtime is
+    /// paused, nor from async code.
     pub fn inspect<R: Send + 'static>(
         &self,
         shard: usize,
         f: impl FnOnce(&State) -> R + Send + 'static,
     ) -> Result<R, Reject> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.inspect_then(shard, move |state| {
-            let _ = tx.send(f(state));
+        self.inspect_then(shard, f, move |r| {
+            let _ = tx.send(r);
         })?;
-        // A failed shard drops the reader unrun: its state is not to be trusted.
+        // A failed shard drops the reader undelivered: its state is not to be trusted.
         rx.recv().map_err(|_| Reject::ShardUnavailable)
     }
 
-    /// Runs `f` on shard `shard`'s thread between batches, without waiting for it: for async
-    /// callers (the gateway), which send the result back through a channel of their own. `f`
-    /// must be quick: the shard runs nothing else meanwhile. A full ring refuses with [`Busy`];
-    /// a failed shard drops `f` without running it (the caller's channel closes).
-    pub fn inspect_then(&self, shard: usize, f: impl FnOnce(&State) + Send + 'static) -> Result<(), Busy> {
-        if self.mesh.lanes[shard].ring.push(Job::Inspect(Box::new(f))).is_err() {
+    /// A read that never stalls the shard: `read` runs on shard `shard`'s thread between
+    /// batches, after every command queued before it, against the state as executed so far;
+    /// `then` gets its result once every batch that state includes is durable — released in
+    /// order with those batches' answers, so a caller never learns anything a power cut could
+    /// take away, nor anything before the callers of the commands that made it. The shard
+    /// neither waits for a sync nor stops executing meanwhile. `read` must be quick (the shard
+    /// runs nothing else meanwhile); `then` runs on the shard thread too and must only hand
+    /// the result over (a channel). A full ring refuses with [`Busy`]; a failed shard drops
+    /// both without delivering (the caller's channel closes).
+    pub fn inspect_then<R: Send + 'static>(
+        &self,
+        shard: usize,
+        read: impl FnOnce(&State) -> R + Send + 'static,
+        then: impl FnOnce(R) + Send + 'static,
+    ) -> Result<(), Busy> {
+        let job = Box::new(ReadThen { read: Some(read), result: None, then });
+        if self.mesh.lanes[shard].ring.push(Job::Inspect(job)).is_err() {
             return Err(self.mesh.busy(shard));
         }
         self.mesh.wake(shard);
         Ok(())
+    }
+
+    /// Resolves once shard `to` has applied transfer `seq` from shard `from` and the batch
+    /// that applied it is durable: the completion of a red-packet share (or any transfer)
+    /// travelling between shards, awaited instead of polled. Transfers of a link are applied
+    /// in sequence order, so this is "`to` durably applied `from`'s transfers up to `seq`".
+    /// Never resolves for a transfer that is not applied (a failed or stopped shard, a
+    /// deferred transfer): wrap it in a timeout. See [`Self::wait_transfer_applied`] for
+    /// threads.
+    pub fn transfer_applied(&self, from: u32, to: usize, seq: u64) -> TransferApplied {
+        TransferApplied::new(self.mesh.clone(), from, to, seq)
+    }
+
+    /// [`Self::transfer_applied`] for a thread: blocks until it resolves or `timeout` passes;
+    /// true if it resolved.
+    pub fn wait_transfer_applied(&self, from: u32, to: usize, seq: u64, timeout: Duration) -> bool {
+        self.transfer_applied(from, to, seq).wait_timeout(timeout)
     }
 
     /// Every shard's link counters, read between batches.
@@ -584,6 +656,8 @@ fn open_and_run(
         }
     };
     let _ = mesh.lanes[topology.shard as usize].durable.set(shard.durable_watch());
+    // What the restored journal applied: callers awaiting those transfers are done.
+    mesh.lanes[topology.shard as usize].arrivals.publish(shard.state().links().iter().map(|l| l.applied));
     let _ = opened.send(Ok(report));
     let stopped = ShardLoop::new(topology.shard, &mut shard, mesh, batch_max).run();
     let position = shard.position();
@@ -656,6 +730,8 @@ struct Pending {
     /// Per peer, the link counters after this batch: what may be told once it is durable.
     sent: Vec<u64>,
     applied: Vec<u64>,
+    /// Readers that ran against the state after this batch: delivered with it.
+    readers: Vec<Inspect>,
 }
 
 /// Hands each caller its answer (slots of internal commands are `None`), emptying both.
@@ -813,12 +889,19 @@ impl<'a> ShardLoop<'a> {
                     self.batch.slots.push(slot);
                 }
                 Some(Job::Message(msg)) => self.receive(msg),
-                Some(Job::Inspect(f)) => {
-                    // A reader sees only durable state: run what was drained, wait for it.
+                Some(Job::Inspect(mut reader)) => {
+                    // After every command queued before it; no sync is waited for here.
                     self.run_batch();
-                    self.release_all();
-                    if self.failure.is_none() {
-                        f(self.shard.state());
+                    if self.failure.is_some() {
+                        // A failed shard's state is not to be trusted: dropped unread.
+                        continue;
+                    }
+                    reader.read(self.shard.state());
+                    match self.pending.back_mut() {
+                        // The state includes batches not yet durable: deliver with the newest.
+                        Some(p) => p.readers.push(reader),
+                        // Every executed batch is durable.
+                        None => reader.deliver(),
                     }
                 }
                 None => break,
@@ -887,6 +970,7 @@ impl<'a> ShardLoop<'a> {
                     complete_all(self.index, &mut batch.slots, &mut batch.answers);
                     let outgoing = &mut self.outgoing;
                     self.outbox.after_batch(self.shard.state(), &mut |p, m| outgoing.push(p, m));
+                    self.publish_applied();
                     self.outgoing.flush(self.mesh);
                 } else {
                     self.hold(position);
@@ -913,8 +997,9 @@ impl<'a> ShardLoop<'a> {
             answers: Vec::with_capacity(self.batch_max),
             sent: Vec::new(),
             applied: Vec::new(),
+            readers: Vec::new(),
         });
-        debug_assert!(p.slots.is_empty() && p.answers.is_empty());
+        debug_assert!(p.slots.is_empty() && p.answers.is_empty() && p.readers.is_empty());
         // Equal when a batch journaled nothing (only replays and rejects).
         debug_assert!(self.pending.back().is_none_or(|b| b.position <= position));
         p.position = position;
@@ -940,6 +1025,10 @@ impl<'a> ShardLoop<'a> {
             complete_all(self.index, &mut p.slots, &mut p.answers);
             let outgoing = &mut self.outgoing;
             self.outbox.after_durable(self.shard.state(), &p.sent, &p.applied, &mut |peer, m| outgoing.push(peer, m));
+            self.lane.arrivals.publish(p.applied.iter().copied());
+            for reader in p.readers.drain(..) {
+                reader.deliver();
+            }
             self.spare.push(p);
             told = true;
         }
@@ -948,18 +1037,17 @@ impl<'a> ShardLoop<'a> {
         }
     }
 
-    /// Waits until every pending batch is durable and completes them.
-    fn release_all(&mut self) {
-        let last = self.pending.back().map(|p| p.position);
-        if last.is_some() {
-            self.release(last);
-        }
+    /// Tells transfer waiters what the state (durable as a whole) has applied.
+    fn publish_applied(&self) {
+        self.lane.arrivals.publish(self.shard.state().links().iter().map(|l| l.applied));
     }
 
     /// The journal failed: nothing pending will become durable.
     fn fail_pending(&mut self) {
         while let Some(mut p) = self.pending.pop_front() {
             p.answers.clear();
+            // Their state will never be durable: dropped undelivered (their channels close).
+            p.readers.clear();
             for slot in p.slots.drain(..).flatten() {
                 slot.complete(self.index, Err(Reject::ShardUnavailable));
             }

@@ -516,10 +516,14 @@ fn a_panicking_shard_answers_unavailable_and_the_others_go_on() {
     }
     // Hold shard 0 still so that commands queue behind the panic.
     let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
-    rt.inspect_then(0, move |_| {
-        let _ = gate_rx.recv();
-        panic!("injected fault on the shard thread");
-    })
+    rt.inspect_then(
+        0,
+        move |_| -> () {
+            let _ = gate_rx.recv();
+            panic!("injected fault on the shard thread");
+        },
+        |()| {},
+    )
     .unwrap();
     let queued = CompletionSlot::new();
     rt.submit(&queued, deposit(users[0], 5, 100)).unwrap();
@@ -548,4 +552,113 @@ fn a_panicking_shard_answers_unavailable_and_the_others_go_on() {
     assert_eq!(balance(&rt, other), Some(Money(10_007)));
     assert!(rt.call(deposit(users[1], 5, 101)).is_ok(), "the restored shard serves again");
     rt.shutdown(false).unwrap();
+}
+
+/// A grab's share for a grabber on another shard: the caller awaits the transfer's
+/// completion on the grabber's shard (applied, durably) instead of polling, and a read after
+/// it includes the share. A transfer not yet sent never completes.
+#[test]
+fn a_transfer_between_shards_is_awaited_until_applied_and_durable() {
+    for durability in [Durability::Fsync, Durability::Process] {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _) = Runtime::start(config(dir.path(), 2, durability)).unwrap();
+        setup(&rt);
+        let sender = 1u64;
+        let (from, to) = (shard_of(UserId(sender), 2), 1 - shard_of(UserId(sender), 2));
+        rt.call(deposit(sender, 1_000_000, 1)).unwrap();
+        rt.call(send_packet("p", sender, 100_000, 50, None)).unwrap();
+        let grabbers: Vec<u64> = (100..).filter(|&u| shard_of(UserId(u), 2) == to).take(20).collect();
+        for (i, &u) in grabbers.iter().enumerate() {
+            let grab = Command::GrabRedPacket { packet: id("p"), sender: UserId(sender), user: UserId(u) };
+            let Ok(Reply::Grabbed { amount, .. }) = rt.call(grab) else { panic!("grab refused") };
+            // The grab's transfer was journaled (and durable) before it was answered.
+            let seq = rt.inspect(from, move |s: &State| s.link(to as u32).unwrap().sent).unwrap();
+            assert_eq!(seq, i as u64 + 1, "one transfer per remote share");
+            assert!(!rt.transfer_applied(from as u32, to, seq + 1).is_done(), "not sent, never applied");
+            assert!(rt.wait_transfer_applied(from as u32, to, seq, Duration::from_secs(20)), "transfer {seq} arrives");
+            assert!(rt.transfer_applied(from as u32, to, seq).is_done());
+            assert_eq!(balance(&rt, u), Some(amount), "the share is in the grabber's balance once awaited");
+            let applied = rt.inspect(to, move |s: &State| s.link(from as u32).unwrap().applied).unwrap();
+            assert!(applied >= seq);
+        }
+        assert!(!rt.wait_transfer_applied(from as u32, to, 1_000, Duration::from_millis(20)), "never sent");
+        rt.shutdown(false).unwrap();
+        // After a restart the restored watermark completes what was applied before.
+        let (rt, _) = Runtime::start(config(dir.path(), 2, durability)).unwrap();
+        assert!(rt.transfer_applied(from as u32, to, grabbers.len() as u64).is_done());
+        rt.shutdown(false).unwrap();
+    }
+}
+
+/// Readers never stall the shard, and never learn more than callers were told: a reader's
+/// result is delivered only after every command its state includes was answered (each bet it
+/// sees has its caller's answer already), in `fsync` mode with batches pending and in
+/// `process` mode. Readers interleaved with bets in the same rings, from several threads.
+#[test]
+fn readers_are_delivered_after_the_answers_of_what_they_saw() {
+    for durability in [Durability::Fsync, Durability::Process] {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _) = Runtime::start(config(dir.path(), 2, durability)).unwrap();
+        setup(&rt);
+        for u in 1..=40 {
+            rt.call(deposit(u, 10_000_000, u)).unwrap();
+        }
+        rt.call(start_round("r")).unwrap();
+        const PER_THREAD: u64 = 600;
+        let slots: Arc<Vec<Completion>> = Arc::new((0..3 * PER_THREAD).map(|_| CompletionSlot::new()).collect());
+        let delivered = Arc::new(AtomicU64::new(0));
+        let early = Arc::new(AtomicU64::new(0));
+        let readers = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3u64)
+                .map(|t| {
+                    let (rt, slots, delivered, early) = (&rt, slots.clone(), delivered.clone(), early.clone());
+                    s.spawn(move || {
+                        let mut readers = 0u64;
+                        for k in 0..PER_THREAD {
+                            let n = t * PER_THREAD + k;
+                            let cmd = bet(n, 1 + n % 40, "r", (n % 2) as u16, 100);
+                            while rt.submit(&slots[n as usize], cmd.clone()).is_err() {
+                                std::thread::yield_now();
+                            }
+                            if k % 3 == 0 {
+                                let shard = (n % 2) as usize;
+                                let (check, delivered, early) = (slots.clone(), delivered.clone(), early.clone());
+                                // The slots of the bets this state holds, by order number.
+                                let read = |s: &State| -> Vec<usize> {
+                                    s.bets().iter().map(|b| order_index(&b.order_no)).collect()
+                                };
+                                // On delivery, each of them must have its caller's answer.
+                                let then = move |seen: Vec<usize>| {
+                                    let before = seen.iter().filter(|&&i| check[i].is_pending()).count();
+                                    early.fetch_add(before as u64, Ordering::Relaxed);
+                                    delivered.fetch_add(1, Ordering::Relaxed);
+                                };
+                                while rt.inspect_then(shard, read, then.clone()).is_err() {
+                                    std::thread::yield_now();
+                                }
+                                readers += 1;
+                            }
+                        }
+                        readers
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        for slot in slots.iter() {
+            assert!(matches!(slot.wait(), Ok(Reply::Bet { .. })));
+        }
+        // Every reader is delivered (a blocking read after them on each shard comes later).
+        for shard in 0..2 {
+            rt.inspect(shard, |_| ()).unwrap();
+        }
+        assert_eq!(delivered.load(Ordering::Relaxed), readers);
+        assert_eq!(early.load(Ordering::Relaxed), 0, "readers saw bets before their callers were answered");
+        rt.shutdown(false).unwrap();
+    }
+}
+
+/// The slot index of a bet placed by `bet(n, ..)`: its order number `order-<n>`.
+fn order_index(order: &ExtId) -> usize {
+    order.as_str().trim_start_matches("order-").parse().unwrap()
 }

@@ -5,7 +5,8 @@
 use croupier_domain::command::{
     Command, DrawResult, GameLimits, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket,
 };
-use croupier_domain::ids::{CurrencyId, PacketNo, SelectionId, Timestamp, UserId};
+use croupier_domain::event::BetAccepted;
+use croupier_domain::ids::{AccountNo, BetId, Code, CurrencyId, PacketNo, SelectionId, Timestamp, UserId};
 use croupier_domain::ledger::{LedgerAccount, LedgerBook};
 use croupier_domain::state::{Outcome, PacketStatus, PlayerLimits, RedPacket};
 use croupier_domain::testkit::*;
@@ -404,6 +405,72 @@ fn extreme_history() -> impl Strategy<Value = Vec<(Step, u64)>> {
     })
 }
 
+/// `bets_of_user` (the per-player index) lists exactly what a scan of every bet finds, newest
+/// first, and a page starting after any of the player's bets is the rest of that list.
+fn assert_bets_listed_like_a_scan(s: &State) {
+    let mut users: Vec<UserId> = s.accounts().iter().map(|a| a.user).collect();
+    users.sort();
+    users.dedup();
+    for user in users {
+        let scan: Vec<BetId> =
+            (0..s.bets().len() as u32).rev().map(BetId).filter(|&b| s.account(s.bet(b).account).user == user).collect();
+        let listed: Vec<BetId> = s.bets_of_user(user, None).collect();
+        assert_eq!(listed, scan, "bets of {user:?}");
+        for (i, &b) in scan.iter().enumerate() {
+            let page: Vec<BetId> = s.bets_of_user(user, Some(b)).collect();
+            assert_eq!(page, scan[i + 1..], "bets of {user:?} before {b:?}");
+        }
+    }
+    // Another player's bet, or one that does not exist, is no cursor.
+    if let Some(b) = s.bets().iter().next() {
+        let stranger = UserId(u64::MAX);
+        assert_eq!(s.bets_of_user(stranger, None).count(), 0);
+        assert_eq!(s.bets_of_user(stranger, Some(BetId(0))).count(), 0, "{b:?} is not theirs");
+    }
+    assert_eq!(s.bets_of_user(UserId(1), Some(BetId(s.bets().len() as u32))).count(), 0);
+}
+
+/// Several currencies: a player's accounts share one list, in acceptance order across them,
+/// built the same by `evolve` and by a restore's index rebuild.
+fn bets_in_currencies(picks: &[(u8, u8)]) -> State {
+    let mut s = State::new();
+    for c in 0..3u32 {
+        let code = Code::new(["CNY", "USD", "EUR"][c as usize]).unwrap();
+        evolve(&mut s, &Event::CurrencyDefined { currency: CurrencyId(c), code, exponent: 2 });
+    }
+    for (i, &(user, cur)) in picks.iter().enumerate() {
+        let (user, currency) = (UserId(user as u64 % 5 + 1), CurrencyId(cur as u32 % 3));
+        let account = s.account_of(user, currency).unwrap_or_else(|| {
+            let account = AccountNo(s.accounts().len() as u32);
+            evolve(&mut s, &Event::AccountOpened { account, user, currency });
+            evolve(
+                &mut s,
+                &Event::Deposited {
+                    account,
+                    transfer: ExtId::new(&format!("d{}", account.0)).unwrap(),
+                    amount: Money(1_000_000),
+                },
+            );
+            account
+        });
+        evolve(
+            &mut s,
+            &Event::BetAccepted(BetAccepted {
+                bet: BetId(i as u32),
+                account,
+                round: None,
+                selection: SelectionId(0),
+                stake: Money(1),
+                odds: Odds(20_000),
+                order_no: ExtId::new(&format!("b{i}")).unwrap(),
+                platform: Code::new("ag").unwrap(),
+                at: Timestamp(T0 + i as u64),
+            }),
+        );
+    }
+    s
+}
+
 fn rebuild(events: &[Event]) -> State {
     let mut s = State::new();
     for ev in events {
@@ -429,6 +496,7 @@ proptest! {
         let rebuilt = rebuild(&first.events);
         prop_assert_eq!(rebuilt.digest(), first.digest, "evolve over the events rebuilds the state");
         prop_assert!(rebuilt == *first.engine.state());
+        assert_bets_listed_like_a_scan(first.engine.state());
     }
 
     /// A crash at any point: restore the snapshot taken there (canonical bytes) and replay the
@@ -446,6 +514,7 @@ proptest! {
             evolve(&mut restored, ev);
         }
         prop_assert_eq!(restored.digest(), live.digest);
+        assert_bets_listed_like_a_scan(&restored);
         // The restored state keeps deciding exactly like the live one.
         let mut a = live.engine;
         let mut b = Engine::new(restored);
@@ -455,6 +524,15 @@ proptest! {
             prop_assert_eq!(a.execute(&cmd, now), b.execute(&cmd, now));
         }
         prop_assert_eq!(a.state().digest(), b.state().digest());
+    }
+
+    /// The per-player bet index across currencies, live and restored from a snapshot.
+    #[test]
+    fn bets_of_a_player_are_listed_like_a_scan(picks in prop::collection::vec((0u8..8, 0u8..3), 0..300)) {
+        let live = bets_in_currencies(&picks);
+        assert_bets_listed_like_a_scan(&live);
+        let restored = State::from_canonical_bytes(&live.canonical_bytes()).expect("snapshot decodes");
+        assert_bets_listed_like_a_scan(&restored);
     }
 
     /// The pipelined batch path decides exactly as one command at a time.
