@@ -2,7 +2,7 @@
 //! overflow a balance inside `evolve`, poison the journal and destroy the data folder; and a
 //! panicking shard that used to hang its callers forever while `/healthz` said ok.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_domain::{State, UserId};

@@ -5,7 +5,7 @@
 //! Limits are set small in each test's configuration; waits have generous hang guards and
 //! nothing asserts how fast anything is.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_gateway::{GatewayConfig, Limits};

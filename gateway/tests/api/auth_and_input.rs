@@ -1,7 +1,7 @@
 //! Authentication failures, players kept apart, bad JSON and out-of-range values: every
 //! answer is a JSON error with a fitting 4xx status, never a 5xx.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_gateway::client::Client;

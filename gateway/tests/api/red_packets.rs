@@ -1,6 +1,6 @@
 //! A red-packet festival: many players grab one lucky packet at once, on both shards.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! refuse unknown fields; player tokens need the derived token key, are revocable (durably)
 //! and never travel in a WebSocket URL.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_gateway::client::{Answer, Client, Signature};

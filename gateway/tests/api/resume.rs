@@ -1,7 +1,7 @@
 //! Reconnect and resume on /ws: a client that comes back with its last positions gets what
 //! it missed, in order; one whose position left the buffer is told to reload.
 
-mod common;
+use crate::common;
 
 use common::*;
 use croupier_gateway::GatewayConfig;

@@ -1,7 +1,7 @@
 //! A full seed 000 round over loopback: start, bets from many players, stop, new card, draw
 //! with settlement, end; checked through the API and on the WebSocket.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;
