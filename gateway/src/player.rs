@@ -225,7 +225,7 @@ pub async fn my_bet(
     let view = app
         .engine
         .read(app.engine.shard_of(user), move |s| {
-            let id = s.bet_by_order(&order)?;
+            let id = s.bet_by_order(user, &order)?;
             (s.account(s.bet(id).account).user == user).then(|| bet_view(s, id))
         })
         .await?;
@@ -471,7 +471,7 @@ pub async fn packet(
     let view = app
         .engine
         .read(app.engine.shard_of(sender), move |s| {
-            let p = s.packet(s.packet_by_id(&id)?);
+            let p = s.packet(s.packet_by_id(sender, &id)?);
             let acc = s.account(p.sender);
             if acc.user != sender {
                 return None;

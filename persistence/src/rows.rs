@@ -371,6 +371,7 @@ fn event_time(e: &Event) -> Option<i64> {
         | Event::Withdrawn { .. }
         | Event::LimitsSet { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::RedPacketGrabbed { .. }
         | Event::RedPacketExpired { .. }
@@ -452,6 +453,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
         | Event::BetSettled { .. }
         | Event::BetResettled { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::RedPacketGrabbed { .. }
         | Event::RedPacketExpired { .. }
@@ -630,6 +632,7 @@ fn map_event(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Even
         | Event::LimitsSet { .. }
         | Event::SelfExcluded { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::TopologySet(_)
         | Event::TransfersAcked { .. } => {}
