@@ -298,7 +298,9 @@ pub fn de_user<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepositRequest {
-    /// The cashier's transfer id: a repeat with the same id moves nothing.
+    /// The cashier's transfer id, unique per player (the same id for another player is another
+    /// transfer, on every shard count): a repeat with the same content moves nothing and gets
+    /// the first answer; the same id with other content is `IDEMPOTENCY_CONFLICT`.
     pub transfer_id: String,
     #[serde(deserialize_with = "de_user")]
     #[schema(value_type = u64)]
@@ -313,7 +315,9 @@ pub struct DepositRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
-    /// The cashier's transfer id: a repeat with the same id moves nothing.
+    /// The cashier's transfer id, unique per player (the same id for another player is another
+    /// transfer, on every shard count): a repeat with the same content moves nothing and gets
+    /// the first answer; the same id with other content is `IDEMPOTENCY_CONFLICT`.
     pub transfer_id: String,
     #[serde(deserialize_with = "de_user")]
     #[schema(value_type = u64)]
@@ -479,7 +483,8 @@ pub struct CheckBetRequest {
     #[serde(deserialize_with = "de_user")]
     #[schema(value_type = String, example = "67890")]
     pub partner_player_id: u64,
-    /// The bookmaker's bet id.
+    /// The bookmaker's bet id, unique per player (`partner_player_id`): the same id for another
+    /// player names another bet.
     pub bet_id: String,
     /// The stake, a decimal string.
     pub amount: String,
@@ -497,7 +502,8 @@ pub struct BlockFundsRequest {
     #[serde(deserialize_with = "de_user")]
     #[schema(value_type = String, example = "67890")]
     pub partner_player_id: u64,
-    /// The bookmaker's bet id.
+    /// The bookmaker's bet id, unique per player (`partner_player_id`): the same id for another
+    /// player names another bet.
     pub bet_id: String,
     /// The stake to hold, a decimal string.
     pub amount: String,
@@ -560,7 +566,7 @@ pub struct RecalculateBetRequest {
     /// With status win: the payout, a decimal string.
     #[serde(default)]
     pub payout: Option<String>,
-    /// The recalculation's id (idempotency).
+    /// The recalculation's id (idempotency), unique per player.
     pub transaction_id: String,
 }
 
