@@ -161,7 +161,8 @@ impl GrabWorkload {
     pub fn verify(&self) -> Result<(), Error> {
         let state = self.engine.state();
         let bad = |m: String| Err(Error::Verification(m));
-        let no = state.packet_by_id(&self.packet).ok_or_else(|| Error::Verification("the packet is gone".into()))?;
+        let no =
+            state.packet_by_id(SENDER, &self.packet).ok_or_else(|| Error::Verification("the packet is gone".into()))?;
         let p = state.packet(no);
         if p.grabbed() as u64 != self.grabs || p.status != PacketStatus::Exhausted {
             return bad(format!("{} of {} shares grabbed, packet {:?}", p.grabbed(), self.grabs, p.status));

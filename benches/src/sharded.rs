@@ -506,7 +506,7 @@ fn check_grab_credits(rt: &Runtime, packet: ExtId, grabs: u64) -> Result<(), Err
     let pool_shard = croupier_runtime::shard_of(SENDER, rt.shards());
     let shares: Vec<(UserId, Money)> = rt
         .inspect(pool_shard, move |s: &State| {
-            s.packet_by_id(&packet).map(|p| s.packet(p).grabs.clone()).unwrap_or_default()
+            s.packet_by_id(SENDER, &packet).map(|p| s.packet(p).grabs.clone()).unwrap_or_default()
         })
         .map_err(|_| Error::Data("the pool's shard stayed busy".into()))?;
     if shares.len() as u64 != grabs {

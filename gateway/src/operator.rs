@@ -363,7 +363,9 @@ async fn winner_outcomes(app: &AppState, round_id: &str, winner: &str) -> Result
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepositRequest {
-    /// The cashier's transfer id: a repeat with the same id moves nothing.
+    /// The cashier's transfer id, unique per player (the same id for another player is another
+    /// transfer, on every shard count): a repeat with the same content moves nothing and gets
+    /// the first answer; the same id with other content is `IDEMPOTENCY_CONFLICT`.
     pub transfer_id: String,
     /// Digits (a JSON number or a string), at most 9223372036854775807.
     #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
@@ -378,7 +380,9 @@ pub struct DepositRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
-    /// The cashier's transfer id: a repeat with the same id moves nothing.
+    /// The cashier's transfer id, unique per player (the same id for another player is another
+    /// transfer, on every shard count): a repeat with the same content moves nothing and gets
+    /// the first answer; the same id with other content is `IDEMPOTENCY_CONFLICT`.
     pub transfer_id: String,
     /// Digits (a JSON number or a string), at most 9223372036854775807.
     #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
@@ -547,7 +551,8 @@ pub struct CheckBetRequest {
     /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
     pub partner_player_id: Scalar,
-    /// The bookmaker's bet id.
+    /// The bookmaker's bet id, unique per player (`partner_player_id`): the same id for another
+    /// player names another bet.
     pub bet_id: String,
     /// The stake: a decimal string, or a JSON number read exactly as written (`100`).
     #[schema(value_type = String, example = "100.00")]
@@ -567,7 +572,8 @@ pub struct BlockFundsRequest {
     /// 9223372036854775807.
     #[schema(value_type = String, example = "67890")]
     pub partner_player_id: Scalar,
-    /// The bookmaker's bet id.
+    /// The bookmaker's bet id, unique per player (`partner_player_id`): the same id for another
+    /// player names another bet.
     pub bet_id: String,
     /// The stake to hold: a decimal string, or a JSON number read exactly as written (`100`).
     #[schema(value_type = String, example = "100.00")]
@@ -648,7 +654,7 @@ pub struct RecalculateBetRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "200.00")]
     pub payout: Option<Scalar>,
-    /// The recalculation's id (idempotency).
+    /// The recalculation's id (idempotency), unique per player.
     pub transaction_id: String,
 }
 

@@ -21,8 +21,10 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BetRequest {
-    /// The caller's order number: a repeat with the same number is answered with the first
-    /// answer (`replayed: true`) and moves nothing.
+    /// The caller's order number, unique per player (seed 000: made by the player's client;
+    /// another player's bet with the same number is another bet, on every shard count): a
+    /// repeat with the same content is answered with the first answer (`replayed: true`) and
+    /// moves nothing; the same number with other content is `IDEMPOTENCY_CONFLICT`.
     pub order_no: String,
     pub round_id: String,
     /// Index of the selection in the game (baccarat: 0 banker, 1 player, 2 tie).
@@ -221,7 +223,7 @@ pub async fn my_bet(
     let view = app
         .engine
         .read(app.engine.shard_of(user), move |s| {
-            let id = s.bet_by_order(&order)?;
+            let id = s.bet_by_order(user, &order)?;
             (s.account(s.bet(id).account).user == user).then(|| bet_view(s, id))
         })
         .await?;
@@ -288,7 +290,8 @@ pub enum PacketKindName {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendPacketRequest {
-    /// The sender's packet id: a repeat with the same content moves nothing.
+    /// The sender's packet id, unique per sender (a packet's link names both): a repeat with
+    /// the same content moves nothing; the same id with other content is `IDEMPOTENCY_CONFLICT`.
     pub packet_id: String,
     /// Total, decimal string.
     pub amount: String,
@@ -474,7 +477,7 @@ pub async fn packet(
     let view = app
         .engine
         .read(app.engine.shard_of(sender), move |s| {
-            let p = s.packet(s.packet_by_id(&id)?);
+            let p = s.packet(s.packet_by_id(sender, &id)?);
             let acc = s.account(p.sender);
             if acc.user != sender {
                 return None;

@@ -551,6 +551,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
         | Event::LimitsSet { .. }
         | Event::SelfExcluded { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::TopologySet(_)
         | Event::TransferSent { .. }

@@ -143,6 +143,7 @@ fn event_at(e: &croupier_domain::Event) -> Option<i64> {
         | LimitsSet { .. }
         | SelfExcluded { .. }
         | PartnerRefundRemembered { .. }
+        | PartnerRefundRememberedFor { .. }
         | PartnerTransactionRecorded { .. }
         | RedPacketGrabbed { .. }
         | RedPacketExpired { .. }

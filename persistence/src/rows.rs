@@ -378,6 +378,7 @@ fn event_time(e: &Event) -> Option<i64> {
         | Event::Withdrawn { .. }
         | Event::LimitsSet { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::RedPacketGrabbed { .. }
         | Event::RedPacketExpired { .. }
@@ -476,6 +477,7 @@ fn map_event(
         | Event::BetSettled { .. }
         | Event::BetResettled { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::RedPacketGrabbed { .. }
         | Event::RedPacketExpired { .. }
@@ -654,6 +656,7 @@ fn map_event(
         | Event::LimitsSet { .. }
         | Event::SelfExcluded { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::TopologySet(_)
         | Event::TransfersAcked { .. } => {}

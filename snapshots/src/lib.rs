@@ -20,7 +20,7 @@
 //! | offset | size | field                                                            |
 //! |-------:|-----:|------------------------------------------------------------------|
 //! |      0 |    8 | magic, [`MAGIC`] = `b"CRPSNAP1"`                                 |
-//! |      8 |    4 | format version `u32`, [`FORMAT_VERSION`] = 1                     |
+//! |      8 |    4 | format version `u32`, [`FORMAT_VERSION`] = 2                     |
 //! |     12 |    4 | shard `u32`                                                      |
 //! |     16 |    8 | journal position `u64` (seq of the last journal record included) |
 //! |     24 |   32 | state digest `[u8; 32]`                                          |
@@ -57,8 +57,11 @@ use std::sync::{Mutex, MutexGuard};
 /// format version proper is the separate [`FORMAT_VERSION`] field.
 pub const MAGIC: [u8; 8] = *b"CRPSNAP1";
 
-/// The only format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The only format version this build writes and reads. 2: the payload the engine stores
+/// changed layout (callers' ids per player); the header is as in 1. A version 1 file is
+/// refused by version, so restore skips it and replays the journal instead of decoding an
+/// old state's bytes as a new one.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Size of the fixed header that precedes the payload.
 pub const HEADER_LEN: usize = 72;
@@ -750,7 +753,7 @@ mod tests {
         let r = raw();
         let b = r.encode();
         assert_eq!(&b[0..8], b"CRPSNAP1");
-        assert_eq!(b[8..12], 1u32.to_le_bytes());
+        assert_eq!(b[8..12], 2u32.to_le_bytes());
         assert_eq!(b[12..16], 7u32.to_le_bytes());
         assert_eq!(b[16..24], 0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(b[24..56], [0xAB; 32]);

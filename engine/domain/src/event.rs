@@ -93,7 +93,9 @@ pub enum Event {
         to_payout: Money,
         at: Timestamp,
     },
-    /// A bookmaker refund for a bet id never seen: remembered so the id cannot be used later.
+    /// A bookmaker refund for a bet id never seen, as journaled before callers' ids were per
+    /// player: it names no player, so the id stays refused to every player. No longer written
+    /// (see [`Event::PartnerRefundRememberedFor`]); read from older journals.
     PartnerRefundRemembered {
         bet: ExtId,
     },
@@ -140,6 +142,12 @@ pub enum Event {
     TransfersAcked {
         peer: u32,
         upto: u64,
+    },
+    /// A bookmaker refund from `user` for a bet id that player never used: remembered so that
+    /// player's later `BlockFunds` with that id is refused. Callers' ids are per player.
+    PartnerRefundRememberedFor {
+        bet: ExtId,
+        user: UserId,
     },
 }
 
@@ -195,6 +203,7 @@ impl Event {
             Event::TransferSent { .. } => "transfer_sent",
             Event::TransferReceived { .. } => "transfer_received",
             Event::TransfersAcked { .. } => "transfers_acked",
+            Event::PartnerRefundRememberedFor { .. } => "partner_refund_remembered_for",
         }
     }
 }

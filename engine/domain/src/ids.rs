@@ -240,6 +240,13 @@ pub fn hash_user(user: UserId) -> u64 {
     croupier_collections::mix64(user.0)
 }
 
+/// The hash a caller's id (order number, transfer id, bookmaker bet or transaction id, red
+/// packet id) is found by: callers' ids are per player, so the player is part of the key.
+#[inline]
+pub fn hash_scoped(user: UserId, id: &ExtId) -> u64 {
+    croupier_collections::mix64(id.hash64() ^ user.0.rotate_left(29))
+}
+
 /// The hash an account is found by: its player and currency.
 #[inline]
 pub fn hash_account_key(user: UserId, currency: CurrencyId) -> u64 {

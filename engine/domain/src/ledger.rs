@@ -150,6 +150,7 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         | Event::RoundStatusChanged { .. }
         | Event::RoundDrawn { .. }
         | Event::PartnerRefundRemembered { .. }
+        | Event::PartnerRefundRememberedFor { .. }
         | Event::PartnerTransactionRecorded { .. }
         | Event::RedPacketGrabbed { account: None, .. }
         | Event::TopologySet(_)

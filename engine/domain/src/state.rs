@@ -7,7 +7,7 @@
 
 use crate::command::{DrawResult, GameDef, PacketKind, Settings, Topology, Transfer};
 use crate::event::{BetAccepted, Event, RedPacketSent};
-use crate::ids::{hash_account_key, hash_user};
+use crate::ids::{hash_account_key, hash_scoped, hash_user};
 use crate::ids::{
     AccountNo, BetId, Code, CurrencyId, ExtId, GameNo, PacketNo, RoundNo, SelectionId, Timestamp, UserId,
 };
@@ -297,9 +297,11 @@ pub struct State {
     pub(crate) packets: Chunked<RedPacket>,
     pub(crate) transfers: Chunked<TransferRecord>,
     pub(crate) excluded_until: BTreeMap<UserId, Timestamp>,
-    /// Bookmaker bet ids refunded before they were seen.
-    pub(crate) partner_refunded: BTreeMap<ExtId, ()>,
-    pub(crate) partner_transactions: BTreeMap<ExtId, BetId>,
+    /// Bookmaker bet ids refunded before they were seen, per player ([`ANY_PLAYER`] for
+    /// refunds journaled before ids were per player).
+    pub(crate) partner_refunded: BTreeMap<(UserId, ExtId), ()>,
+    /// Bookmaker recalculations' transaction ids, per player.
+    pub(crate) partner_transactions: BTreeMap<(UserId, ExtId), BetId>,
     /// This shard's place and its links to the other shards; `None` outside a runtime.
     pub(crate) topology: Option<Topology>,
     pub(crate) links: Vec<Link>,
@@ -308,6 +310,11 @@ pub struct State {
     pub(crate) idx: Indexes,
 }
 
+/// Stands for every player in [`State::partner_refunded`]: a bookmaker refund journaled before
+/// callers' ids were per player (`Event::PartnerRefundRemembered`) names no player, so it still
+/// keeps its bet id from all of them.
+pub const ANY_PLAYER: UserId = UserId(u64::MAX);
+
 /// Lookups from callers' ids to dense ids. Derived from the vectors; never serialized.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Indexes {
@@ -315,12 +322,14 @@ pub(crate) struct Indexes {
     pub account_by_user: DenseIndex,
     pub game_by_id: FxHashMap<ExtId, GameNo>,
     pub round_by_id: FxHashMap<ExtId, RoundNo>,
-    /// Round bets' order numbers → bet, compared against `bets`.
+    /// (player, round bet order number) → bet, compared against `bets` and `accounts`.
     pub bet_by_order: DenseIndex,
-    /// Bookmaker bet ids → bet, compared against `bets`.
+    /// (player, bookmaker bet id) → bet, compared against `bets` and `accounts`.
     pub bet_by_partner_id: DenseIndex,
-    pub packet_by_id: FxHashMap<ExtId, PacketNo>,
-    pub transfer_by_id: FxHashMap<ExtId, u32>,
+    /// (sender, packet id) → packet.
+    pub packet_by_id: FxHashMap<(UserId, ExtId), PacketNo>,
+    /// (player, cashier transfer id) → index in `transfers`.
+    pub transfer_by_id: FxHashMap<(UserId, ExtId), u32>,
     /// Stake per (round, account), for the per-player round limit.
     pub round_stake: RoundStakes,
     /// Each player's bets, newest first, for listing them without a scan.
@@ -402,9 +411,11 @@ impl State {
     pub fn bet(&self, id: BetId) -> &Bet {
         &self.bets[id.index()]
     }
+    /// `user`'s round bet with order number `order_no`. Callers' ids are per player: the
+    /// same order number from another player is another bet.
     #[inline]
-    pub fn bet_by_order(&self, order_no: &ExtId) -> Option<BetId> {
-        let found = self.idx.bet_by_order.get(order_no.hash64(), |i| self.bets[i as usize].order_no == *order_no);
+    pub fn bet_by_order(&self, user: UserId, order_no: &ExtId) -> Option<BetId> {
+        let found = self.idx.bet_by_order.get(hash_scoped(user, order_no), |i| self.is_bet_of(i, user, order_no));
         found.map(BetId)
     }
     /// `user`'s bets on this shard (every currency, round and bookmaker bets alike), newest
@@ -433,9 +444,15 @@ impl State {
             Some(id)
         })
     }
-    pub fn bet_by_partner_id(&self, bet: &ExtId) -> Option<BetId> {
-        let found = self.idx.bet_by_partner_id.get(bet.hash64(), |i| self.bets[i as usize].order_no == *bet);
+    /// `user`'s bookmaker bet with the bookmaker's id `bet`.
+    pub fn bet_by_partner_id(&self, user: UserId, bet: &ExtId) -> Option<BetId> {
+        let found = self.idx.bet_by_partner_id.get(hash_scoped(user, bet), |i| self.is_bet_of(i, user, bet));
         found.map(BetId)
+    }
+    #[inline]
+    fn is_bet_of(&self, i: u32, user: UserId, id: &ExtId) -> bool {
+        let b = &self.bets[i as usize];
+        b.order_no == *id && self.accounts[b.account.index()].user == user
     }
     pub fn packets(&self) -> &Chunked<RedPacket> {
         &self.packets
@@ -443,11 +460,21 @@ impl State {
     pub fn packet(&self, no: PacketNo) -> &RedPacket {
         &self.packets[no.index()]
     }
-    pub fn packet_by_id(&self, id: &ExtId) -> Option<PacketNo> {
-        self.idx.packet_by_id.get(id).copied()
+    /// The red packet `sender` sent with id `id` (packet ids are per sender).
+    pub fn packet_by_id(&self, sender: UserId, id: &ExtId) -> Option<PacketNo> {
+        self.idx.packet_by_id.get(&(sender, *id)).copied()
     }
-    pub fn transfer(&self, id: &ExtId) -> Option<&TransferRecord> {
-        self.idx.transfer_by_id.get(id).map(|&i| &self.transfers[i as usize])
+    /// `user`'s deposit or withdrawal with the cashier's transfer id `id`.
+    pub fn transfer(&self, user: UserId, id: &ExtId) -> Option<&TransferRecord> {
+        self.idx.transfer_by_id.get(&(user, *id)).map(|&i| &self.transfers[i as usize])
+    }
+    /// Whether `user` had bookmaker bet `bet` refunded before it was seen.
+    pub fn partner_refunded(&self, user: UserId, bet: &ExtId) -> bool {
+        self.partner_refunded.contains_key(&(user, *bet)) || self.partner_refunded.contains_key(&(ANY_PLAYER, *bet))
+    }
+    /// The bet `user`'s bookmaker recalculation `transaction` applied to.
+    pub fn partner_transaction(&self, user: UserId, transaction: &ExtId) -> Option<BetId> {
+        self.partner_transactions.get(&(user, *transaction)).copied()
     }
     pub fn topology(&self) -> Option<Topology> {
         self.topology
@@ -593,7 +620,8 @@ impl State {
     /// (a replay, a festival) does not grow the indexes step by step.
     pub fn reserve(&mut self, cap: Capacity) {
         let bets = &self.bets;
-        self.idx.bet_by_order.reserve(cap.bets, |i| bets[i as usize].order_no.hash64());
+        let accounts = &self.accounts;
+        self.idx.bet_by_order.reserve(cap.bets, |i| bet_key(bets, accounts, i));
         let accounts = &self.accounts;
         self.idx
             .account_by_user
@@ -650,7 +678,7 @@ impl State {
         }
         for (i, b) in self.bets.iter().enumerate() {
             let id = BetId(i as u32);
-            index_bet(&mut idx, &self.bets, id, b);
+            index_bet(&mut idx, &self.bets, &self.accounts, id, b);
             idx.bets_of_user.add(b.account, id);
             match b.round {
                 Some(round) if self.rounds[round.index()].status == RoundStatus::Betting => {
@@ -660,14 +688,14 @@ impl State {
             }
         }
         for (i, p) in self.packets.iter_mut().enumerate() {
-            idx.packet_by_id.insert(p.id, PacketNo(i as u32));
+            idx.packet_by_id.insert((self.accounts[p.sender.index()].user, p.id), PacketNo(i as u32));
             p.grab_by_user = DenseIndex::with_capacity(p.grabs.len());
             for k in 0..p.grabs.len() {
                 p.index_grab(k as u32);
             }
         }
         for (i, t) in self.transfers.iter().enumerate() {
-            idx.transfer_by_id.insert(t.id, i as u32);
+            idx.transfer_by_id.insert((self.accounts[t.account.index()].user, t.id), i as u32);
         }
         self.idx = idx;
     }
@@ -798,10 +826,16 @@ pub fn evolve(state: &mut State, event: &Event) {
             count_returned(state, *account, delta, *at);
         }
         Event::PartnerRefundRemembered { bet } => {
-            state.partner_refunded.insert(*bet, ());
+            // Journaled before ids were per player: it names no player, so it keeps the id
+            // from every player, as it did then.
+            state.partner_refunded.insert((ANY_PLAYER, *bet), ());
+        }
+        Event::PartnerRefundRememberedFor { bet, user } => {
+            state.partner_refunded.insert((*user, *bet), ());
         }
         Event::PartnerTransactionRecorded { transaction, bet } => {
-            state.partner_transactions.insert(*transaction, *bet);
+            let user = state.accounts[state.bets[bet.index()].account.index()].user;
+            state.partner_transactions.insert((user, *transaction), *bet);
         }
         Event::RedPacketSent(p) => evolve_packet_sent(state, p),
         Event::RedPacketGrabbed { packet, account, user, share, amount } => {
@@ -888,7 +922,8 @@ fn count_returned(state: &mut State, account: AccountNo, amount: Money, at: Time
 }
 
 fn record_transfer(state: &mut State, id: ExtId, kind: TransferKind, account: AccountNo, amount: Money) {
-    state.idx.transfer_by_id.insert(id, state.transfers.len() as u32);
+    let user = state.accounts[account.index()].user;
+    state.idx.transfer_by_id.insert((user, id), state.transfers.len() as u32);
     state.transfers.push(TransferRecord { id, kind, account, amount });
 }
 
@@ -930,7 +965,7 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
         placed_at: e.at,
         state: BetState::Open,
     });
-    index_bet(&mut state.idx, &state.bets, e.bet, &state.bets[e.bet.index()]);
+    index_bet(&mut state.idx, &state.bets, &state.accounts, e.bet, &state.bets[e.bet.index()]);
     state.idx.bets_of_user.add(e.account, e.bet);
 }
 
@@ -1006,13 +1041,21 @@ impl UserBets {
     }
 }
 
-/// Round bets are found by order number, bookmaker bets by the bookmaker's bet id; the two
-/// live in separate indexes so one operator's ids cannot collide with the other's.
+/// Round bets are found by (player, order number), bookmaker bets by (player, the
+/// bookmaker's bet id); the two live in separate indexes so one operator's ids cannot collide
+/// with the other's.
 #[inline]
-fn index_bet(idx: &mut Indexes, bets: &Chunked<Bet>, id: BetId, b: &Bet) {
-    let rehash = |i: u32| bets[i as usize].order_no.hash64();
+fn index_bet(idx: &mut Indexes, bets: &Chunked<Bet>, accounts: &Chunked<Account>, id: BetId, b: &Bet) {
+    let rehash = |i: u32| bet_key(bets, accounts, i);
     let index = if b.round.is_some() { &mut idx.bet_by_order } else { &mut idx.bet_by_partner_id };
-    index.insert(b.order_no.hash64(), id.0, rehash);
+    index.insert(hash_scoped(accounts[b.account.index()].user, &b.order_no), id.0, rehash);
+}
+
+/// The hash bet `i` is indexed by: its player and its caller's id.
+#[inline]
+fn bet_key(bets: &Chunked<Bet>, accounts: &Chunked<Account>, i: u32) -> u64 {
+    let b = &bets[i as usize];
+    hash_scoped(accounts[b.account.index()].user, &b.order_no)
 }
 
 fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
@@ -1022,7 +1065,8 @@ fn evolve_packet_sent(state: &mut State, e: &RedPacketSent) {
     // The pool's money may come back at expiry: it stays in the sender's exposure until grabbed.
     a.exposure += e.total;
     debug_assert!(!a.available.is_negative(), "decide checked the funds");
-    state.idx.packet_by_id.insert(e.id, e.packet);
+    let sender = a.user;
+    state.idx.packet_by_id.insert((sender, e.id), e.packet);
     state.packets.push(RedPacket {
         id: e.id,
         sender: e.account,
@@ -1113,13 +1157,13 @@ impl State {
     pub fn prefetch_lookups(&self, cmd: &crate::Command) {
         match cmd {
             crate::Command::PlaceBet(b) => {
-                self.idx.bet_by_order.prefetch(b.order_no.hash64());
+                self.idx.bet_by_order.prefetch(hash_scoped(b.user, &b.order_no));
                 if let Some(cur) = self.currency_by_code(&b.currency) {
                     self.idx.account_by_user.prefetch(hash_account_key(b.user, cur));
                 }
             }
-            crate::Command::GrabRedPacket { packet, user, .. } => {
-                if let Some(p) = self.packet_by_id(packet) {
+            crate::Command::GrabRedPacket { packet, sender, user } => {
+                if let Some(p) = self.packet_by_id(*sender, packet) {
                     let p = &self.packets[p.index()];
                     p.grab_by_user.prefetch(hash_user(*user));
                     let cur = self.accounts[p.sender.index()].currency;
@@ -1153,7 +1197,9 @@ impl State {
             Event::Deposited { account, .. } | Event::Withdrawn { account, .. } => *account,
             Event::BetAccepted(b) => {
                 let index = if b.round.is_some() { &self.idx.bet_by_order } else { &self.idx.bet_by_partner_id };
-                index.prefetch(b.order_no.hash64());
+                if let Some(a) = self.accounts.get(b.account.index()) {
+                    index.prefetch(hash_scoped(a.user, &b.order_no));
+                }
                 if let Some(stake) = self.idx.round_stake.latest.get(b.account.index()) {
                     croupier_collections::prefetch(stake);
                 }
@@ -1174,7 +1220,7 @@ impl State {
                 Some(cur) => (b.user, cur),
                 None => return,
             },
-            crate::Command::GrabRedPacket { packet, user, .. } => match self.packet_by_id(packet) {
+            crate::Command::GrabRedPacket { packet, sender, user } => match self.packet_by_id(*sender, packet) {
                 Some(p) => (*user, self.accounts[self.packets[p.index()].sender.index()].currency),
                 None => return,
             },

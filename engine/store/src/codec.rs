@@ -310,6 +310,8 @@ mod tests {
         let expire = Command::ExpireRedPacket { packet: id("p1"), sender: a };
         must(&mut e, &expire, Timestamp(t.0 + 10));
         out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        // No longer written (refunds are remembered per player since), still read.
+        out.push(Event::PartnerRefundRemembered { bet: id("b0") });
         out
     }
 

@@ -135,7 +135,10 @@ async fn a_lucky_packet_repeated_after_a_restart_is_replayed() {
     assert_eq!(after, before, "the same packet, the same grab");
     let shard = croupier_runtime::shard_of(croupier_domain::UserId(sender), srv.runtime.shards());
     let id = croupier_domain::ExtId::new("again").unwrap();
-    let kind = srv.runtime.inspect(shard, move |s| s.packet(s.packet_by_id(&id).unwrap()).kind).unwrap();
+    let kind = srv
+        .runtime
+        .inspect(shard, move |s| s.packet(s.packet_by_id(croupier_domain::UserId(sender), &id).unwrap()).kind)
+        .unwrap();
     let seed =
         croupier_gateway::Auth::new(KEY.to_vec()).lucky_seed(croupier_domain::UserId(sender), "again", "CNY", 1000, 5);
     assert_eq!(kind, croupier_domain::command::PacketKind::Lucky { seed }, "a seed any process with the key computes");

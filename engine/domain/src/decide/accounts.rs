@@ -38,7 +38,8 @@ pub(super) fn define_currency(s: &State, code: Code, exponent: u8, out: &mut Vec
     Ok(Reply::Done)
 }
 
-/// If `transfer` was seen: the first answer when the content matches, a conflict otherwise.
+/// If `user` used `transfer` before: the first answer when the content matches, a conflict
+/// otherwise. Transfer ids are per player: another player's transfer of that id is not found.
 fn replay_transfer(
     s: &State,
     transfer: &ExtId,
@@ -47,7 +48,7 @@ fn replay_transfer(
     cur: CurrencyId,
     amount: Money,
 ) -> Option<Result<Reply, Reject>> {
-    let t = s.transfer(transfer)?;
+    let t = s.transfer(user, transfer)?;
     let a = s.account(t.account);
     Some(if t.kind == kind && a.user == user && a.currency == cur && t.amount == amount {
         Ok(Reply::Transfer { account: t.account, replayed: true })

@@ -12,7 +12,7 @@ use crate::state::{RoundStatus, State};
 #[inline]
 pub(super) fn place_bet(s: &State, b: &PlaceBet, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     // Idempotency comes first: a retry after the window closed must still get its answer.
-    if let Some(bet) = s.bet_by_order(&b.order_no) {
+    if let Some(bet) = s.bet_by_order(b.user, &b.order_no) {
         return replay(s, bet, b);
     }
     if !b.stake.is_positive() {
@@ -62,8 +62,9 @@ pub(super) fn place_bet(s: &State, b: &PlaceBet, now: Timestamp, out: &mut Vec<E
     Ok(Reply::Bet { bet, state: crate::state::BetState::Open, replayed: false })
 }
 
-/// The first answer if the repeat has the same content; a conflict if the order number was
-/// used for another bet.
+/// The first answer if the repeat has the same content; a conflict if the player used the
+/// order number for another bet. Order numbers are per player: another player's bet with the
+/// same number is never found here, on any shard count.
 fn replay(s: &State, bet: BetId, b: &PlaceBet) -> Result<Reply, Reject> {
     let first = s.bet(bet);
     let a = s.account(first.account);

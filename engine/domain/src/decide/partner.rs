@@ -30,7 +30,7 @@ pub(super) fn block_funds(
 ) -> Result<Reply, Reject> {
     positive(amount)?;
     let cur = currency(s, code)?;
-    if let Some(id) = s.bet_by_partner_id(&bet) {
+    if let Some(id) = s.bet_by_partner_id(user, &bet) {
         let b = s.bet(id);
         let a = s.account(b.account);
         return if a.user == user && a.currency == cur && b.stake == amount && b.platform == partner {
@@ -39,7 +39,7 @@ pub(super) fn block_funds(
             Err(Reject::IdempotencyConflict)
         };
     }
-    if s.partner_refunded.contains_key(&bet) {
+    if s.partner_refunded(user, &bet) {
         return Err(Reject::BetRefunded);
     }
     let account = existing_account(s, user, cur)?;
@@ -92,10 +92,10 @@ fn check_resettle(s: &State, b: &Bet, delta: i128) -> Result<(), Reject> {
     bounds::house(&s.currencies()[a.currency.index()], -delta, 0, 0)
 }
 
-/// The bookmaker bet `bet` of `user`; another player's bet is not found, so a partner cannot
-/// touch one player's bet by naming another.
+/// The bookmaker bet `bet` of `user`: bet ids are per player, so another player's bet is not
+/// found and a partner cannot touch one player's bet by naming another.
 fn find(s: &State, bet: &ExtId, user: UserId) -> Result<BetId, Reject> {
-    s.bet_by_partner_id(bet).filter(|&id| s.account(s.bet(id).account).user == user).ok_or(Reject::BetNotFound)
+    s.bet_by_partner_id(user, bet).ok_or(Reject::BetNotFound)
 }
 
 pub(super) fn update_status(
@@ -133,19 +133,16 @@ pub(super) fn refund(
     now: Timestamp,
     out: &mut Vec<Event>,
 ) -> Result<Reply, Reject> {
-    let Some(id) = s.bet_by_partner_id(&bet) else {
-        // Refund before the bet: remember it so the late block is refused (seed 004: the
-        // refund must win the race, or money is held for a bet the bookmaker cancelled).
-        if s.partner_refunded.contains_key(&bet) {
+    let Some(id) = s.bet_by_partner_id(user, &bet) else {
+        // Refund before the bet: remember it so the player's late block is refused (seed 004:
+        // the refund must win the race, or money is held for a bet the bookmaker cancelled).
+        if s.partner_refunded(user, &bet) {
             return Ok(Reply::Done);
         }
-        out.push(Event::PartnerRefundRemembered { bet });
+        out.push(Event::PartnerRefundRememberedFor { bet, user });
         return Ok(Reply::Done);
     };
     let b = s.bet(id);
-    if s.account(b.account).user != user {
-        return Err(Reject::BetNotFound);
-    }
     match b.state {
         BetState::Open => update_status(s, &bet, user, PartnerBetStatus::Void, now, out),
         BetState::Settled { outcome: Outcome::Void, .. } => Ok(Reply::Bet { bet: id, state: b.state, replayed: true }),
@@ -164,7 +161,7 @@ pub(super) fn recalculate(
 ) -> Result<Reply, Reject> {
     let id = find(s, bet, user)?;
     let b = s.bet(id);
-    if let Some(&seen) = s.partner_transactions.get(&transaction) {
+    if let Some(seen) = s.partner_transaction(user, &transaction) {
         return if seen == id {
             Ok(Reply::Bet { bet: id, state: b.state, replayed: true })
         } else {

@@ -12,7 +12,7 @@ use crate::state::{PacketStatus, RedPacket, State};
 pub(super) fn send(s: &State, p: &SendRedPacket, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     positive(p.total)?;
     let cur = currency(s, &p.currency)?;
-    if let Some(no) = s.packet_by_id(&p.packet) {
+    if let Some(no) = s.packet_by_id(p.sender, &p.packet) {
         let first = s.packet(no);
         let sender = s.account(first.sender);
         let same = sender.user == p.sender
@@ -93,9 +93,10 @@ pub(super) fn grab(
     Ok(Reply::Grabbed { packet: no, share, amount, replayed: false })
 }
 
-/// The packet `id` sent by `sender`: a link with another sender's name finds nothing.
+/// The packet `id` sent by `sender` (packet ids are per sender): a link with another
+/// sender's name finds nothing, or that sender's own packet of the same id.
 fn find(s: &State, id: &ExtId, sender: UserId) -> Result<PacketNo, Reject> {
-    s.packet_by_id(id).filter(|&no| s.account(s.packet(no).sender).user == sender).ok_or(Reject::PacketNotFound)
+    s.packet_by_id(sender, id).ok_or(Reject::PacketNotFound)
 }
 
 pub(super) fn expire(

@@ -65,7 +65,10 @@ fn a_seed_000_round_from_start_to_end() {
     must(&mut e, &bet("o2", 2, "r1", PLAYER, 1_000), at(2));
     must(&mut e, &bet("o3", 3, "r1", TIE, 500), at(3));
     assert_eq!(available(&e, 1), Money(10_000 - 333));
-    assert_eq!(e.state().account(e.state().bet(e.state().bet_by_order(&id("o1")).unwrap()).account).held, Money(333));
+    assert_eq!(
+        e.state().account(e.state().bet(e.state().bet_by_order(UserId(1), &id("o1")).unwrap()).account).held,
+        Money(333)
+    );
 
     for (cmd, status) in [
         (Command::GameStop { round: id("r1") }, RoundStatus::Stopped),
@@ -148,8 +151,11 @@ fn repeated_orders_replay_and_reused_order_numbers_conflict() {
         other => panic!("{other:?}"),
     }
     assert_eq!(available(&e, 1), Money(99_500));
-    assert_eq!(e.execute(&bet("o1", 2, "r1", BANKER, 500), at(2)), Err(Reject::IdempotencyConflict));
     assert_eq!(e.execute(&bet("o1", 1, "r1", BANKER, 600), at(2)), Err(Reject::IdempotencyConflict));
+    // Order numbers are per player (on every shard count): another player's "o1" is their own bet.
+    assert!(matches!(e.execute(&bet("o1", 2, "r1", BANKER, 500), at(2)), Ok(Reply::Bet { replayed: false, .. })));
+    assert_eq!(available(&e, 2), Money(99_500));
+    assert_eq!(e.execute(&bet("o1", 2, "r1", PLAYER, 500), at(3)), Err(Reject::IdempotencyConflict));
 }
 
 #[test]
@@ -341,7 +347,10 @@ fn the_bookmaker_flows_of_seed_004() {
     let someone_else =
         Command::UpdateBetStatus { bet: id("abcde12345"), user: UserId(1), status: PartnerBetStatus::Lost };
     assert_eq!(e.execute(&someone_else, T0), Err(Reject::BetNotFound));
-    assert_eq!(e.execute(&Command::Refund { bet: id("abcde12345"), user: UserId(1) }, T0), Err(Reject::BetNotFound));
+    // Bet ids are per player: for player 1 this id is unknown, so the refund is remembered for
+    // player 1 only, and player 67890's bet is untouched.
+    assert_eq!(e.execute(&Command::Refund { bet: id("abcde12345"), user: UserId(1) }, T0), Ok(Reply::Done));
+    assert_eq!(e.execute(&block("abcde12345", 1, 100), T0), Err(Reject::BetRefunded));
     assert_books_balance(&e);
 }
 

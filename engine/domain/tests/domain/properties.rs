@@ -667,7 +667,7 @@ fn random_histories_reach_every_kind_of_event() {
         "bet_accepted",
         "bet_settled",
         "bet_resettled",
-        "partner_refund_remembered",
+        "partner_refund_remembered_for",
         "partner_transaction_recorded",
         "red_packet_sent",
         "red_packet_grabbed",
