@@ -72,29 +72,16 @@ pub fn measured_loop<F: FnMut(u64) -> bool>(ops: u64, obs: &mut dyn Observer, mu
         }
         i = end;
         if i & (PROGRESS_EVERY - 1) == 0 && i < ops {
-            let a0 = obs.allocations();
-            obs.progress(i);
-            if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
-                progress_allocs += a1 - a0;
-            }
+            progress_allocs += report_progress(obs, i);
             // The stretch across a progress report is not the engine's time.
             batch_start = None;
         }
     }
     let end = Instant::now();
-    let allocs_after = obs.allocations();
     if let Some(b) = batch_start {
         worst_batch = worst_batch.max(end.duration_since(b));
     }
-    obs.progress(ops);
-    LoopStats {
-        ops,
-        accepted,
-        elapsed: end.duration_since(start),
-        latency_ns: hist,
-        worst_batch,
-        allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a - progress_allocs),
-    }
+    finish(obs, ops, accepted, start, end, hist, worst_batch, allocs_before, progress_allocs)
 }
 
 /// Runs `batch(start, len)` over `0..ops` in batches of `len` (the last may be shorter);
@@ -125,21 +112,44 @@ pub fn measured_batches<F: FnMut(u64, usize) -> u64>(
         let before = i;
         i += len;
         if i / PROGRESS_EVERY != before / PROGRESS_EVERY && i < ops {
-            let a0 = obs.allocations();
-            obs.progress(i);
-            if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
-                progress_allocs += a1 - a0;
-            }
+            progress_allocs += report_progress(obs, i);
         }
     }
     let end = Instant::now();
+    finish(obs, ops, accepted, start, end, hist, worst_batch, allocs_before, progress_allocs)
+}
+
+/// Tells the observer that `done` operations ran; the allocations the telling made.
+fn report_progress(obs: &mut dyn Observer, done: u64) -> u64 {
+    let a0 = obs.allocations();
+    obs.progress(done);
+    match (a0, obs.allocations()) {
+        (Some(a0), Some(a1)) => a1 - a0,
+        _ => 0,
+    }
+}
+
+/// The end of a measured loop that ran from `start` to `end`: counts the allocations since
+/// `allocs_before` (less the observer's own, `progress_allocs`), reports the last progress.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    obs: &mut dyn Observer,
+    ops: u64,
+    accepted: u64,
+    start: Instant,
+    end: Instant,
+    latency_ns: Histogram<u64>,
+    worst_batch: Duration,
+    allocs_before: Option<u64>,
+    progress_allocs: u64,
+) -> LoopStats {
     let allocs_after = obs.allocations();
     obs.progress(ops);
     LoopStats {
         ops,
         accepted,
         elapsed: end.duration_since(start),
-        latency_ns: hist,
+        latency_ns,
         worst_batch,
         allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a - progress_allocs),
     }

@@ -80,25 +80,6 @@ pub enum Fact {
     Flag(bool),
 }
 
-impl BaselineReport {
-    pub fn seconds(&self) -> f64 {
-        self.elapsed.as_secs_f64()
-    }
-
-    pub fn ops_per_sec(&self) -> f64 {
-        measure::rate(self.ops, self.seconds())
-    }
-
-    /// The latency at `quantile` (0.5, 0.99, ...), in microseconds.
-    pub fn latency_us(&self, quantile: f64) -> f64 {
-        measure::quantile_us(&self.latency_ns, quantile)
-    }
-
-    pub fn max_latency_us(&self) -> f64 {
-        measure::max_us(&self.latency_ns)
-    }
-}
-
 /// A namespace no other run (or parallel test) uses: `croupier_bl_<tag>_<pid>_<nanos>`,
 /// lower case, valid unquoted as a PostgreSQL identifier.
 pub fn unique_namespace(tag: &str) -> String {
