@@ -154,8 +154,8 @@ pub(crate) fn run(cfg: &BetsConfig, obs: &mut dyn Observer) -> Result<Report, Er
 mod tests {
     use super::*;
     use crate::setup::STAKE_STEP;
-    use crate::{measure, LatencySampling, Measured};
     use crate::Quiet;
+    use crate::{measure, LatencySampling, Measured};
 
     #[test]
     fn small_run_accepts_every_bet_and_keeps_invariants() {

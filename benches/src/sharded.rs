@@ -400,17 +400,22 @@ fn open_round(rt: &Runtime, round: ExtId) -> Result<(), Error> {
     call(rt, start, "open the round").map(|_| ())
 }
 
-/// The default settings and funded players, and the round `bench-round` open.
-fn configure_with_round(rt: &Runtime, cfg: &ShardedConfig, obs: &mut dyn Observer) -> Result<ExtId, Error> {
+/// The default settings, funded players and the round `bench-round` open (the setup, which
+/// ended at the `Instant` returned), then, in `phase`, `cfg.ops` bets on that round from the
+/// producers: their tally and time.
+fn bets_on_a_round(
+    rt: &Runtime,
+    cfg: &ShardedConfig,
+    obs: &mut dyn Observer,
+    phase: Phase,
+) -> Result<(ExtId, Instant, Tally, Duration), Error> {
     configure(rt, cfg, Settings::default(), obs)?;
     let round = testkit::id("bench-round");
     open_round(rt, round)?;
-    Ok(round)
-}
-
-/// `cfg.ops` bets on `round` from the producers.
-fn place_bets(rt: &Runtime, cfg: &ShardedConfig, obs: &mut dyn Observer, round: ExtId) -> (Tally, Duration) {
-    drive_all(rt, cfg, cfg.ops, obs, |i| bet(cfg.seed, i, cfg.accounts.max(1), round))
+    let ready = Instant::now();
+    obs.phase(phase, cfg.ops);
+    let (tally, elapsed) = drive_all(rt, cfg, cfg.ops, obs, |i| bet(cfg.seed, i, cfg.accounts.max(1), round));
+    Ok((round, ready, tally, elapsed))
 }
 
 fn run_bets(
@@ -419,10 +424,8 @@ fn run_bets(
     obs: &mut dyn Observer,
     setup_started: Instant,
 ) -> Result<(Report, Extra), Error> {
-    let round = configure_with_round(rt, cfg, obs)?;
-    let setup = setup_started.elapsed();
-    obs.phase(Phase::Measure, cfg.ops);
-    let (tally, elapsed) = place_bets(rt, cfg, obs, round);
+    let (_, ready, tally, elapsed) = bets_on_a_round(rt, cfg, obs, Phase::Measure)?;
+    let setup = ready.duration_since(setup_started);
     let extra = Extra { busy: tally.busy, rounds: 0, wait_transfers: false, loop_end: Instant::now(), check: None };
     if tally.rejected > 0 {
         return Err(Error::Verification(format!("{} bets were refused", tally.rejected)));
@@ -436,9 +439,7 @@ fn run_settle(
     obs: &mut dyn Observer,
     setup_started: Instant,
 ) -> Result<(Report, Extra), Error> {
-    let round = configure_with_round(rt, cfg, obs)?;
-    obs.phase(Phase::Setup, cfg.ops);
-    let (placed, _) = place_bets(rt, cfg, obs, round);
+    let (round, _, placed, _) = bets_on_a_round(rt, cfg, obs, Phase::Setup)?;
     if placed.rejected > 0 {
         return Err(Error::Verification(format!("{} of the round's bets were refused", placed.rejected)));
     }

@@ -106,6 +106,24 @@ pub fn check_namespace(ns: &str) -> Result<(), Error> {
 }
 
 /// The client runtime: one worker per core, like the load generator of any service here.
+/// A run's `outcome`, after removing what it made (`cleanup`) unless it is to `keep` it; also
+/// after a failure, whose error then stands. A clean-up that fails after a success fails the run.
+async fn cleaned_up<T, E>(
+    outcome: Result<T, Error>,
+    keep: bool,
+    cleanup: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<T, Error>
+where
+    Error: From<E>,
+{
+    if !keep {
+        if let (Ok(_), Err(e)) = (&outcome, cleanup.await) {
+            return Err(e.into());
+        }
+    }
+    outcome
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build()?)

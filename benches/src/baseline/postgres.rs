@@ -164,13 +164,9 @@ pub fn run(cfg: &PgBetsConfig, obs: &mut dyn Observer) -> Result<BaselineReport,
         obs.phase(Phase::Setup, 0);
         sqlx::raw_sql(&schema_ddl(&schema)).execute(&mut admin).await?;
         let outcome = measure(cfg, &schema, &mut admin, setup_started, obs).await;
-        if !cfg.keep {
-            let dropped = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut admin).await;
-            if let (Ok(_), Err(e)) = (&outcome, dropped) {
-                return Err(e.into());
-            }
-        }
-        outcome
+        let drop_schema = format!("DROP SCHEMA {schema} CASCADE");
+        super::cleaned_up(outcome, cfg.keep, async { sqlx::raw_sql(&drop_schema).execute(&mut admin).await.map(drop) })
+            .await
     })
 }
 

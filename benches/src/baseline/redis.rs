@@ -161,13 +161,10 @@ pub fn run(cfg: &RedisGrabConfig, obs: &mut dyn Observer) -> Result<BaselineRepo
         let setup_started = Instant::now();
         let mut admin = connect(&client, &cfg.url).await?;
         let outcome = measure(cfg, &client, &mut admin, &keys, &namespace, setup_started, obs).await;
-        if !cfg.keep {
-            let removed: Result<i64, _> = ::redis::cmd("UNLINK").arg(&keys.all()[..]).query_async(&mut admin).await;
-            if let (Ok(_), Err(e)) = (&outcome, removed) {
-                return Err(e.into());
-            }
-        }
-        outcome
+        super::cleaned_up(outcome, cfg.keep, async {
+            ::redis::cmd("UNLINK").arg(&keys.all()[..]).query_async::<i64>(&mut admin).await.map(drop)
+        })
+        .await
     })
 }
 
