@@ -17,7 +17,7 @@ use croupier_domain::ids::{Code, ExtId, Timestamp};
 use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
 use croupier_domain::testkit;
-use croupier_domain::{Command, Engine, Reject, Reply};
+use croupier_domain::{Command, Engine, Reply};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,21 +115,7 @@ impl BetsWorkload {
     }
 }
 
-impl Workload for BetsWorkload {
-    #[inline]
-    fn command(&mut self, n: u64) -> (Command, Timestamp) {
-        self.bet(n)
-    }
-
-    #[inline]
-    fn accepted(reply: &Result<Reply, Reject>) -> bool {
-        matches!(reply, Ok(Reply::Bet { replayed: false, .. }))
-    }
-
-    fn parts(&mut self) -> (&mut Engine, &mut Vec<(Timestamp, Command)>) {
-        (&mut self.engine, &mut self.batch)
-    }
-}
+workload::impl_workload!(BetsWorkload, bet, Reply::Bet { replayed: false, .. });
 
 pub(crate) fn run(cfg: &BetsConfig, obs: &mut dyn Observer) -> Result<Report, Error> {
     setup::check_count("ops", cfg.ops, 1)?;

@@ -18,7 +18,7 @@ use crate::{verify_state, Error, Observer, Report, Scenario};
 use croupier_domain::ids::{ExtId, Timestamp, UserId};
 use croupier_domain::state::{Capacity, PacketStatus};
 use croupier_domain::testkit;
-use croupier_domain::{Command, Engine, Money, Reject, Reply};
+use croupier_domain::{Command, Engine, Money, Reply};
 use std::time::Instant;
 
 /// What each pre-existing grabber account holds before the grab.
@@ -156,21 +156,7 @@ impl GrabWorkload {
     }
 }
 
-impl Workload for GrabWorkload {
-    #[inline]
-    fn command(&mut self, n: u64) -> (Command, Timestamp) {
-        self.grab(n)
-    }
-
-    #[inline]
-    fn accepted(reply: &Result<Reply, Reject>) -> bool {
-        matches!(reply, Ok(Reply::Grabbed { replayed: false, .. }))
-    }
-
-    fn parts(&mut self) -> (&mut Engine, &mut Vec<(Timestamp, Command)>) {
-        (&mut self.engine, &mut self.batch)
-    }
-}
+workload::impl_workload!(GrabWorkload, grab, Reply::Grabbed { replayed: false, .. });
 
 pub(crate) fn run(cfg: &GrabConfig, obs: &mut dyn Observer) -> Result<Report, Error> {
     let setup_start = Instant::now();

@@ -48,6 +48,29 @@ pub trait Workload {
     }
 }
 
+/// [`Workload`] for a workload type with the fields `engine` and `batch` whose method
+/// `$command(n)` makes the `n`-th command, accepted when it answers `$accepted`.
+macro_rules! impl_workload {
+    ($workload:ty, $command:ident, $accepted:pat) => {
+        impl $crate::workload::Workload for $workload {
+            #[inline]
+            fn command(&mut self, n: u64) -> (Command, Timestamp) {
+                self.$command(n)
+            }
+
+            #[inline]
+            fn accepted(reply: &Result<Reply, croupier_domain::Reject>) -> bool {
+                matches!(reply, Ok($accepted))
+            }
+
+            fn parts(&mut self) -> (&mut Engine, &mut Vec<(Timestamp, Command)>) {
+                (&mut self.engine, &mut self.batch)
+            }
+        }
+    };
+}
+pub(crate) use impl_workload;
+
 /// The measured loop over `ops` commands of `w`: one at a time when `batch <= 1`, else in
 /// batches of `batch`.
 pub(crate) fn measure<W: Workload>(

@@ -71,6 +71,35 @@ pub struct BaselineReport {
     pub facts: Vec<(&'static str, Fact)>,
 }
 
+impl BaselineReport {
+    /// The report of a run of `scenario` whose clients counted into `tally` over
+    /// `elapsed` after `setup`, `(connections, pipeline)`, in `(namespace, kept)`; its server
+    /// and scenario facts are the caller's to add.
+    pub(crate) fn of_run(
+        scenario: &'static str,
+        tally: Tally,
+        (elapsed, setup): (Duration, Duration),
+        (connections, pipeline): (usize, usize),
+        (namespace, kept): (&str, bool),
+    ) -> Self {
+        BaselineReport {
+            scenario,
+            ops: tally.accepted + tally.rejected,
+            accepted: tally.accepted,
+            rejected: tally.rejected,
+            elapsed,
+            latency_ns: tally.latency_ns,
+            connections,
+            pipeline,
+            setup,
+            namespace: namespace.to_string(),
+            kept,
+            server: Vec::new(),
+            facts: Vec::new(),
+        }
+    }
+}
+
 /// A scenario fact, typed so that a report prints money as money.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fact {

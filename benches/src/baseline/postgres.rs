@@ -228,21 +228,11 @@ async fn measure(
     .await?;
     obs.phase(Phase::Verify, 0);
     verify(admin, schema, cfg, tally.accepted).await?;
-    Ok(BaselineReport {
-        scenario: "pg-bets",
-        ops: tally.accepted + tally.rejected,
-        accepted: tally.accepted,
-        rejected: tally.rejected,
-        elapsed,
-        latency_ns: tally.latency_ns,
-        connections: cfg.connections,
-        pipeline: 1,
-        setup,
-        namespace: schema.to_string(),
-        kept: cfg.keep,
-        server,
-        facts: vec![("users", Fact::Count(cfg.users)), ("funds", Fact::Amount(cfg.funds))],
-    })
+    let run = (schema, cfg.keep);
+    let mut report = BaselineReport::of_run("pg-bets", tally, (elapsed, setup), (cfg.connections, 1), run);
+    report.server = server;
+    report.facts = vec![("users", Fact::Count(cfg.users)), ("funds", Fact::Amount(cfg.funds))];
+    Ok(report)
 }
 
 /// One bet, one transaction. `false`: refused for lack of funds (rolled back).

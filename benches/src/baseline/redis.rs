@@ -228,26 +228,16 @@ async fn measure(
     obs.phase(Phase::Verify, 0);
     verify(admin, keys, total, tally.accepted).await?;
     let emptied: i64 = ::redis::cmd("LLEN").arg(&keys.shares).query_async(admin).await?;
-    Ok(BaselineReport {
-        scenario: "redis-grab",
-        ops: tally.accepted + tally.rejected,
-        accepted: tally.accepted,
-        rejected: tally.rejected,
-        elapsed,
-        latency_ns: tally.latency_ns,
-        connections: cfg.connections,
-        pipeline: cfg.pipeline,
-        setup,
-        namespace: namespace.to_string(),
-        kept: cfg.keep,
-        server,
-        facts: vec![
-            ("shares", Fact::Count(cfg.shares)),
-            ("packet_total", Fact::Amount(Money(total as i64))),
-            ("users", Fact::Count(cfg.users.unwrap_or(0))),
-            ("emptied", Fact::Flag(emptied == 0)),
-        ],
-    })
+    let clients = (cfg.connections, cfg.pipeline);
+    let mut report = BaselineReport::of_run("redis-grab", tally, (elapsed, setup), clients, (namespace, cfg.keep));
+    report.server = server;
+    report.facts = vec![
+        ("shares", Fact::Count(cfg.shares)),
+        ("packet_total", Fact::Amount(Money(total as i64))),
+        ("users", Fact::Count(cfg.users.unwrap_or(0))),
+        ("emptied", Fact::Flag(emptied == 0)),
+    ];
+    Ok(report)
 }
 
 /// Pre-splits the packet into shares (1 to 199 minor units each, seeded) and pushes them;
