@@ -11,14 +11,13 @@
 
 use crate::setup::{self, MAX_DRAWN_STAKE};
 use crate::workload::{self, Workload};
-use crate::{verify_state, Error, Observer, Report, Scenario};
+use crate::{Error, Observer, Report, Scenario};
 use croupier_domain::command::Settings;
 use croupier_domain::ids::{Code, ExtId, Timestamp};
 use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
 use croupier_domain::testkit;
 use croupier_domain::{Command, Engine, Reply};
-use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BetsConfig {
@@ -119,21 +118,14 @@ workload::impl_workload!(BetsWorkload, bet, Reply::Bet { replayed: false, .. });
 
 pub(crate) fn run(cfg: &BetsConfig, obs: &mut dyn Observer) -> Result<Report, Error> {
     setup::check_count("ops", cfg.ops, 1)?;
-    let setup_start = Instant::now();
-    let mut w = BetsWorkload::prepare(cfg.accounts, cfg.ops, cfg.seed, obs)?;
-    let setup = setup_start.elapsed();
-    let measured = workload::measure(&mut w, cfg.ops, cfg.batch, obs);
-    let engine = w.into_engine();
-    let state = engine.state();
-    if state.bets().len() as u64 != measured.0.accepted {
-        return Err(Error::Verification(format!(
-            "{} bets accepted but the state holds {}",
-            measured.0.accepted,
-            state.bets().len()
-        )));
-    }
-    let digest = verify_state(&engine, obs)?;
-    Ok(workload::report(Scenario::EngineBets, measured, setup, &engine, digest))
+    let prepare = |obs: &mut dyn Observer| BetsWorkload::prepare(cfg.accounts, cfg.ops, cfg.seed, obs);
+    workload::run(Scenario::EngineBets, (cfg.ops, cfg.batch), obs, prepare, |w, stats| {
+        let held = w.engine().state().bets().len() as u64;
+        if held != stats.accepted {
+            return Err(Error::Verification(format!("{} bets accepted but the state holds {held}", stats.accepted)));
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -14,12 +14,11 @@
 
 use crate::setup::{self, MEAN_SHARE, PACKET_SENDER as SENDER, STRIDE, T0};
 use crate::workload::{self, Workload};
-use crate::{verify_state, Error, Observer, Report, Scenario};
+use crate::{Error, Observer, Report, Scenario};
 use croupier_domain::ids::{ExtId, Timestamp, UserId};
 use croupier_domain::state::{Capacity, PacketStatus};
 use croupier_domain::testkit;
 use croupier_domain::{Command, Engine, Money, Reply};
-use std::time::Instant;
 
 /// What each pre-existing grabber account holds before the grab.
 const OPENING_DEPOSIT: i64 = 10_000;
@@ -159,14 +158,8 @@ impl GrabWorkload {
 workload::impl_workload!(GrabWorkload, grab, Reply::Grabbed { replayed: false, .. });
 
 pub(crate) fn run(cfg: &GrabConfig, obs: &mut dyn Observer) -> Result<Report, Error> {
-    let setup_start = Instant::now();
-    let mut w = GrabWorkload::prepare(cfg, obs)?;
-    let setup = setup_start.elapsed();
-    let measured = workload::measure(&mut w, cfg.grabs, cfg.batch, obs);
-    w.verify()?;
-    let engine = w.into_engine();
-    let digest = verify_state(&engine, obs)?;
-    Ok(workload::report(Scenario::EngineGrab, measured, setup, &engine, digest))
+    let prepare = |obs: &mut dyn Observer| GrabWorkload::prepare(cfg, obs);
+    workload::run(Scenario::EngineGrab, (cfg.grabs, cfg.batch), obs, prepare, |w, _| w.verify())
 }
 
 #[cfg(test)]

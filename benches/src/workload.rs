@@ -3,10 +3,10 @@
 //! through `Engine::execute_batch`, the measured loop over it, and the report it ends with.
 
 use crate::measure::{self, LoopStats};
-use crate::{setup, LatencySampling, Observer, Report, Scenario};
+use crate::{setup, verify_state, Error, LatencySampling, Observer, Report, Scenario};
 use croupier_domain::ids::Timestamp;
 use croupier_domain::{Command, Engine, Reject, Reply};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An engine and the generator of the commands run on it.
 pub trait Workload {
@@ -71,32 +71,40 @@ macro_rules! impl_workload {
 }
 pub(crate) use impl_workload;
 
-/// The measured loop over `ops` commands of `w`: one at a time when `batch <= 1`, else in
-/// batches of `batch`.
-pub(crate) fn measure<W: Workload>(
-    w: &mut W,
-    ops: u64,
-    batch: usize,
+/// A per-operation engine scenario: `prepare` (timed as the setup), the measured loop over
+/// `ops` commands (one at a time when `batch <= 1`, else in batches of `batch`), the
+/// scenario's own `check` of the workload after it, then the state's checks, digest and report.
+pub(crate) fn run<W: Workload>(
+    scenario: Scenario,
+    (ops, batch): (u64, usize),
     obs: &mut dyn Observer,
-) -> (LoopStats, LatencySampling) {
+    prepare: impl FnOnce(&mut dyn Observer) -> Result<W, Error>,
+    check: impl FnOnce(&mut W, &LoopStats) -> Result<(), Error>,
+) -> Result<Report, Error> {
+    let setup_start = Instant::now();
+    let mut w = prepare(obs)?;
+    let setup = setup_start.elapsed();
     w.reserve_batch(batch);
-    if batch <= 1 {
+    let measured = if batch <= 1 {
         (measure::measured_loop(ops, obs, |i| w.run_one(i)), LatencySampling::EveryNth(measure::SAMPLE_EVERY))
     } else {
         let stats = measure::measured_batches(ops, batch, obs, |start, len| w.run_batch(start, len));
         (stats, LatencySampling::Batched(batch as u64))
-    }
+    };
+    check(&mut w, &measured.0)?;
+    finish(scenario, measured, setup, w.parts().0, obs)
 }
 
-/// The report of a per-operation engine scenario, once its state is checked (`digest`).
-pub(crate) fn report(
+/// The end of a per-operation engine scenario: its state's checks and digest, then its report.
+fn finish(
     scenario: Scenario,
     (stats, sampling): (LoopStats, LatencySampling),
     setup: Duration,
     engine: &Engine,
-    digest: [u8; 32],
-) -> Report {
-    Report {
+    obs: &mut dyn Observer,
+) -> Result<Report, Error> {
+    let digest = verify_state(engine, obs)?;
+    Ok(Report {
         scenario,
         ops: stats.ops,
         accepted: stats.accepted,
@@ -110,5 +118,5 @@ pub(crate) fn report(
         setup,
         accounts: engine.state().accounts().len() as u64,
         digest,
-    }
+    })
 }
