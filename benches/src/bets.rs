@@ -10,14 +10,14 @@
 //! 100.00, all from a seeded SplitMix64. Building the command is part of each timed operation.
 
 use crate::setup::{self, MAX_DRAWN_STAKE};
-use crate::{measure, verify_state, Error, LatencySampling, Observer, Report, Scenario};
+use crate::workload::{self, Workload};
+use crate::{Error, Observer, Report, Scenario};
 use croupier_domain::command::Settings;
 use croupier_domain::ids::{Code, ExtId, Timestamp};
 use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
 use croupier_domain::testkit;
 use croupier_domain::{Command, Engine, Reply};
-use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BetsConfig {
@@ -93,29 +93,7 @@ impl BetsWorkload {
     /// Places the `n`-th bet; true if it was accepted as a new bet.
     #[inline]
     pub fn place(&mut self, n: u64) -> bool {
-        let (cmd, now) = self.bet(n);
-        matches!(self.engine.execute(&cmd, now), Ok(Reply::Bet { replayed: false, .. }))
-    }
-
-    /// Sizes the batch buffer, so that [`BetsWorkload::place_batch`] allocates nothing.
-    pub fn reserve_batch(&mut self, len: usize) {
-        self.batch.reserve(len);
-    }
-
-    /// Places bets `start..start + len` through `Engine::execute_batch`; how many were
-    /// accepted as new bets.
-    #[inline]
-    pub fn place_batch(&mut self, start: u64, len: usize) -> u64 {
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.clear();
-        for n in start..start + len as u64 {
-            let (cmd, now) = self.bet(n);
-            batch.push((now, cmd));
-        }
-        let accepted =
-            setup::count_batch(&mut self.engine, &batch, |r| matches!(r, Ok(Reply::Bet { replayed: false, .. })));
-        self.batch = batch;
-        accepted
+        self.run_one(n)
     }
 
     pub fn engine(&self) -> &Engine {
@@ -136,42 +114,17 @@ impl BetsWorkload {
     }
 }
 
+workload::impl_workload!(BetsWorkload, bet, Reply::Bet { replayed: false, .. });
+
 pub(crate) fn run(cfg: &BetsConfig, obs: &mut dyn Observer) -> Result<Report, Error> {
     setup::check_count("ops", cfg.ops, 1)?;
-    let setup_start = Instant::now();
-    let mut w = BetsWorkload::prepare(cfg.accounts, cfg.ops, cfg.seed, obs)?;
-    let setup = setup_start.elapsed();
-    w.reserve_batch(cfg.batch);
-    let (stats, sampling) = if cfg.batch <= 1 {
-        (measure::measured_loop(cfg.ops, obs, |i| w.place(i)), LatencySampling::EveryNth(measure::SAMPLE_EVERY))
-    } else {
-        let stats = measure::measured_batches(cfg.ops, cfg.batch, obs, |start, len| w.place_batch(start, len));
-        (stats, LatencySampling::Batched(cfg.batch as u64))
-    };
-    let engine = w.into_engine();
-    let state = engine.state();
-    if state.bets().len() as u64 != stats.accepted {
-        return Err(Error::Verification(format!(
-            "{} bets accepted but the state holds {}",
-            stats.accepted,
-            state.bets().len()
-        )));
-    }
-    let digest = verify_state(&engine, obs)?;
-    Ok(Report {
-        scenario: Scenario::EngineBets,
-        ops: stats.ops,
-        accepted: stats.accepted,
-        rejected: stats.ops - stats.accepted,
-        elapsed: stats.elapsed,
-        latency_ns: stats.latency_ns,
-        sampling,
-        worst_batch: Some(stats.worst_batch),
-        allocations: stats.allocations,
-        settle: None,
-        setup,
-        accounts: engine.state().accounts().len() as u64,
-        digest,
+    let prepare = |obs: &mut dyn Observer| BetsWorkload::prepare(cfg.accounts, cfg.ops, cfg.seed, obs);
+    workload::run(Scenario::EngineBets, (cfg.ops, cfg.batch), obs, prepare, |w, stats| {
+        let held = w.engine().state().bets().len() as u64;
+        if held != stats.accepted {
+            return Err(Error::Verification(format!("{} bets accepted but the state holds {held}", stats.accepted)));
+        }
+        Ok(())
     })
 }
 
@@ -180,6 +133,7 @@ mod tests {
     use super::*;
     use crate::setup::STAKE_STEP;
     use crate::Quiet;
+    use crate::{measure, LatencySampling, Measured};
 
     #[test]
     fn small_run_accepts_every_bet_and_keeps_invariants() {

@@ -374,18 +374,6 @@ pub struct FsyncReport {
 
 impl FsyncReport {
     pub const DEFAULT_OPS: u64 = 2_000;
-
-    pub fn ops_per_sec(&self) -> f64 {
-        measure::rate(self.ops, self.elapsed.as_secs_f64())
-    }
-
-    pub fn latency_us(&self, quantile: f64) -> f64 {
-        measure::quantile_us(&self.latency_ns, quantile)
-    }
-
-    pub fn max_latency_us(&self) -> f64 {
-        measure::max_us(&self.latency_ns)
-    }
 }
 
 /// The `fsync` scenario: `ops` times, write 4 KiB at offset 0 of a file in `data_dir` and
@@ -438,6 +426,7 @@ pub fn run_fsync(data_dir: &Path, ops: u64, obs: &mut dyn Observer) -> Result<Fs
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Measured;
     use crate::Quiet;
     use croupier_domain::State;
     use croupier_store::RestoreReport;

@@ -12,23 +12,16 @@
 //! Afterwards every grabber's account must exist and hold exactly its opening deposit plus
 //! the share it was given, and the shares must sum to the packet's total.
 
-use crate::setup::{self, T0};
-use crate::{measure, verify_state, Error, LatencySampling, Observer, Report, Scenario};
-use croupier_domain::command::{PacketKind, SendRedPacket, Settings};
+use crate::setup::{self, MEAN_SHARE, PACKET_SENDER as SENDER, STRIDE, T0};
+use crate::workload::{self, Workload};
+use crate::{Error, Observer, Report, Scenario};
 use croupier_domain::ids::{ExtId, Timestamp, UserId};
 use croupier_domain::state::{Capacity, PacketStatus};
 use croupier_domain::testkit;
 use croupier_domain::{Command, Engine, Money, Reply};
-use std::time::Instant;
 
-/// What each share is worth on average, in minor units.
-const MEAN_SHARE: i64 = 100;
 /// What each pre-existing grabber account holds before the grab.
 const OPENING_DEPOSIT: i64 = 10_000;
-/// A prime above `u32::MAX`: coprime with any number of grabs, so `i * STRIDE mod grabs` visits
-/// every grabber exactly once.
-const STRIDE: u64 = 4_294_967_311;
-const SENDER: UserId = UserId(0);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GrabConfig {
@@ -73,10 +66,7 @@ impl GrabWorkload {
         setup::check_count("accounts", cfg.accounts, 0)?;
         setup::check_count("accounts plus grabs", cfg.accounts + cfg.grabs + 1, 1)?;
         setup::announce_setup(obs, cfg.accounts);
-        let settings = Settings {
-            max_packet_shares: Settings::default().max_packet_shares.max(cfg.grabs as u32),
-            ..Settings::default()
-        };
+        let settings = setup::packet_settings(cfg.grabs as u32);
         let mut engine = setup::configured_engine(
             Capacity { accounts: (cfg.accounts.max(cfg.grabs) + 1) as usize, bets: 0 },
             settings,
@@ -87,15 +77,7 @@ impl GrabWorkload {
         setup::step(&mut engine, &fund_sender, T0, || "fund the sender".into())?;
         setup::fund_users(&mut engine, cfg.accounts, OPENING_DEPOSIT, obs)?;
         let packet = testkit::id("bench-packet");
-        let send = Command::SendRedPacket(SendRedPacket {
-            packet,
-            sender: SENDER,
-            currency: setup::currency(),
-            total,
-            shares: cfg.grabs as u32,
-            kind: PacketKind::Lucky { seed: cfg.seed },
-            ttl_ms: None,
-        });
+        let send = setup::lucky_packet(packet, SENDER, total, cfg.grabs as u32, cfg.seed);
         setup::step(&mut engine, &send, T0, || "send the packet".into())?;
         Ok(GrabWorkload {
             engine,
@@ -124,29 +106,7 @@ impl GrabWorkload {
     /// Runs the next grab; true if it gave out a new share.
     #[inline]
     pub fn take(&mut self, n: u64) -> bool {
-        let (cmd, now) = self.grab(n);
-        matches!(self.engine.execute(&cmd, now), Ok(Reply::Grabbed { replayed: false, .. }))
-    }
-
-    /// Sizes the batch buffer, so that [`GrabWorkload::take_batch`] allocates nothing.
-    pub fn reserve_batch(&mut self, len: usize) {
-        self.batch.reserve(len);
-    }
-
-    /// Runs the next `len` grabs (`start` counts grabs from 0) through `Engine::execute_batch`;
-    /// how many gave out a new share.
-    #[inline]
-    pub fn take_batch(&mut self, start: u64, len: usize) -> u64 {
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.clear();
-        for n in start..start + len as u64 {
-            let (cmd, now) = self.grab(n);
-            batch.push((now, cmd));
-        }
-        let taken =
-            setup::count_batch(&mut self.engine, &batch, |r| matches!(r, Ok(Reply::Grabbed { replayed: false, .. })));
-        self.batch = batch;
-        taken
+        self.run_one(n)
     }
 
     pub fn engine(&self) -> &Engine {
@@ -196,35 +156,11 @@ impl GrabWorkload {
     }
 }
 
+workload::impl_workload!(GrabWorkload, grab, Reply::Grabbed { replayed: false, .. });
+
 pub(crate) fn run(cfg: &GrabConfig, obs: &mut dyn Observer) -> Result<Report, Error> {
-    let setup_start = Instant::now();
-    let mut w = GrabWorkload::prepare(cfg, obs)?;
-    let setup = setup_start.elapsed();
-    w.reserve_batch(cfg.batch);
-    let (stats, sampling) = if cfg.batch <= 1 {
-        (measure::measured_loop(cfg.grabs, obs, |i| w.take(i)), LatencySampling::EveryNth(measure::SAMPLE_EVERY))
-    } else {
-        let stats = measure::measured_batches(cfg.grabs, cfg.batch, obs, |start, len| w.take_batch(start, len));
-        (stats, LatencySampling::Batched(cfg.batch as u64))
-    };
-    w.verify()?;
-    let engine = w.into_engine();
-    let digest = verify_state(&engine, obs)?;
-    Ok(Report {
-        scenario: Scenario::EngineGrab,
-        ops: stats.ops,
-        accepted: stats.accepted,
-        rejected: stats.ops - stats.accepted,
-        elapsed: stats.elapsed,
-        latency_ns: stats.latency_ns,
-        sampling,
-        worst_batch: Some(stats.worst_batch),
-        allocations: stats.allocations,
-        settle: None,
-        setup,
-        accounts: engine.state().accounts().len() as u64,
-        digest,
-    })
+    let prepare = |obs: &mut dyn Observer| GrabWorkload::prepare(cfg, obs);
+    workload::run(Scenario::EngineGrab, (cfg.grabs, cfg.batch), obs, prepare, |w, _| w.verify())
 }
 
 #[cfg(test)]

@@ -31,11 +31,13 @@ pub mod measure;
 pub mod settle;
 mod setup;
 pub mod sharded;
+pub mod workload;
 
 pub use bets::{BetsConfig, BetsWorkload};
 pub use durable::{DurableBetsConfig, DurableBetsReport, FsyncReport};
 pub use grab::{GrabConfig, GrabWorkload};
 pub use settle::{SettleConfig, SettleWorkload};
+pub use workload::Workload;
 
 use croupier_domain::{Engine, Reject};
 use hdrhistogram::Histogram;
@@ -195,24 +197,54 @@ pub struct Report {
     pub digest: [u8; 32],
 }
 
-impl Report {
-    pub fn seconds(&self) -> f64 {
-        self.elapsed.as_secs_f64()
+/// What every report measured (engine, sharded, baseline, fsync): operations over the wall
+/// time of the measured loop, and their latencies. The standard report keys come from here.
+pub trait Measured {
+    fn ops(&self) -> u64;
+    fn elapsed(&self) -> Duration;
+    /// Latency in nanoseconds.
+    fn latency_ns(&self) -> &Histogram<u64>;
+
+    fn seconds(&self) -> f64 {
+        self.elapsed().as_secs_f64()
     }
 
-    pub fn ops_per_sec(&self) -> f64 {
-        measure::rate(self.ops, self.seconds())
+    fn ops_per_sec(&self) -> f64 {
+        measure::rate(self.ops(), self.seconds())
     }
 
     /// The latency at `quantile` (0.5, 0.99, ...), in microseconds.
-    pub fn latency_us(&self, quantile: f64) -> f64 {
-        measure::quantile_us(&self.latency_ns, quantile)
+    fn latency_us(&self, quantile: f64) -> f64 {
+        measure::quantile_us(self.latency_ns(), quantile)
     }
 
-    pub fn max_latency_us(&self) -> f64 {
-        measure::max_us(&self.latency_ns)
+    fn max_latency_us(&self) -> f64 {
+        measure::max_us(self.latency_ns())
     }
+}
 
+/// [`Measured`] for a report with the fields `ops`, `elapsed` and `latency_ns`.
+macro_rules! measured {
+    ($($report:ty),*) => {$(
+        impl $crate::Measured for $report {
+            fn ops(&self) -> u64 {
+                self.ops
+            }
+
+            fn elapsed(&self) -> std::time::Duration {
+                self.elapsed
+            }
+
+            fn latency_ns(&self) -> &hdrhistogram::Histogram<u64> {
+                &self.latency_ns
+            }
+        }
+    )*};
+}
+
+measured!(Report, baseline::BaselineReport, durable::FsyncReport);
+
+impl Report {
     pub fn allocations_per_op(&self) -> Option<f64> {
         self.allocations.map(|a| if self.ops == 0 { 0.0 } else { a as f64 / self.ops as f64 })
     }

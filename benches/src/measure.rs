@@ -49,52 +49,33 @@ pub struct LoopStats {
 /// Runs `op(i)` for `i` in `0..ops`; `op` answers whether the operation was accepted.
 #[inline(never)]
 pub fn measured_loop<F: FnMut(u64) -> bool>(ops: u64, obs: &mut dyn Observer, mut op: F) -> LoopStats {
-    let mut hist = latency_histogram();
-    let mut accepted = 0u64;
-    let mut worst_batch = Duration::ZERO;
-    let mut progress_allocs = 0u64;
-    obs.phase(Phase::Measure, ops);
-    let allocs_before = obs.allocations();
-    let start = Instant::now();
+    let mut m = Measuring::start(ops, obs);
     let mut batch_start: Option<Instant> = None;
     let mut i = 0u64;
     while i < ops {
         let t = Instant::now();
         if let Some(b) = batch_start {
-            worst_batch = worst_batch.max(t.duration_since(b));
+            m.worst_batch = m.worst_batch.max(t.duration_since(b));
         }
         batch_start = Some(t);
-        accepted += op(i) as u64;
-        hist.saturating_record((t.elapsed().as_nanos() as u64).max(1));
+        m.accepted += op(i) as u64;
+        m.hist.saturating_record((t.elapsed().as_nanos() as u64).max(1));
         let end = (i + SAMPLE_EVERY).min(ops);
         for j in i + 1..end {
-            accepted += op(j) as u64;
+            m.accepted += op(j) as u64;
         }
         i = end;
         if i & (PROGRESS_EVERY - 1) == 0 && i < ops {
-            let a0 = obs.allocations();
-            obs.progress(i);
-            if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
-                progress_allocs += a1 - a0;
-            }
+            m.report_progress(obs, i);
             // The stretch across a progress report is not the engine's time.
             batch_start = None;
         }
     }
     let end = Instant::now();
-    let allocs_after = obs.allocations();
     if let Some(b) = batch_start {
-        worst_batch = worst_batch.max(end.duration_since(b));
+        m.worst_batch = m.worst_batch.max(end.duration_since(b));
     }
-    obs.progress(ops);
-    LoopStats {
-        ops,
-        accepted,
-        elapsed: end.duration_since(start),
-        latency_ns: hist,
-        worst_batch,
-        allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a - progress_allocs),
-    }
+    m.finish(obs, ops, end)
 }
 
 /// Runs `batch(start, len)` over `0..ops` in batches of `len` (the last may be shorter);
@@ -107,41 +88,72 @@ pub fn measured_batches<F: FnMut(u64, usize) -> u64>(
     mut batch: F,
 ) -> LoopStats {
     assert!(batch_len > 0, "batches hold at least one operation");
-    let mut hist = latency_histogram();
-    let mut accepted = 0u64;
-    let mut worst_batch = Duration::ZERO;
-    let mut progress_allocs = 0u64;
-    obs.phase(Phase::Measure, ops);
-    let allocs_before = obs.allocations();
-    let start = Instant::now();
+    let mut m = Measuring::start(ops, obs);
     let mut i = 0u64;
     while i < ops {
         let len = (ops - i).min(batch_len as u64);
         let t = Instant::now();
-        accepted += batch(i, len as usize);
+        m.accepted += batch(i, len as usize);
         let d = t.elapsed();
-        worst_batch = worst_batch.max(d);
-        hist.saturating_record_n(((d.as_nanos() as u64) / len).max(1), len);
+        m.worst_batch = m.worst_batch.max(d);
+        m.hist.saturating_record_n(((d.as_nanos() as u64) / len).max(1), len);
         let before = i;
         i += len;
         if i / PROGRESS_EVERY != before / PROGRESS_EVERY && i < ops {
-            let a0 = obs.allocations();
-            obs.progress(i);
-            if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
-                progress_allocs += a1 - a0;
-            }
+            m.report_progress(obs, i);
         }
     }
     let end = Instant::now();
-    let allocs_after = obs.allocations();
-    obs.progress(ops);
-    LoopStats {
-        ops,
-        accepted,
-        elapsed: end.duration_since(start),
-        latency_ns: hist,
-        worst_batch,
-        allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a - progress_allocs),
+    m.finish(obs, ops, end)
+}
+
+/// A measured loop under way, either kind.
+struct Measuring {
+    hist: Histogram<u64>,
+    accepted: u64,
+    worst_batch: Duration,
+    /// Allocations made by the observer's own progress reporting.
+    progress_allocs: u64,
+    allocs_before: Option<u64>,
+    start: Instant,
+}
+
+impl Measuring {
+    fn start(ops: u64, obs: &mut dyn Observer) -> Self {
+        let hist = latency_histogram();
+        obs.phase(Phase::Measure, ops);
+        let allocs_before = obs.allocations();
+        Measuring {
+            hist,
+            accepted: 0,
+            worst_batch: Duration::ZERO,
+            progress_allocs: 0,
+            allocs_before,
+            start: Instant::now(),
+        }
+    }
+
+    /// Tells the observer that `done` operations ran, not counting what the telling allocates.
+    fn report_progress(&mut self, obs: &mut dyn Observer, done: u64) {
+        let a0 = obs.allocations();
+        obs.progress(done);
+        if let (Some(a0), Some(a1)) = (a0, obs.allocations()) {
+            self.progress_allocs += a1 - a0;
+        }
+    }
+
+    /// The loop's statistics, its `ops` done at `end`.
+    fn finish(self, obs: &mut dyn Observer, ops: u64, end: Instant) -> LoopStats {
+        let allocs_after = obs.allocations();
+        obs.progress(ops);
+        LoopStats {
+            ops,
+            accepted: self.accepted,
+            elapsed: end.duration_since(self.start),
+            latency_ns: self.hist,
+            worst_batch: self.worst_batch,
+            allocations: self.allocs_before.zip(allocs_after).map(|(a, b)| b - a - self.progress_allocs),
+        }
     }
 }
 

@@ -136,3 +136,36 @@ pub(crate) fn random_bet(
         platform,
     })
 }
+
+/// The sender of the grab scenarios' packets.
+pub(crate) const PACKET_SENDER: croupier_domain::UserId = croupier_domain::UserId(0);
+/// What each share of their packets is worth on average, in minor units.
+pub(crate) const MEAN_SHARE: i64 = 100;
+/// A prime above `u32::MAX`: coprime with any number of grabs, so `i * STRIDE mod grabs`
+/// visits every grabber exactly once (spread over the shards, on the sharded runtime).
+pub(crate) const STRIDE: u64 = 4_294_967_311;
+
+/// The default settings, with room for a packet of `shares` shares.
+pub(crate) fn packet_settings(shares: u32) -> Settings {
+    Settings { max_packet_shares: shares.max(Settings::default().max_packet_shares), ..Settings::default() }
+}
+
+/// A lucky packet of `shares` shares and `total` from `sender`, drawn with `seed`, that does
+/// not expire.
+pub(crate) fn lucky_packet(
+    packet: ExtId,
+    sender: croupier_domain::UserId,
+    total: Money,
+    shares: u32,
+    seed: u64,
+) -> Command {
+    Command::SendRedPacket(croupier_domain::command::SendRedPacket {
+        packet,
+        sender,
+        currency: currency(),
+        total,
+        shares,
+        kind: croupier_domain::command::PacketKind::Lucky { seed },
+        ttl_ms: None,
+    })
+}

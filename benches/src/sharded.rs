@@ -20,9 +20,11 @@
 //! equal the share the pool gave them (exactly once). The digest is sha256 over the shards'
 //! digests in shard order.
 
-use crate::setup::{self, MAX_DRAWN_STAKE, STAKE_STEP, STAKE_STEPS, WINDOW_MS};
+use crate::setup::{
+    self, MAX_DRAWN_STAKE, MEAN_SHARE, PACKET_SENDER as SENDER, STAKE_STEP, STAKE_STEPS, STRIDE, WINDOW_MS,
+};
 use crate::{measure, Error, LatencySampling, Observer, Phase, Report, Scenario};
-use croupier_domain::command::{PacketKind, SendRedPacket, Settings};
+use croupier_domain::command::Settings;
 use croupier_domain::ids::{Code, ExtId, SelectionId, UserId};
 use croupier_domain::rng::SplitMix64;
 use croupier_domain::state::Capacity;
@@ -398,18 +400,32 @@ fn open_round(rt: &Runtime, round: ExtId) -> Result<(), Error> {
     call(rt, start, "open the round").map(|_| ())
 }
 
+/// The default settings, funded players and the round `bench-round` open (the setup, which
+/// ended at the `Instant` returned), then, in `phase`, `cfg.ops` bets on that round from the
+/// producers: their tally and time.
+fn bets_on_a_round(
+    rt: &Runtime,
+    cfg: &ShardedConfig,
+    obs: &mut dyn Observer,
+    phase: Phase,
+) -> Result<(ExtId, Instant, Tally, Duration), Error> {
+    configure(rt, cfg, Settings::default(), obs)?;
+    let round = testkit::id("bench-round");
+    open_round(rt, round)?;
+    let ready = Instant::now();
+    obs.phase(phase, cfg.ops);
+    let (tally, elapsed) = drive_all(rt, cfg, cfg.ops, obs, |i| bet(cfg.seed, i, cfg.accounts.max(1), round));
+    Ok((round, ready, tally, elapsed))
+}
+
 fn run_bets(
     rt: &Runtime,
     cfg: &ShardedConfig,
     obs: &mut dyn Observer,
     setup_started: Instant,
 ) -> Result<(Report, Extra), Error> {
-    configure(rt, cfg, Settings::default(), obs)?;
-    let round = testkit::id("bench-round");
-    open_round(rt, round)?;
-    let setup = setup_started.elapsed();
-    obs.phase(Phase::Measure, cfg.ops);
-    let (tally, elapsed) = drive_all(rt, cfg, cfg.ops, obs, |i| bet(cfg.seed, i, cfg.accounts.max(1), round));
+    let (_, ready, tally, elapsed) = bets_on_a_round(rt, cfg, obs, Phase::Measure)?;
+    let setup = ready.duration_since(setup_started);
     let extra = Extra { busy: tally.busy, rounds: 0, wait_transfers: false, loop_end: Instant::now(), check: None };
     if tally.rejected > 0 {
         return Err(Error::Verification(format!("{} bets were refused", tally.rejected)));
@@ -423,11 +439,7 @@ fn run_settle(
     obs: &mut dyn Observer,
     setup_started: Instant,
 ) -> Result<(Report, Extra), Error> {
-    configure(rt, cfg, Settings::default(), obs)?;
-    let round = testkit::id("bench-round");
-    open_round(rt, round)?;
-    obs.phase(Phase::Setup, cfg.ops);
-    let (placed, _) = drive_all(rt, cfg, cfg.ops, obs, |i| bet(cfg.seed, i, cfg.accounts.max(1), round));
+    let (round, _, placed, _) = bets_on_a_round(rt, cfg, obs, Phase::Setup)?;
     if placed.rejected > 0 {
         return Err(Error::Verification(format!("{} of the round's bets were refused", placed.rejected)));
     }
@@ -454,13 +466,6 @@ fn run_settle(
     Ok((r, Extra { busy: 0, rounds: 1, wait_transfers: false, loop_end: Instant::now(), check: None }))
 }
 
-/// The grab scenario's sender and its mean share (minor units).
-const SENDER: UserId = UserId(0);
-const MEAN_SHARE: i64 = 100;
-/// A prime above `u32::MAX`: coprime with any grab count, so `i * STRIDE mod grabs` visits
-/// every grabber once, in an order that spreads them over the shards.
-const STRIDE: u64 = 4_294_967_311;
-
 fn run_grab(
     rt: &Runtime,
     cfg: &ShardedConfig,
@@ -468,23 +473,12 @@ fn run_grab(
     setup_started: Instant,
 ) -> Result<(Report, Extra), Error> {
     let grabs = cfg.ops;
-    let settings = Settings {
-        max_packet_shares: (grabs as u32).max(Settings::default().max_packet_shares),
-        ..Settings::default()
-    };
+    let settings = setup::packet_settings(grabs as u32);
     configure(rt, &ShardedConfig { accounts: 0, ..cfg.clone() }, settings, obs)?;
     let total = Money(grabs as i64 * MEAN_SHARE);
     call(rt, testkit::deposit(SENDER.0, total.0, 0), "fund the sender")?;
     let packet = testkit::id("bench-packet");
-    let send = Command::SendRedPacket(SendRedPacket {
-        packet,
-        sender: SENDER,
-        currency: setup::currency(),
-        total,
-        shares: grabs as u32,
-        kind: PacketKind::Lucky { seed: cfg.seed },
-        ttl_ms: None,
-    });
+    let send = setup::lucky_packet(packet, SENDER, total, grabs as u32, cfg.seed);
     call(rt, send, "send the packet")?;
     let setup = setup_started.elapsed();
     obs.phase(Phase::Measure, grabs);
@@ -548,21 +542,13 @@ fn run_mixed(
     let accounts = cfg.accounts.max(MIXED_PACKETS);
     let cfg = &ShardedConfig { accounts, ..cfg.clone() };
     let shares = (cfg.ops / MIXED_PACKETS + 1).min(u32::MAX as u64 / 2) as u32;
-    let settings =
-        Settings { max_packet_shares: shares.max(Settings::default().max_packet_shares), ..Settings::default() };
+    let settings = setup::packet_settings(shares);
     configure(rt, cfg, settings, obs)?;
     for k in 0..MIXED_PACKETS {
         let sender = UserId(1 + k);
         call(rt, testkit::deposit(sender.0, shares as i64 * 2, u64::MAX - k), "fund a packet")?;
-        let send = Command::SendRedPacket(SendRedPacket {
-            packet: ExtId::numbered("mixed-packet-", k),
-            sender,
-            currency: setup::currency(),
-            total: Money(shares as i64 * 2),
-            shares,
-            kind: PacketKind::Lucky { seed: cfg.seed + k },
-            ttl_ms: None,
-        });
+        let packet = ExtId::numbered("mixed-packet-", k);
+        let send = setup::lucky_packet(packet, sender, Money(shares as i64 * 2), shares, cfg.seed + k);
         call(rt, send, "send a packet")?;
     }
     let round_no = AtomicU64::new(0);

@@ -31,11 +31,13 @@
 //! ```
 
 pub mod db;
+pub mod driver;
 pub mod lag;
 pub mod reconcile;
 pub mod rows;
 pub mod sql;
 pub mod stream;
+pub mod test_services;
 
 pub use db::Db;
 pub use lag::{status, ShardLag};

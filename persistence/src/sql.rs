@@ -2,15 +2,12 @@
 //! with each shard's position written in that same transaction.
 
 use crate::db::{Db, Fault};
-use crate::lag::{EndTracker, ShardLag};
+use crate::driver::{open_sources, Handle, Shared};
 use crate::rows::{finish_balances, map_command, Batch, ShardBook};
 use crate::ProjectError;
 use croupier_feed::{shards as shard_ids, ShardFeed};
-use croupier_store::journal_dir;
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The embedded default: `sqlite://<data>/croupier.sqlite`.
@@ -63,75 +60,15 @@ pub struct ProjectReport {
     pub positions: Vec<(u32, u64)>,
 }
 
-#[derive(Default)]
-struct Shared {
-    lag: Mutex<Vec<ShardLag>>,
-    report: Mutex<ProjectReport>,
-    errors: Mutex<Vec<String>>,
-    stop: AtomicBool,
-}
-
-/// A running projector (a tokio task).
-pub struct ProjectorHandle {
-    shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<Result<ProjectReport, ProjectError>>,
-}
-
-impl ProjectorHandle {
-    /// Reads [`lag`](Self::lag) from elsewhere (a metrics endpoint) while this handle keeps
-    /// the task; the closure stays valid after the task ends.
-    pub fn lag_source(&self) -> impl Fn() -> Vec<ShardLag> + Send + Sync + 'static {
-        let shared = self.shared.clone();
-        move || shared.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Lag per shard as of the last batch (records and seconds behind).
-    pub fn lag(&self) -> Vec<ShardLag> {
-        self.shared.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Progress so far.
-    pub fn report(&self) -> ProjectReport {
-        self.shared.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Errors met (the task ends on the first one; restart it to resume).
-    pub fn errors(&self) -> Vec<String> {
-        self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
-    }
-
-    /// Finishes the batch in progress, then stops.
-    pub async fn stop(self) -> Result<ProjectReport, ProjectError> {
-        self.shared.stop.store(true, Ordering::Release);
-        self.task.await.map_err(|e| ProjectError::Stopped(e.to_string()))?
-    }
-
-    /// Drops the task wherever it is (a crash, as far as the database can tell: an open
-    /// transaction is rolled back).
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
+/// A running SQL projector (a tokio task).
+pub type ProjectorHandle = Handle<ProjectReport>;
 
 pub struct SqlProjector;
 
 impl SqlProjector {
     /// Starts following every shard's journal of `cfg.data_dir` on the current tokio runtime.
     pub fn spawn(cfg: ProjectorConfig) -> ProjectorHandle {
-        let shared = Arc::new(Shared::default());
-        let s = shared.clone();
-        let task = tokio::spawn(async move {
-            let out = run(cfg, &s, true, |_| {}).await;
-            if let Err(e) = &out {
-                s.errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string());
-            }
-            out
-        });
-        ProjectorHandle { shared, task }
+        Handle::spawn(|shared| async move { run(cfg, &shared, true, |_| {}).await })
     }
 }
 
@@ -211,7 +148,7 @@ fn spawn_reader(
 
 async fn run(
     cfg: ProjectorConfig,
-    shared: &Shared,
+    shared: &Shared<ProjectReport>,
     follow: bool,
     mut progress: impl FnMut(&ProjectReport),
 ) -> Result<ProjectReport, ProjectError> {
@@ -223,16 +160,12 @@ async fn run(
     }
     let positions = db.positions().await?;
     let mut books: FxHashMap<u32, ShardBook> = FxHashMap::default();
-    let mut sources = Vec::new();
-    let mut ends = Vec::new();
     let mut committed: Vec<(u32, u64)> = Vec::new();
     for &shard in &shards {
-        let after = positions.get(&shard).map_or(0, |p| p.0);
         books.insert(shard, db.load_book(shard).await?);
-        sources.push(ShardFeed::open(&cfg.data_dir, shard, after));
-        ends.push(EndTracker::open(&journal_dir(&cfg.data_dir, shard), after));
-        committed.push((shard, after));
+        committed.push((shard, positions.get(&shard).map_or(0, |p| p.0)));
     }
+    let (sources, mut ends) = open_sources(&cfg.data_dir, committed.iter().copied());
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
     let reader = spawn_reader(sources, books, cfg.batch_events, cfg.idle_poll, follow, tx)
         .map_err(|e| ProjectError::Stopped(format!("cannot start the reader thread: {e}")))?;
@@ -240,14 +173,14 @@ async fn run(
     let mut report = ProjectReport { shards: shards.len() as u32, ..Default::default() };
     let mut last_lag = Instant::now() - Duration::from_secs(1);
     let out = loop {
-        if shared.stop.load(Ordering::Acquire) {
+        if shared.stopping() {
             break Ok(());
         }
         let msg = if follow {
             match tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
                 Ok(m) => m,
                 Err(_) => {
-                    update_lag(shared, &mut ends, &committed)?;
+                    shared.update_lag(&mut ends, committed.iter().copied())?;
                     last_lag = Instant::now();
                     continue;
                 }
@@ -274,10 +207,10 @@ async fn run(
         report.seconds = start.elapsed().as_secs_f64();
         report.events_per_sec = report.events as f64 / report.seconds.max(1e-9);
         report.positions = committed.clone();
-        *shared.report.lock().unwrap_or_else(|e| e.into_inner()) = report.clone();
+        shared.set_report(&report);
         progress(&report);
         if follow && (mapped.caught_up || last_lag.elapsed() >= Duration::from_millis(250)) {
-            update_lag(shared, &mut ends, &committed)?;
+            shared.update_lag(&mut ends, committed.iter().copied())?;
             last_lag = Instant::now();
         }
     };
@@ -289,22 +222,4 @@ async fn run(
     report.positions = committed;
     db.close().await;
     Ok(report)
-}
-
-fn update_lag(shared: &Shared, ends: &mut [EndTracker], committed: &[(u32, u64)]) -> Result<(), ProjectError> {
-    let mut lag = Vec::with_capacity(ends.len());
-    for (end, &(shard, position)) in ends.iter_mut().zip(committed) {
-        let journal_position = end.refresh().map_err(|source| ProjectError::Journal { shard, source })?;
-        let (records_behind, seconds_behind) = end.lag(position);
-        lag.push(ShardLag {
-            shard,
-            journal_position,
-            projected_position: position,
-            records_behind,
-            events_behind: None,
-            seconds_behind,
-        });
-    }
-    *shared.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
-    Ok(())
 }

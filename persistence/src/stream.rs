@@ -5,14 +5,11 @@
 //! `<data>/projector/stream-<stream>-shard-<n>`, written only after every message of a batch was
 //! acknowledged: a crash re-sends at most the unacknowledged tail, never skips.
 
-use crate::lag::{EndTracker, ShardLag};
+use crate::driver::{open_sources, Handle, Shared};
 use crate::ProjectError;
 use async_nats::jetstream::{self, context::Publish};
-use croupier_feed::{shards as shard_ids, ShardFeed};
-use croupier_store::journal_dir;
+use croupier_feed::shards as shard_ids;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -55,65 +52,15 @@ pub struct StreamReport {
     pub positions: Vec<(u32, u64)>,
 }
 
-#[derive(Default)]
-struct Shared {
-    lag: Mutex<Vec<ShardLag>>,
-    report: Mutex<StreamReport>,
-    errors: Mutex<Vec<String>>,
-    stop: AtomicBool,
-}
-
-pub struct StreamHandle {
-    shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<Result<StreamReport, ProjectError>>,
-}
-
-impl StreamHandle {
-    /// Reads [`lag`](Self::lag) from elsewhere (a metrics endpoint) while this handle keeps
-    /// the task; the closure stays valid after the task ends.
-    pub fn lag_source(&self) -> impl Fn() -> Vec<ShardLag> + Send + Sync + 'static {
-        let shared = self.shared.clone();
-        move || shared.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn lag(&self) -> Vec<ShardLag> {
-        self.shared.lag.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-    pub fn report(&self) -> StreamReport {
-        self.shared.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-    pub fn errors(&self) -> Vec<String> {
-        self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
-    }
-    /// Finishes the batch in progress (publish, acknowledgements, position files), then stops.
-    pub async fn stop(self) -> Result<StreamReport, ProjectError> {
-        self.shared.stop.store(true, Ordering::Release);
-        self.task.await.map_err(|e| ProjectError::Stopped(e.to_string()))?
-    }
-    /// Drops the task wherever it is (messages may be published whose position is not stored).
-    pub fn abort(self) {
-        self.task.abort();
-    }
-}
+/// A running stream projector (a tokio task).
+pub type StreamHandle = Handle<StreamReport>;
 
 pub struct StreamProjector;
 
 impl StreamProjector {
     /// Follows every shard's journal of `cfg.data_dir` on the current tokio runtime.
     pub fn spawn(cfg: StreamConfig) -> StreamHandle {
-        let shared = Arc::new(Shared::default());
-        let s = shared.clone();
-        let task = tokio::spawn(async move {
-            let out = run(cfg, &s, true).await;
-            if let Err(e) = &out {
-                s.errors.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string());
-            }
-            out
-        });
-        StreamHandle { shared, task }
+        Handle::spawn(|shared| async move { run(cfg, &shared, true).await })
     }
 
     /// Publishes everything the journals hold now, then returns.
@@ -151,7 +98,7 @@ fn nats<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ProjectError 
     move |e| ProjectError::Nats(format!("{what}: {e}"))
 }
 
-async fn run(cfg: StreamConfig, shared: &Shared, follow: bool) -> Result<StreamReport, ProjectError> {
+async fn run(cfg: StreamConfig, shared: &Shared<StreamReport>, follow: bool) -> Result<StreamReport, ProjectError> {
     let shards = shard_ids(&cfg.data_dir)?;
     let client = async_nats::connect(&cfg.nats_url).await.map_err(nats("connect"))?;
     let js = jetstream::new(client);
@@ -163,19 +110,17 @@ async fn run(cfg: StreamConfig, shared: &Shared, follow: bool) -> Result<StreamR
     })
     .await
     .map_err(nats("create stream"))?;
-    let mut sources = Vec::new();
-    let mut ends = Vec::new();
+    let mut positions = Vec::with_capacity(shards.len());
     for &shard in &shards {
-        let after = read_position(&position_file(&cfg.data_dir, &cfg.stream, shard))?;
-        sources.push(ShardFeed::open(&cfg.data_dir, shard, after));
-        ends.push(EndTracker::open(&journal_dir(&cfg.data_dir, shard), after));
+        positions.push((shard, read_position(&position_file(&cfg.data_dir, &cfg.stream, shard))?));
     }
+    let (mut sources, mut ends) = open_sources(&cfg.data_dir, positions);
     let start = Instant::now();
     let mut report = StreamReport::default();
     let per_shard = (cfg.batch_events.max(1) / shards.len().max(1) as u64).max(1);
     let mut messages: Vec<(String, String, bytes::Bytes)> = Vec::new();
     let mut acks = Vec::new();
-    while !shared.stop.load(Ordering::Acquire) {
+    while !shared.stopping() {
         let mut caught_up = true;
         let mut any = false;
         for src in sources.iter_mut() {
@@ -213,23 +158,9 @@ async fn run(cfg: StreamConfig, shared: &Shared, follow: bool) -> Result<StreamR
         }
         report.seconds = start.elapsed().as_secs_f64();
         report.positions = sources.iter().map(|s| (s.shard(), s.position())).collect();
-        *shared.report.lock().unwrap_or_else(|e| e.into_inner()) = report.clone();
+        shared.set_report(&report);
         if follow {
-            let mut lag = Vec::with_capacity(sources.len());
-            for (src, end) in sources.iter().zip(ends.iter_mut()) {
-                let shard = src.shard();
-                let journal_position = end.refresh().map_err(|source| ProjectError::Journal { shard, source })?;
-                let (records_behind, seconds_behind) = end.lag(src.position());
-                lag.push(ShardLag {
-                    shard,
-                    journal_position,
-                    projected_position: src.position(),
-                    records_behind,
-                    events_behind: None,
-                    seconds_behind,
-                });
-            }
-            *shared.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
+            shared.update_lag(&mut ends, sources.iter().map(|s| (s.shard(), s.position())))?;
         }
         if caught_up && !any {
             if !follow {

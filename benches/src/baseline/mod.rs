@@ -71,6 +71,35 @@ pub struct BaselineReport {
     pub facts: Vec<(&'static str, Fact)>,
 }
 
+impl BaselineReport {
+    /// The report of a run of `scenario` whose clients counted into `tally` over
+    /// `elapsed` after `setup`, `(connections, pipeline)`, in `(namespace, kept)`; its server
+    /// and scenario facts are the caller's to add.
+    pub(crate) fn of_run(
+        scenario: &'static str,
+        tally: Tally,
+        (elapsed, setup): (Duration, Duration),
+        (connections, pipeline): (usize, usize),
+        (namespace, kept): (&str, bool),
+    ) -> Self {
+        BaselineReport {
+            scenario,
+            ops: tally.accepted + tally.rejected,
+            accepted: tally.accepted,
+            rejected: tally.rejected,
+            elapsed,
+            latency_ns: tally.latency_ns,
+            connections,
+            pipeline,
+            setup,
+            namespace: namespace.to_string(),
+            kept,
+            server: Vec::new(),
+            facts: Vec::new(),
+        }
+    }
+}
+
 /// A scenario fact, typed so that a report prints money as money.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fact {
@@ -78,25 +107,6 @@ pub enum Fact {
     /// Minor units of the test currency (CNY, two decimals).
     Amount(croupier_domain::Money),
     Flag(bool),
-}
-
-impl BaselineReport {
-    pub fn seconds(&self) -> f64 {
-        self.elapsed.as_secs_f64()
-    }
-
-    pub fn ops_per_sec(&self) -> f64 {
-        measure::rate(self.ops, self.seconds())
-    }
-
-    /// The latency at `quantile` (0.5, 0.99, ...), in microseconds.
-    pub fn latency_us(&self, quantile: f64) -> f64 {
-        measure::quantile_us(&self.latency_ns, quantile)
-    }
-
-    pub fn max_latency_us(&self) -> f64 {
-        measure::max_us(&self.latency_ns)
-    }
 }
 
 /// A namespace no other run (or parallel test) uses: `croupier_bl_<tag>_<pid>_<nanos>`,
@@ -125,6 +135,24 @@ pub fn check_namespace(ns: &str) -> Result<(), Error> {
 }
 
 /// The client runtime: one worker per core, like the load generator of any service here.
+/// A run's `outcome`, after removing what it made (`cleanup`) unless it is to `keep` it; also
+/// after a failure, whose error then stands. A clean-up that fails after a success fails the run.
+async fn cleaned_up<T, E>(
+    outcome: Result<T, Error>,
+    keep: bool,
+    cleanup: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<T, Error>
+where
+    Error: From<E>,
+{
+    if !keep {
+        if let (Ok(_), Err(e)) = (&outcome, cleanup.await) {
+            return Err(e.into());
+        }
+    }
+    outcome
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build()?)

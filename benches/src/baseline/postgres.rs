@@ -164,13 +164,9 @@ pub fn run(cfg: &PgBetsConfig, obs: &mut dyn Observer) -> Result<BaselineReport,
         obs.phase(Phase::Setup, 0);
         sqlx::raw_sql(&schema_ddl(&schema)).execute(&mut admin).await?;
         let outcome = measure(cfg, &schema, &mut admin, setup_started, obs).await;
-        if !cfg.keep {
-            let dropped = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut admin).await;
-            if let (Ok(_), Err(e)) = (&outcome, dropped) {
-                return Err(e.into());
-            }
-        }
-        outcome
+        let drop_schema = format!("DROP SCHEMA {schema} CASCADE");
+        super::cleaned_up(outcome, cfg.keep, async { sqlx::raw_sql(&drop_schema).execute(&mut admin).await.map(drop) })
+            .await
     })
 }
 
@@ -232,21 +228,11 @@ async fn measure(
     .await?;
     obs.phase(Phase::Verify, 0);
     verify(admin, schema, cfg, tally.accepted).await?;
-    Ok(BaselineReport {
-        scenario: "pg-bets",
-        ops: tally.accepted + tally.rejected,
-        accepted: tally.accepted,
-        rejected: tally.rejected,
-        elapsed,
-        latency_ns: tally.latency_ns,
-        connections: cfg.connections,
-        pipeline: 1,
-        setup,
-        namespace: schema.to_string(),
-        kept: cfg.keep,
-        server,
-        facts: vec![("users", Fact::Count(cfg.users)), ("funds", Fact::Amount(cfg.funds))],
-    })
+    let run = (schema, cfg.keep);
+    let mut report = BaselineReport::of_run("pg-bets", tally, (elapsed, setup), (cfg.connections, 1), run);
+    report.server = server;
+    report.facts = vec![("users", Fact::Count(cfg.users)), ("funds", Fact::Amount(cfg.funds))];
+    Ok(report)
 }
 
 /// One bet, one transaction. `false`: refused for lack of funds (rolled back).

@@ -161,13 +161,10 @@ pub fn run(cfg: &RedisGrabConfig, obs: &mut dyn Observer) -> Result<BaselineRepo
         let setup_started = Instant::now();
         let mut admin = connect(&client, &cfg.url).await?;
         let outcome = measure(cfg, &client, &mut admin, &keys, &namespace, setup_started, obs).await;
-        if !cfg.keep {
-            let removed: Result<i64, _> = ::redis::cmd("UNLINK").arg(&keys.all()[..]).query_async(&mut admin).await;
-            if let (Ok(_), Err(e)) = (&outcome, removed) {
-                return Err(e.into());
-            }
-        }
-        outcome
+        super::cleaned_up(outcome, cfg.keep, async {
+            ::redis::cmd("UNLINK").arg(&keys.all()[..]).query_async::<i64>(&mut admin).await.map(drop)
+        })
+        .await
     })
 }
 
@@ -231,26 +228,16 @@ async fn measure(
     obs.phase(Phase::Verify, 0);
     verify(admin, keys, total, tally.accepted).await?;
     let emptied: i64 = ::redis::cmd("LLEN").arg(&keys.shares).query_async(admin).await?;
-    Ok(BaselineReport {
-        scenario: "redis-grab",
-        ops: tally.accepted + tally.rejected,
-        accepted: tally.accepted,
-        rejected: tally.rejected,
-        elapsed,
-        latency_ns: tally.latency_ns,
-        connections: cfg.connections,
-        pipeline: cfg.pipeline,
-        setup,
-        namespace: namespace.to_string(),
-        kept: cfg.keep,
-        server,
-        facts: vec![
-            ("shares", Fact::Count(cfg.shares)),
-            ("packet_total", Fact::Amount(Money(total as i64))),
-            ("users", Fact::Count(cfg.users.unwrap_or(0))),
-            ("emptied", Fact::Flag(emptied == 0)),
-        ],
-    })
+    let clients = (cfg.connections, cfg.pipeline);
+    let mut report = BaselineReport::of_run("redis-grab", tally, (elapsed, setup), clients, (namespace, cfg.keep));
+    report.server = server;
+    report.facts = vec![
+        ("shares", Fact::Count(cfg.shares)),
+        ("packet_total", Fact::Amount(Money(total as i64))),
+        ("users", Fact::Count(cfg.users.unwrap_or(0))),
+        ("emptied", Fact::Flag(emptied == 0)),
+    ];
+    Ok(report)
 }
 
 /// Pre-splits the packet into shares (1 to 199 minor units each, seeded) and pushes them;

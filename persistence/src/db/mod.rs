@@ -23,8 +23,8 @@ use tables::{CopyLine, Table};
 const SQLITE_SCHEMA: &str = include_str!("../../db/sqlite/0001_schema.sql");
 const PG_SCHEMA: &str = include_str!("../../db/postgres/0001_schema.sql");
 
-/// Tables a rebuild empties, children first.
-const TABLES: &[&str] = &[
+/// Tables a rebuild empties, children first; the projected ones, then `projector_position`.
+pub const TABLES: &[&str] = &[
     "events",
     "currencies",
     "accounts",
@@ -38,6 +38,12 @@ const TABLES: &[&str] = &[
     "balances",
     "projector_position",
 ];
+
+/// The tables that hold what was projected: all but `projector_position`.
+pub const PROJECTED_TABLES: &[&str] = match TABLES.split_last() {
+    Some((_, projected)) => projected,
+    None => &[],
+};
 
 fn migrator(schema: &'static str) -> Migrator {
     Migrator {

@@ -156,26 +156,14 @@ async fn dump(url: &str) -> Vec<(String, Vec<Vec<Option<String>>>)> {
     use sqlx::Row;
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
     let mut out = Vec::new();
-    for t in [
-        "events",
-        "currencies",
-        "accounts",
-        "game_round_info",
-        "orders",
-        "wallet_ledger",
-        "cash_transfers",
-        "red_packets",
-        "red_packet_grabs",
-        "shard_transfers",
-        "balances",
-    ] {
+    for t in croupier_persistence::db::PROJECTED_TABLES {
         let rows = sqlx::query(&format!("SELECT * FROM {t}")).fetch_all(&pool).await.unwrap();
         let mut text: Vec<Vec<Option<String>>> = rows
             .iter()
             .map(|r| (0..r.columns().len()).map(|i| r.try_get_unchecked::<Option<String>, _>(i).unwrap()).collect())
             .collect();
         text.sort();
-        out.push((t.to_owned(), text));
+        out.push((t.to_string(), text));
     }
     let positions =
         sqlx::query_as::<_, (i64, i64, i64)>("SELECT shard, position, events FROM projector_position ORDER BY shard")

@@ -1,7 +1,7 @@
 //! `croupier bench pg-bets` and `croupier bench redis-grab`: the designs croupier is compared
 //! with (`croupier_benches::baseline`), run against the real servers, and their reports.
 
-use crate::bench::{latency_text, row, thousands, Progress};
+use crate::bench::{latency_row, measured_json, row, thousands, write_head, Progress};
 use anyhow::{bail, Context, Result};
 use croupier_benches::baseline::{self, postgres::PgBetsConfig, redis::RedisGrabConfig, BaselineReport, Fact};
 use croupier_domain::Money;
@@ -63,17 +63,7 @@ pub const SAMPLING: &str = "every operation, from just before it was sent until 
 
 /// The standard report keys, plus the baseline's own.
 pub fn report_json(r: &BaselineReport) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "scenario": r.scenario,
-        "ops": r.ops,
-        "seconds": r.seconds(),
-        "ops_per_sec": r.ops_per_sec(),
-        "latency_us": {
-            "p50": r.latency_us(0.5),
-            "p99": r.latency_us(0.99),
-            "p999": r.latency_us(0.999),
-            "max": r.max_latency_us(),
-        },
+    let mut extra = serde_json::json!({
         "accepted": r.accepted,
         "rejected": r.rejected,
         "connections": r.connections,
@@ -84,7 +74,7 @@ pub fn report_json(r: &BaselineReport) -> serde_json::Value {
         "kept": r.kept,
         "server": r.server.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
     });
-    if let Some(obj) = v.as_object_mut() {
+    if let Some(obj) = extra.as_object_mut() {
         for (k, fact) in &r.facts {
             let value = match fact {
                 Fact::Count(n) => serde_json::json!(n),
@@ -94,7 +84,7 @@ pub fn report_json(r: &BaselineReport) -> serde_json::Value {
             obj.insert((*k).to_string(), value);
         }
     }
-    v
+    measured_json(r.scenario, r, extra)
 }
 
 fn fact_text(f: &Fact) -> String {
@@ -107,30 +97,9 @@ fn fact_text(f: &Fact) -> String {
 
 fn write_table(out: &mut dyn Write, r: &BaselineReport) -> std::io::Result<()> {
     let pipelined = if r.pipeline > 1 { format!(", {} per round trip", r.pipeline) } else { String::new() };
-    writeln!(out, "croupier bench {} (baseline, {} connections{pipelined})", r.scenario, r.connections)?;
-    row(
-        out,
-        "ops",
-        format!("{} ({} accepted, {} rejected)", thousands(r.ops), thousands(r.accepted), thousands(r.rejected)),
-    )?;
-    row(
-        out,
-        "throughput",
-        format!(
-            "{} ops/s over {:.3} s (setup {:.2} s, not timed)",
-            thousands(r.ops_per_sec().round() as u64),
-            r.seconds(),
-            r.setup.as_secs_f64()
-        ),
-    )?;
-    row(
-        out,
-        "latency (µs)",
-        format!(
-            "{}  (every operation)",
-            latency_text(r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999), r.max_latency_us())
-        ),
-    )?;
+    let title = format!("croupier bench {} (baseline, {} connections{pipelined})", r.scenario, r.connections);
+    write_head(out, &title, r, (r.accepted, r.rejected), r.setup)?;
+    latency_row(out, r, "every operation")?;
     let server: Vec<String> = r.server.iter().map(|(k, v)| format!("{k}={v}")).collect();
     row(out, "server", server.join(" "))?;
     let facts: Vec<String> = r.facts.iter().map(|(k, f)| format!("{k}={}", fact_text(f))).collect();

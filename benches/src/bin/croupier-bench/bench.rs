@@ -10,7 +10,9 @@ use croupier_benches::baseline::postgres::PgBetsConfig;
 use croupier_benches::baseline::redis::RedisGrabConfig;
 use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
 use croupier_benches::sharded::{self, ShardedConfig, ShardedReport, ShardedScenario};
-use croupier_benches::{BetsConfig, Config, GrabConfig, LatencySampling, Observer, Phase, Report, SettleConfig};
+use croupier_benches::{
+    BetsConfig, Config, GrabConfig, LatencySampling, Measured, Observer, Phase, Report, SettleConfig,
+};
 use croupier_journal::Durability;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -764,22 +766,34 @@ fn sampling_text(s: LatencySampling) -> String {
     }
 }
 
-fn latency_json(r: &Report) -> serde_json::Value {
-    serde_json::json!({
-        "p50": r.latency_us(0.5),
-        "p99": r.latency_us(0.99),
-        "p999": r.latency_us(0.999),
-        "max": r.max_latency_us(),
-    })
+/// Every report's JSON: the standard keys (`scenario`, `ops`, `seconds`, `ops_per_sec`,
+/// `latency_us` {p50, p99, p999, max}), then the report kind's own `extra` keys.
+pub(crate) fn measured_json(scenario: &str, r: &dyn Measured, extra: serde_json::Value) -> serde_json::Value {
+    let v = serde_json::json!({
+        "scenario": scenario,
+        "ops": r.ops(),
+        "seconds": r.seconds(),
+        "ops_per_sec": r.ops_per_sec(),
+        "latency_us": {
+            "p50": r.latency_us(0.5),
+            "p99": r.latency_us(0.99),
+            "p999": r.latency_us(0.999),
+            "max": r.max_latency_us(),
+        },
+    });
+    extended(v, extra)
+}
+
+/// `v` with the keys of `extra` added.
+fn extended(mut v: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
+    v
 }
 
 fn report_json(r: &Report, seed: u64) -> serde_json::Value {
-    serde_json::json!({
-        "scenario": r.scenario.name(),
-        "ops": r.ops,
-        "seconds": r.seconds(),
-        "ops_per_sec": r.ops_per_sec(),
-        "latency_us": latency_json(r),
+    let extra = serde_json::json!({
         "accepted": r.accepted,
         "rejected": r.rejected,
         "digest": r.digest_hex(),
@@ -791,11 +805,12 @@ fn report_json(r: &Report, seed: u64) -> serde_json::Value {
         "setup_seconds": r.setup.as_secs_f64(),
         "accounts": r.accounts,
         "seed": seed,
-    })
+    });
+    measured_json(r.scenario.name(), r, extra)
 }
 
 fn durable_json(r: &DurableBetsReport, seed: u64) -> serde_json::Value {
-    let mut v = report_json(&r.report, seed);
+    let v = report_json(&r.report, seed);
     let extra = serde_json::json!({
         "durability": durability_name(r.durability),
         "data_dir": r.data_dir,
@@ -809,14 +824,11 @@ fn durable_json(r: &DurableBetsReport, seed: u64) -> serde_json::Value {
         "snapshots": r.snapshots,
         "max_snapshot_stall_ms": r.max_snapshot_stall.map(|d| d.as_secs_f64() * 1_000.0),
     });
-    if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    v
+    extended(v, extra)
 }
 
 pub(crate) fn sharded_json(r: &ShardedReport, seed: u64) -> serde_json::Value {
-    let mut v = report_json(&r.report, seed);
+    let v = report_json(&r.report, seed);
     let extra = serde_json::json!({
         "shards": r.shards,
         "producers": r.producers,
@@ -829,10 +841,7 @@ pub(crate) fn sharded_json(r: &ShardedReport, seed: u64) -> serde_json::Value {
         "transfers_settled_ms": r.transfers_settled.map(|d| d.as_secs_f64() * 1_000.0),
         "rounds": r.rounds,
     });
-    if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    v
+    extended(v, extra)
 }
 
 fn write_sharded_table(out: &mut dyn Write, r: &ShardedReport, seed: u64) -> std::io::Result<()> {
@@ -867,20 +876,8 @@ fn durability_name(d: Durability) -> &'static str {
 }
 
 fn fsync_json(r: &FsyncReport) -> serde_json::Value {
-    serde_json::json!({
-        "scenario": "fsync",
-        "ops": r.ops,
-        "seconds": r.elapsed.as_secs_f64(),
-        "ops_per_sec": r.ops_per_sec(),
-        "latency_us": {
-            "p50": r.latency_us(0.5),
-            "p99": r.latency_us(0.99),
-            "p999": r.latency_us(0.999),
-            "max": r.max_latency_us(),
-        },
-        "write_bytes": durable::FSYNC_WRITE_BYTES,
-        "data_dir": r.data_dir,
-    })
+    let extra = serde_json::json!({ "write_bytes": durable::FSYNC_WRITE_BYTES, "data_dir": r.data_dir });
+    measured_json("fsync", r, extra)
 }
 
 /// 1234567 -> "1,234,567".
@@ -908,12 +905,20 @@ pub(crate) fn latency_text(p50: f64, p99: f64, p999: f64, max: f64) -> String {
     format!("p50 {p50:.3}  p99 {p99:.3}  p99.9 {p999:.3}  max {max:.3}")
 }
 
-fn write_table(out: &mut dyn Write, title: &str, r: &Report) -> std::io::Result<()> {
+/// Every report's table starts so: its title, the operations with what was accepted and
+/// refused, and the throughput.
+pub(crate) fn write_head(
+    out: &mut dyn Write,
+    title: &str,
+    r: &dyn Measured,
+    (accepted, rejected): (u64, u64),
+    setup: Duration,
+) -> std::io::Result<()> {
     writeln!(out, "{title}")?;
     row(
         out,
         "ops",
-        format!("{} ({} accepted, {} rejected)", thousands(r.ops), thousands(r.accepted), thousands(r.rejected)),
+        format!("{} ({} accepted, {} rejected)", thousands(r.ops()), thousands(accepted), thousands(rejected)),
     )?;
     row(
         out,
@@ -922,21 +927,23 @@ fn write_table(out: &mut dyn Write, title: &str, r: &Report) -> std::io::Result<
             "{} ops/s over {:.3} s (setup {:.2} s, not timed)",
             thousands(r.ops_per_sec().round() as u64),
             r.seconds(),
-            r.setup.as_secs_f64()
+            setup.as_secs_f64()
         ),
-    )?;
+    )
+}
+
+/// The latency row of every report's table; `how` says how the latencies were taken.
+pub(crate) fn latency_row(out: &mut dyn Write, r: &dyn Measured, how: &str) -> std::io::Result<()> {
+    let latency = latency_text(r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999), r.max_latency_us());
+    row(out, "latency (µs)", format!("{latency}  ({how})"))
+}
+
+fn write_table(out: &mut dyn Write, title: &str, r: &Report) -> std::io::Result<()> {
+    write_head(out, title, r, (r.accepted, r.rejected), r.setup)?;
     if let Some(settle) = r.settle {
         row(out, "settle", format!("{:.3} ms for the whole round", settle.as_secs_f64() * 1e3))?;
     }
-    row(
-        out,
-        "latency (µs)",
-        format!(
-            "{}  ({})",
-            latency_text(r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999), r.max_latency_us()),
-            sampling_text(r.sampling)
-        ),
-    )?;
+    latency_row(out, r, &sampling_text(r.sampling))?;
     if let Some(w) = r.worst_batch {
         let label = match r.sampling {
             LatencySampling::Batched(_) => "worst batch",
@@ -979,14 +986,7 @@ fn write_fsync_table(out: &mut dyn Write, r: &FsyncReport) -> std::io::Result<()
         "throughput",
         format!("{} syncs/s over {:.3} s", thousands(r.ops_per_sec().round() as u64), r.elapsed.as_secs_f64()),
     )?;
-    row(
-        out,
-        "latency (µs)",
-        format!(
-            "{}  (each write + fdatasync timed)",
-            latency_text(r.latency_us(0.5), r.latency_us(0.99), r.latency_us(0.999), r.max_latency_us())
-        ),
-    )?;
+    latency_row(out, r, "each write + fdatasync timed")?;
     Ok(())
 }
 
