@@ -180,9 +180,13 @@ mod tests {
     #[test]
     fn a_repeated_order_number_is_not_counted_as_a_new_bet() {
         let mut w = BetsWorkload::prepare(10, 10, 3, &mut Quiet).unwrap();
-        assert!(w.place(5));
-        // Same order number, different content (the generator moved on): refused.
-        assert!(!w.place(5));
+        let (cmd, now) = w.bet(5);
+        let first = w.engine_mut().execute(&cmd, now);
+        assert!(matches!(first, Ok(Reply::Bet { replayed: false, .. })), "{first:?}");
+        // The same command again (a client's retry): the first answer, replayed, not a new bet.
+        let again = w.engine_mut().execute(&cmd, now);
+        assert!(matches!(again, Ok(Reply::Bet { replayed: true, .. })), "{again:?}");
+        assert_eq!(w.engine().state().bets().len(), 1);
     }
 
     #[test]
