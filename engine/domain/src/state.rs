@@ -930,16 +930,12 @@ fn record_transfer(state: &mut State, id: ExtId, kind: TransferKind, account: Ac
 #[inline]
 fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
     assert_eq!(e.bet.index(), state.bets.len(), "bet ids are dense");
+    let won = max_return(e.round.is_some(), e.stake, e.odds);
     let a = &mut state.accounts[e.account.index()];
     debug_assert!(a.available >= e.stake, "decide checked the funds");
-    let max_return = max_return(e.round.is_some(), e.stake, e.odds);
     a.available -= e.stake;
     a.held += e.stake;
-    a.exposure += max_return;
-    let c = &mut state.currencies[a.currency.index()];
-    c.exposure += max_return;
-    c.stakes += e.stake;
-    let a = &mut state.accounts[e.account.index()];
+    a.exposure += won;
     let day = e.at.day();
     if day != a.day {
         a.day = day;
@@ -947,11 +943,14 @@ fn evolve_bet_accepted(state: &mut State, e: &BetAccepted) {
         a.returned_today = Money::ZERO;
     }
     a.staked_today = Money(a.staked_today.0.saturating_add(e.stake.0));
+    let c = &mut state.currencies[a.currency.index()];
+    c.exposure += won;
+    c.stakes += e.stake;
     if let Some(round) = e.round {
         let r = &mut state.rounds[round.index()];
         r.bets.push(e.bet);
         // The same payout as the exposure above, without computing it twice.
-        r.liability[e.selection.0 as usize] += Money(max_return.0 - e.stake.0);
+        r.liability[e.selection.0 as usize] += Money(won.0 - e.stake.0);
         state.idx.round_stake.add(round, e.account, e.stake);
     }
     state.bets.push(Bet {
