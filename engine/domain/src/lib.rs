@@ -19,6 +19,7 @@
 pub mod command;
 mod decide;
 pub mod event;
+mod evolve;
 pub mod games;
 pub mod ids;
 pub mod ledger;
@@ -32,10 +33,11 @@ pub mod topology;
 pub use command::Command;
 pub use decide::{decide, Reply, MAX_BALANCE, MAX_LEDGER};
 pub use event::Event;
+pub use evolve::evolve;
 pub use ids::{Code, ExtId, Timestamp, UserId};
 pub use money::{Money, Odds};
 pub use reject::Reject;
-pub use state::{evolve, State};
+pub use state::State;
 
 /// The red-packet share rule, exposed for tests and for `croupier fair`.
 pub use decide::share_amount;
