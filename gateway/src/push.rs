@@ -10,8 +10,9 @@
 
 use crate::amount;
 use crate::operator::{status_name, OutcomeName};
+use croupier_domain::ids::{AccountNo, PacketNo};
 use croupier_domain::{Event, ExtId, Money, UserId};
-use croupier_feed::ShardFeed;
+use croupier_feed::{Directory, ShardFeed};
 use croupier_journal::DurableWatch;
 use croupier_runtime::round_coordinator;
 use serde::Serialize;
@@ -392,56 +393,36 @@ fn backlog(missed: Vec<Missed>, topics: &[Topic]) -> Vec<Delivery> {
     out
 }
 
-/// Per shard: what the tail thread needs to name things (dense numbers → ids).
-#[derive(Default)]
-struct Names {
-    currencies: Vec<Option<u8>>,
-    /// account → (user, exponent)
-    accounts: Vec<Option<(UserId, u8)>>,
-    rounds: Vec<Option<ExtId>>,
-    /// packet → (id, sender, exponent)
-    packets: Vec<Option<(ExtId, UserId, u8)>>,
+/// An account's player and its currency's decimals, as push names them; an account the
+/// directory does not know (never, for a feed read from the journal's start) shows as user 0.
+fn named(n: &Directory, account: AccountNo) -> (UserId, u8) {
+    n.account(account).map_or((UserId(0), 0), |(user, _)| (user, n.exponent_of(account).unwrap_or(0)))
 }
 
-fn set<T: Clone>(v: &mut Vec<Option<T>>, i: usize, x: T) {
-    if v.len() <= i {
-        v.resize(i + 1, None);
-    }
-    v[i] = Some(x);
-}
-
-fn get<T: Copy>(v: &[Option<T>], i: u32) -> Option<T> {
-    v.get(i as usize).copied().flatten()
-}
-
-impl Names {
-    fn account(&self, a: u32) -> (UserId, u8) {
-        get(&self.accounts, a).unwrap_or((UserId(0), 0))
-    }
+/// A packet's id, its sender and its currency's decimals.
+fn packet_named(n: &Directory, packet: PacketNo) -> Option<(ExtId, UserId, u8)> {
+    let (id, sender) = n.packet(packet)?;
+    let (user, x) = named(n, sender);
+    Some((id, user, x))
 }
 
 /// Turns one event into messages (and learns names from it).
-fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names, out: &mut Vec<PushMsg>) {
+fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Directory, out: &mut Vec<PushMsg>) {
+    n.learn(e);
     let mut push = |t: Topic, t2: Option<Topic>, event: PushEvent| {
         out.push(PushMsg { shard, position, topics: (t, t2), event });
     };
     let coordinates = |id: &ExtId| round_coordinator(id, shards) == shard as usize;
     match e {
-        Event::CurrencyDefined { currency, exponent, .. } => set(&mut n.currencies, currency.0 as usize, *exponent),
-        Event::AccountOpened { account, user, currency } => {
-            let exp = get(&n.currencies, currency.0).unwrap_or(0);
-            set(&mut n.accounts, account.0 as usize, (*user, exp));
-        }
         Event::Deposited { account, amount, .. } => {
-            let (u, x) = n.account(account.0);
+            let (u, x) = named(n, *account);
             push(Topic::Balance(u), None, PushEvent::Deposited { amount: Amount(*amount, x) });
         }
         Event::Withdrawn { account, amount, .. } => {
-            let (u, x) = n.account(account.0);
+            let (u, x) = named(n, *account);
             push(Topic::Balance(u), None, PushEvent::Withdrawn { amount: Amount(*amount, x) });
         }
-        Event::RoundOpened { round, id, bet_start, bet_stop, .. } => {
-            set(&mut n.rounds, round.0 as usize, *id);
+        Event::RoundOpened { id, bet_start, bet_stop, .. } => {
             if coordinates(id) {
                 let ev =
                     PushEvent::RoundOpened { round_id: *id, bet_start_time: bet_start.0, bet_stop_time: bet_stop.0 };
@@ -449,7 +430,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             }
         }
         Event::RoundStatusChanged { round, status, at } => {
-            let id = get(&n.rounds, round.0);
+            let id = n.round(*round);
             if let Some(id) = id.filter(|id| coordinates(id)) {
                 let ev = PushEvent::RoundStatus {
                     round_id: id,
@@ -461,7 +442,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             }
         }
         Event::RoundDrawn { round, result, corrected, at } => {
-            let id = get(&n.rounds, round.0);
+            let id = n.round(*round);
             if let Some(id) = id.filter(|id| coordinates(id)) {
                 let outcomes = result.outcomes.iter().map(|o| OutcomeName::from(*o)).collect();
                 push(
@@ -472,12 +453,12 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             }
         }
         Event::BetAccepted(b) => {
-            let (u, x) = n.account(b.account.0);
+            let (u, x) = named(n, b.account);
             let ev = PushEvent::BetAccepted {
                 user_id: Some(u.0),
                 bet_id: b.bet.0,
                 order_no: Some(b.order_no),
-                round_id: b.round.and_then(|r| get(&n.rounds, r.0)),
+                round_id: b.round.and_then(|r| n.round(r)),
                 selection: b.selection.0,
                 amount: Amount(b.stake, x),
                 at: b.at.0,
@@ -485,7 +466,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             push(Topic::Balance(u), Some(Topic::Bets), ev);
         }
         Event::BetSettled { bet, account, stake, outcome, payout, .. } => {
-            let (u, x) = n.account(account.0);
+            let (u, x) = named(n, *account);
             let ev = PushEvent::BetSettled {
                 bet_id: bet.0,
                 outcome: (*outcome).into(),
@@ -495,7 +476,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             push(Topic::Balance(u), None, ev);
         }
         Event::BetResettled { bet, account, from, from_payout, to, to_payout, .. } => {
-            let (u, x) = n.account(account.0);
+            let (u, x) = named(n, *account);
             let ev = PushEvent::BetResettled {
                 bet_id: bet.0,
                 from: (*from).into(),
@@ -506,8 +487,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             push(Topic::Balance(u), None, ev);
         }
         Event::RedPacketSent(p) => {
-            let (u, x) = n.account(p.account.0);
-            set(&mut n.packets, p.packet.0 as usize, (p.id, u, x));
+            let (u, x) = named(n, p.account);
             let ev = PushEvent::PacketSent {
                 sender: u.0,
                 packet_id: p.id,
@@ -518,7 +498,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             push(Topic::Packet(u, p.id), Some(Topic::Balance(u)), ev);
         }
         Event::RedPacketGrabbed { packet, account, user, share, amount } => {
-            let Some((id, sender, x)) = get(&n.packets, packet.0) else { return };
+            let Some((id, sender, x)) = packet_named(n, *packet) else { return };
             let ev = PushEvent::PacketGrabbed {
                 sender: sender.0,
                 packet_id: id,
@@ -529,7 +509,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             push(Topic::Packet(sender, id), account.map(|_| Topic::Balance(*user)), ev);
         }
         Event::TransferReceived { transfer, account } => {
-            let x = n.account(account.0).1;
+            let x = named(n, *account).1;
             let croupier_domain::command::TransferSource::PacketShare { packet, share } = transfer.source;
             push(
                 Topic::Balance(transfer.user),
@@ -538,7 +518,7 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
             );
         }
         Event::RedPacketExpired { packet, account, refund } => {
-            let Some((id, sender, x)) = get(&n.packets, packet.0) else { return };
+            let Some((id, sender, x)) = packet_named(n, *packet) else { return };
             let _ = account;
             let ev = PushEvent::PacketExpired { sender: sender.0, packet_id: id, refund: Amount(*refund, x) };
             push(Topic::Packet(sender, id), Some(Topic::Balance(sender)), ev);
@@ -547,6 +527,8 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Names,
         // (a transfer is pushed once, as `share_received`, where it is credited). Named one
         // by one so that a new event is a compile error here until someone decides.
         Event::Configured(_)
+        | Event::CurrencyDefined { .. }
+        | Event::AccountOpened { .. }
         | Event::GameDefined { .. }
         | Event::LimitsSet { .. }
         | Event::SelfExcluded { .. }
@@ -610,7 +592,7 @@ fn tail(
     hub: &Hub,
     stop: &AtomicBool,
 ) {
-    let mut names = Names::default();
+    let mut names = Directory::default();
     let mut msgs = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let mut last = 0;

@@ -12,6 +12,7 @@ use croupier_domain::event::Event;
 use croupier_domain::ids::{AccountNo, CurrencyId, PacketNo};
 use croupier_domain::ledger::{self, LedgerAccount, Reason, Reference};
 use croupier_domain::state::{Outcome, RoundStatus};
+use croupier_feed::Directory;
 use rustc_hash::FxHashMap;
 
 /// `events`: every event, for downstream consumers.
@@ -258,38 +259,35 @@ impl Batch {
 /// currencies and every ledger account's balance.
 #[derive(Debug, Default, Clone)]
 pub struct ShardBook {
-    pub currencies: Vec<String>,
-    /// Per account number: (user, currency).
-    pub accounts: Vec<(u64, u32)>,
-    /// Per packet number: the sender's account.
-    pub packets: Vec<u32>,
+    /// What the shard's numbers name (currencies, accounts, packets), as every reader keeps it.
+    pub dir: Directory,
     pub balances: FxHashMap<LedgerAccount, i64>,
 }
 
 impl ShardBook {
-    fn code(&self, c: CurrencyId) -> &str {
-        self.currencies.get(c.index()).map_or("?", |s| s.as_str())
+    fn code(&self, c: CurrencyId) -> String {
+        self.dir.currency(c).map_or_else(|| "?".to_owned(), |c| c.code.as_str().to_owned())
     }
 
     fn currency_of(&self, a: AccountNo) -> CurrencyId {
-        CurrencyId(self.accounts.get(a.index()).map_or(0, |x| x.1))
+        self.dir.account(a).map_or(CurrencyId(0), |x| x.1)
     }
 
     fn user_of(&self, a: AccountNo) -> Result<i64, String> {
-        self.accounts.get(a.index()).map_or(Ok(0), |x| user_column(x.0))
+        self.dir.account(a).map_or(Ok(0), |x| user_column(x.0 .0))
     }
 
     fn currency_of_ledger(&self, a: LedgerAccount) -> CurrencyId {
         match a {
             LedgerAccount::Player(n) | LedgerAccount::Held(n) => self.currency_of(n),
             LedgerAccount::External(c) | LedgerAccount::House(c) | LedgerAccount::Transit { currency: c, .. } => c,
-            LedgerAccount::Pool(p) => self.currency_of(AccountNo(self.packets.get(p.index()).copied().unwrap_or(0))),
+            LedgerAccount::Pool(p) => self.currency_of(self.dir.packet(p).map_or(AccountNo(0), |x| x.1)),
         }
     }
 
     /// Rebuilds a ledger account from its stored columns.
     pub fn ledger_account(&self, kind: &str, reference: i64, currency: &str) -> Option<LedgerAccount> {
-        let cur = || self.currencies.iter().position(|c| c == currency).map(|i| CurrencyId(i as u32));
+        let cur = || self.dir.currency_by_code(currency);
         Some(match kind {
             "player" => LedgerAccount::Player(AccountNo(reference as u32)),
             "held" => LedgerAccount::Held(AccountNo(reference as u32)),
@@ -426,14 +424,10 @@ fn map_event(
         at,
         payload: serde_json::to_string(e).expect("events serialize to JSON"),
     });
-    // Book entries that the ledger lines of this very event need come first.
+    // Names that the rows and ledger lines of this very event need come first.
+    book.dir.learn(e);
     match e {
         Event::CurrencyDefined { currency, code, exponent } => {
-            let i = currency.index();
-            if book.currencies.len() <= i {
-                book.currencies.resize(i + 1, String::new());
-            }
-            book.currencies[i] = code.as_str().to_owned();
             b.currencies.push(CurrencyRow {
                 shard,
                 currency: currency.0,
@@ -442,29 +436,18 @@ fn map_event(
             });
         }
         Event::AccountOpened { account, user, currency } => {
-            let i = account.index();
-            if book.accounts.len() <= i {
-                book.accounts.resize(i + 1, (0, 0));
-            }
-            book.accounts[i] = (user.0, currency.0);
             b.accounts.push(AccountRow {
                 shard,
                 account_no: account.0,
                 user_id: user_column(user.0)?,
-                currency: book.code(*currency).to_owned(),
+                currency: book.code(*currency),
                 position,
             });
         }
-        Event::RedPacketSent(p) => {
-            let i = p.packet.index();
-            if book.packets.len() <= i {
-                book.packets.resize(i + 1, 0);
-            }
-            book.packets[i] = p.account.0;
-        }
         // Named one by one, so that a new event is a compile error here until someone
-        // decides whether the book must learn from it.
-        Event::Configured(_)
+        // decides whether it has a row of its own here.
+        Event::RedPacketSent(_)
+        | Event::Configured(_)
         | Event::GameDefined { .. }
         | Event::Deposited { .. }
         | Event::Withdrawn { .. }
@@ -576,7 +559,7 @@ fn map_event(
                 packet_id: p.id.as_str().to_owned(),
                 account_no: p.account.0,
                 user_id: book.user_of(p.account)?,
-                currency: book.code(book.currency_of(p.account)).to_owned(),
+                currency: book.code(book.currency_of(p.account)),
                 total: p.total.0,
                 shares: p.shares,
                 kind: match p.kind {
@@ -705,7 +688,7 @@ fn ledger_rows(book: &mut ShardBook, shard: u32, position: u64, idx: u32, e: &Ev
     let mut lines = Vec::new();
     ledger::entries(e, |a| book.currency_of(a), |entry| lines.push(entry));
     for (n, entry) in lines.into_iter().enumerate() {
-        let currency = book.code(book.currency_of_ledger(entry.from)).to_owned();
+        let currency = book.code(book.currency_of_ledger(entry.from));
         let (ref_kind, reference) = reference_cols(entry.reference);
         let reason = reason_name(entry.reason);
         let from = book.balances.entry(entry.from).or_default();
@@ -751,7 +734,7 @@ pub fn finish_balances(books: &FxHashMap<u32, ShardBook>, batch: &mut Batch) {
             shard,
             account_kind: kind,
             account_ref: r,
-            currency: book.code(book.currency_of_ledger(a)).to_owned(),
+            currency: book.code(book.currency_of_ledger(a)),
             balance: book.balances.get(&a).copied().unwrap_or(0),
         });
     }

@@ -5,8 +5,14 @@
 //! operator set aside (the skip file) are passed over as restore passes over them. A reader
 //! sees a command's events all at once, at the journal position of the command's last record.
 //!
+//! Every reader names what events number through one [`Directory`].
+//!
 //! Never writes: the journal is the outbox, and a reader only reads it from its own stored
 //! position, so a stopped or slow reader costs the shards nothing.
+
+mod directory;
+
+pub use directory::{CurrencyName, Directory};
 
 use croupier_domain::event::Event;
 use croupier_journal::{DurableWatch, JournalError, TailReader};

@@ -10,6 +10,8 @@ mod tables;
 
 use crate::rows::{Batch, RoundUpdate, ShardBook};
 use crate::ProjectError;
+use croupier_domain::ids::{AccountNo, Code, CurrencyId, ExtId, PacketNo, UserId};
+use croupier_feed::CurrencyName;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -153,15 +155,15 @@ impl Db {
         let s = shard as i64;
         let (q1, q2, q3, q4) = match self {
             Db::Sqlite(_) => (
-                "SELECT currency, code FROM currencies WHERE shard = ? ORDER BY currency",
+                "SELECT currency, code, exponent FROM currencies WHERE shard = ? ORDER BY currency",
                 "SELECT account_no, user_id, currency FROM accounts WHERE shard = ? ORDER BY account_no",
-                "SELECT packet_no, account_no FROM red_packets WHERE shard = ? ORDER BY packet_no",
+                "SELECT packet_no, account_no, packet_id FROM red_packets WHERE shard = ? ORDER BY packet_no",
                 "SELECT account_kind, account_ref, currency, balance FROM balances WHERE shard = ?",
             ),
             Db::Pg(_) => (
-                "SELECT currency::int8, code FROM currencies WHERE shard = $1 ORDER BY currency",
+                "SELECT currency::int8, code, exponent::int8 FROM currencies WHERE shard = $1 ORDER BY currency",
                 "SELECT account_no::int8, user_id, currency FROM accounts WHERE shard = $1 ORDER BY account_no",
-                "SELECT packet_no::int8, account_no::int8 FROM red_packets WHERE shard = $1 ORDER BY packet_no",
+                "SELECT packet_no::int8, account_no::int8, packet_id FROM red_packets WHERE shard = $1 ORDER BY packet_no",
                 "SELECT account_kind, account_ref, currency, balance FROM balances WHERE shard = $1",
             ),
         };
@@ -185,27 +187,34 @@ impl Db {
                 }
             };
         }
+        // Our own rows, yet read as untrusted: a damaged table must stop the projector with
+        // its name, not restore a directory that names the wrong player.
+        let bad = |what: String| ProjectError::Data(format!("shard {shard}: {what}"));
+        let number = |table: &str, n: i64| u32::try_from(n).map_err(|_| bad(format!("{table} row number {n}")));
         for r in fetch!(q1) {
-            let i = r.i64(0)? as usize;
-            book.currencies.resize(book.currencies.len().max(i + 1), String::new());
-            book.currencies[i] = r.text(1)?;
+            let i = number("currencies", r.i64(0)?)?;
+            let code = r.text(1)?;
+            let name = CurrencyName {
+                code: Code::new(&code).map_err(|e| bad(format!("currency {i} has code {code:?}: {e}")))?,
+                exponent: u8::try_from(r.i64(2)?).map_err(|_| bad(format!("currency {i} has no valid exponent")))?,
+            };
+            book.dir.set_currency(CurrencyId(i), name);
         }
-        let mut currency_ids = Vec::new();
         for r in fetch!(q2) {
-            let i = r.i64(0)? as usize;
+            let i = number("accounts", r.i64(0)?)?;
             let code = r.text(2)?;
-            let cur = book.currencies.iter().position(|c| *c == code).unwrap_or(0) as u32;
-            book.accounts.resize(book.accounts.len().max(i + 1), (0, 0));
+            let cur =
+                book.dir.currency_by_code(&code).ok_or_else(|| bad(format!("account {i} has currency {code:?}")))?;
             // Written by `rows::user_column`, never negative; checked rather than cast back.
-            let user = u64::try_from(r.i64(1)?)
-                .map_err(|_| ProjectError::Data(format!("accounts row {i} of shard {shard} has a negative user_id")))?;
-            book.accounts[i] = (user, cur);
-            currency_ids.push(cur);
+            let user = u64::try_from(r.i64(1)?).map_err(|_| bad(format!("account {i} has a negative user_id")))?;
+            book.dir.set_account(AccountNo(i), UserId(user), cur);
         }
         for r in fetch!(q3) {
-            let i = r.i64(0)? as usize;
-            book.packets.resize(book.packets.len().max(i + 1), 0);
-            book.packets[i] = r.i64(1)? as u32;
+            let i = number("red_packets", r.i64(0)?)?;
+            let sender = number("red_packets account", r.i64(1)?)?;
+            let id = r.text(2)?;
+            let id = ExtId::new(&id).map_err(|e| bad(format!("packet {i} has id {id:?}: {e}")))?;
+            book.dir.set_packet(PacketNo(i), id, AccountNo(sender));
         }
         for r in fetch!(q4) {
             let (kind, reference, currency) = (r.text(0)?, r.i64(1)?, r.text(2)?);
