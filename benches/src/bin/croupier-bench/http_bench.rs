@@ -283,7 +283,8 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
     }
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     if let Some(path) = &cfg.wrk_setup {
-        let text = std::iter::once(round.as_str()).chain(tokens.iter().map(String::as_str)).collect::<Vec<_>>().join("\n");
+        let text =
+            std::iter::once(round.as_str()).chain(tokens.iter().map(String::as_str)).collect::<Vec<_>>().join("\n");
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
         return Ok(HttpBetsReport {
             target: String::new(),
