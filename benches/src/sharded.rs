@@ -144,6 +144,11 @@ impl Tally {
     }
 }
 
+/// Empty passes over the slots a producer yields through before it sleeps on one.
+const IDLE_YIELDS: u32 = 8;
+/// Longest such sleep: a submission refused as busy is retried after it.
+const IDLE_WAIT: Duration = Duration::from_millis(1);
+
 /// Sends commands `next(i)` for `i` in `range` (stepping by `step`) through `window` slots,
 /// timing each from submit to answer. `done` counts answered commands for the progress bar.
 fn drive(
@@ -158,6 +163,7 @@ fn drive(
     let mut tally = Tally::new();
     let mut ops = ops.peekable();
     let mut in_flight = 0usize;
+    let mut idle_passes = 0u32;
     loop {
         let mut progressed = false;
         for (slot, sent) in slots.iter().zip(sent_at.iter_mut()) {
@@ -189,9 +195,20 @@ fn drive(
         if in_flight == 0 && ops.peek().is_none() {
             return tally;
         }
-        if !progressed {
+        if progressed {
+            idle_passes = 0;
+        } else if idle_passes < IDLE_YIELDS {
             // Two cores run producers and shards alike: give the shards the CPU.
+            idle_passes += 1;
             std::thread::yield_now();
+        } else {
+            // Still nothing: sleep on the oldest command in flight rather than spin. A
+            // spinning producer takes the cores the shard and journal threads need, and on a
+            // loaded machine turned a sync's wait into seconds.
+            let oldest = sent_at.iter().enumerate().filter_map(|(i, s)| s.map(|at| (at, i))).min();
+            if let Some((_, i)) = oldest {
+                slots[i].wait_ready(IDLE_WAIT);
+            }
         }
     }
 }

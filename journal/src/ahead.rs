@@ -1,5 +1,6 @@
 //! Work done ahead of the writer on a background thread: making the pages after the write
-//! position writable, and preparing the next segment file.
+//! position writable, and preparing the next segment file (zero-filled for `Fsync`, see
+//! [`crate::segment::Make`]).
 //!
 //! The first write to a page of a fresh segment costs a fault that zeroes the page (about a
 //! fifth of a shard thread's time under load when done inline), and creating a 64 MiB segment
@@ -9,7 +10,7 @@
 //! correctness: a request that cannot be queued (the thread is behind) is dropped, and the
 //! writer faults pages in or creates the segment itself, slower but equally correct.
 
-use crate::segment::{self, PreparedSegment};
+use crate::segment::{self, Make, PreparedSegment};
 use memmap2::MmapRaw;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -25,8 +26,8 @@ enum Request {
     /// Make `[start, end)` of `map` writable. The `Arc` keeps the mapping alive even if the
     /// writer rolls to the next segment meanwhile.
     Populate { map: Arc<MmapRaw>, start: usize, end: usize },
-    /// Create `<tag>.seg.tmp` of `size` bytes in `dir`.
-    Prepare { dir: PathBuf, tag: String, size: u64 },
+    /// Create `<tag>.seg.tmp` of `size` bytes in `dir`, made as `make` says.
+    Prepare { dir: PathBuf, tag: String, size: u64, make: Make },
 }
 
 /// Handle to the background thread.
@@ -53,8 +54,8 @@ impl Ahead {
     }
 
     /// Queues the creation of the next segment's file; false if it could not be queued.
-    pub(crate) fn prepare(&self, dir: PathBuf, tag: String, size: u64) -> bool {
-        self.send(Request::Prepare { dir, tag, size })
+    pub(crate) fn prepare(&self, dir: PathBuf, tag: String, size: u64, make: Make) -> bool {
+        self.send(Request::Prepare { dir, tag, size, make })
     }
 
     /// The prepared segment, if one is ready.
@@ -92,10 +93,10 @@ fn serve(rx: Receiver<Request>, ready: SyncSender<PreparedSegment>) {
     while let Ok(r) = rx.recv() {
         match r {
             Request::Populate { map, start, end } => populate(&map, start, end),
-            Request::Prepare { dir, tag, size } => {
+            Request::Prepare { dir, tag, size, make } => {
                 // A failure here (disk full, say) is not reported: the writer's own attempt at
                 // rollover will meet it and report it where it can be handled.
-                if let Ok(p) = segment::prepare_segment(&dir, &tag, size) {
+                if let Ok(p) = segment::prepare_segment(&dir, &tag, size, make) {
                     populate(p.map(), 0, FIRST_WINDOW.min(p.len()));
                     if let Err(e) = ready.try_send(p) {
                         let (TrySendError::Full(p) | TrySendError::Disconnected(p)) = e;

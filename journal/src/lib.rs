@@ -4,11 +4,15 @@
 //! from 1. It exists so a shard can answer a caller only once the caller's records are safe,
 //! and so that a restart, an audit or a projector can read them back exactly.
 //!
-//! - [`Journal`]: the single writer. `append` copies into the mapped segment (no allocation, no
-//!   hashing); `commit` ends a batch with a seal carrying the sha256 hash chain; in
-//!   [`Durability::Fsync`] mode a flusher thread msyncs groups of commits and advances the
-//!   [`DurableWatch`]. `open` recovers: a torn tail is cut and reported, anything else that is
-//!   damaged is an error naming the segment file and byte offset.
+//! - [`Journal`]: the single writer. `append` copies into the segment's memory (no allocation,
+//!   no hashing, no system call); `commit` ends a batch with a seal carrying the sha256 hash
+//!   chain. In [`Durability::Process`] mode that memory is the segment file mapped shared, so a
+//!   commit is durable against a crash of the process at once. In [`Durability::Fsync`] mode it
+//!   is anonymous memory, and a flusher thread writes each group of commits to the file with
+//!   direct I/O and `O_DSYNC` (group commit that follows the disk: the next sync starts as soon
+//!   as the previous one ends) and advances the [`DurableWatch`]. `open` recovers: a torn tail
+//!   is cut and reported, anything else that is damaged is an error naming the segment file and
+//!   byte offset.
 //! - [`JournalReader`]: zero-copy replay from read-only mappings.
 //! - [`TailReader`]: follows a live journal, returning only sealed, chain-checked records.
 //! - [`verify`]: full audit of framing, checksums and the hash chain.

@@ -3,13 +3,13 @@
 
 use crate::ahead::{self, Ahead};
 use crate::error::{JournalError, Result};
-use crate::flusher::Flusher;
+use crate::flusher::{Flusher, Target};
 use crate::format::{
     chain_next, encode_frame, frame_len, ChainValue, FrameKind, SegmentHeader, CHAIN_LEN, FRAME_HEADER, HEADER_LEN,
     MAX_LEN_FIELD, SEAL_FRAME_LEN,
 };
 use crate::scan::{SegmentScan, Walk};
-use crate::segment::{self, WritableSegment};
+use crate::segment::{self, Make, WritableSegment};
 use crate::watch::DurableWatch;
 use memmap2::MmapRaw;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -31,7 +31,7 @@ pub const MIN_SEGMENT_BYTES: u64 = 4096;
 pub enum Durability {
     /// In the mapped pages: survives the process being killed, not a power loss.
     Process,
-    /// Synced to storage by the group-commit flusher: survives a power loss.
+    /// Written and synced to storage by the group-commit flusher: survives a power loss.
     Fsync,
 }
 
@@ -54,20 +54,22 @@ pub struct JournalConfig {
     pub segment_bytes: u64,
     /// Durability a commit must reach before `durable_seq` covers it.
     pub durability: Durability,
-    /// In `Fsync` mode, how long the flusher gathers commits before syncing.
+    /// In `Fsync` mode, how long the flusher holds the first commit of a group back to gather
+    /// more. Zero (the default): a sync starts as soon as the previous one ends, with
+    /// everything committed meanwhile, so groups follow the disk's speed.
     pub fsync_interval: Duration,
-    /// In `Fsync` mode, sync as soon as this many records are pending.
+    /// In `Fsync` mode with an interval, sync at once when this many records are pending.
     pub fsync_max_records: usize,
 }
 
 impl JournalConfig {
-    /// Defaults: 64 MiB segments, `Fsync`, 1 ms interval, groups of up to 1024 records.
+    /// Defaults: 64 MiB segments, `Fsync`, no gathering interval (see `fsync_interval`).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         JournalConfig {
             dir: dir.into(),
             segment_bytes: 64 << 20,
             durability: Durability::Fsync,
-            fsync_interval: Duration::from_millis(1),
+            fsync_interval: Duration::ZERO,
             fsync_max_records: 1024,
         }
     }
@@ -125,7 +127,9 @@ pub struct OpenReport {
     pub removed_temp_files: usize,
 }
 
-/// The active segment, written through a raw mapping shared with the flusher (which only msyncs).
+/// The active segment. `Process`: written through a shared mapping of its file. `Fsync`:
+/// written into anonymous memory that the flusher writes to the file from (it only reads
+/// committed bytes, which the writer never changes again).
 struct Active {
     path: PathBuf,
     header: SegmentHeader,
@@ -142,8 +146,23 @@ impl Active {
         Active { path, header, map: Arc::new(map), len, prefaulted: 0, _file: file }
     }
 
-    fn from_writable(w: WritableSegment) -> Self {
-        Active::new(w.path, w.header, w.map, w.file)
+    fn from_writable(w: WritableSegment) -> (Self, Option<PathBuf>) {
+        (Active::new(w.path, w.header, w.map, w.file), w.tmp)
+    }
+
+    /// What the flusher needs to write this segment: its memory, its file, its name.
+    fn target(&self, tmp: Option<PathBuf>, dir: &Path) -> std::io::Result<Target> {
+        Target::new(Arc::clone(&self.map), self._file.try_clone()?, self.path.clone(), tmp, dir.to_path_buf())
+    }
+
+    /// Moves the first `end` bytes of a mapped segment into anonymous memory, for `Fsync`
+    /// (recovery maps the last segment's file to scan and repair it).
+    fn into_buffered(self, end: usize) -> Result<Self> {
+        let buf = segment::anonymous(self.len, &self.path)?;
+        // SAFETY: both mappings are `len` bytes long, `end <= len`, and neither is shared with
+        // another thread yet.
+        unsafe { std::ptr::copy_nonoverlapping(self.map.as_ptr(), buf.as_mut_ptr(), end) };
+        Ok(Active::new(self.path, self.header, buf, self._file))
     }
 
     /// Whether the writer, about to need bytes up to `need`, should arrange more writable pages:
@@ -174,7 +193,7 @@ impl Active {
     fn bytes(&self, start: usize, end: usize) -> &[u8] {
         assert!(start <= end && end <= self.len, "range inside the mapping");
         // SAFETY: in bounds (asserted); this process is the only writer (directory lock) and
-        // `&self` excludes concurrent `bytes_mut`; the flusher thread only msyncs.
+        // `&self` excludes concurrent `bytes_mut`; the flusher thread only reads committed bytes.
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(start), end - start) }
     }
 
@@ -223,13 +242,20 @@ impl Journal {
         let lock = lock_dir(&cfg.dir)?;
         let removed_temp_files = segment::remove_temp_files(&cfg.dir)?;
         let files = segment::list_segments(&cfg.dir)?;
-        let sync = cfg.durability == Durability::Fsync;
-        let (seg, scan, walk) = if files.is_empty() {
+        let make = match cfg.durability {
+            Durability::Process => Make::Mapped,
+            // Zero-filled at once: a new journal's first segment then syncs as fast as the next.
+            Durability::Fsync => Make::Buffered { zero_fill: true },
+        };
+        let (seg, tmp, scan, walk) = if files.is_empty() {
             let header = SegmentHeader { index: 0, first_seq: 1, prev_chain: [0; CHAIN_LEN] };
-            let w = segment::create_segment(&cfg.dir, &header, cfg.segment_bytes, sync)?;
-            (Active::from_writable(w), empty_scan(&header), Walk { first_seq: 1, ..Walk::default() })
+            let (seg, tmp) =
+                Active::from_writable(segment::create_segment(&cfg.dir, &header, cfg.segment_bytes, make)?);
+            (seg, tmp, empty_scan(&header), Walk { first_seq: 1, ..Walk::default() })
         } else {
-            recover(&files)?
+            let (seg, scan, walk) = recover(&files)?;
+            let seg = if make == Make::Mapped { seg } else { seg.into_buffered(scan.end)? };
+            (seg, None, scan, walk)
         };
         let cut =
             scan.torn.map(|t| TailCut { segment: seg.path.clone(), offset: t.offset as u64, bytes: t.bytes as u64 });
@@ -241,28 +267,31 @@ impl Journal {
             cut,
             removed_temp_files,
         };
-        let journal = Journal::assemble(cfg, lock, seg, &scan)?;
+        let journal = Journal::assemble(cfg, lock, seg, tmp, &scan)?;
         Ok((journal, report))
     }
 
-    fn assemble(cfg: JournalConfig, lock: File, seg: Active, scan: &SegmentScan) -> Result<Journal> {
+    fn assemble(
+        cfg: JournalConfig,
+        lock: File,
+        seg: Active,
+        tmp: Option<PathBuf>,
+        scan: &SegmentScan,
+    ) -> Result<Journal> {
         // Everything up to the last seal survived the previous run, so it counts as durable now.
         let durable = scan.last_seq - scan.unsealed;
         let watch = DurableWatch::new(durable);
         let flusher = match cfg.durability {
             Durability::Process => None,
-            Durability::Fsync => Some(
-                Flusher::start(
-                    Arc::clone(&seg.map),
-                    seg.path.clone(),
-                    scan.end,
-                    durable,
-                    cfg.fsync_interval,
-                    cfg.fsync_max_records,
-                    watch.clone(),
-                )
-                .map_err(JournalError::io("spawn flusher", &cfg.dir))?,
-            ),
+            Durability::Fsync => {
+                // A new segment's header is only in memory: written with the first sync.
+                let on_disk = if tmp.is_some() { 0 } else { scan.end };
+                let target = seg.target(tmp, &cfg.dir).map_err(JournalError::io("open", &seg.path))?;
+                let f =
+                    Flusher::start(target, on_disk, durable, cfg.fsync_interval, cfg.fsync_max_records, watch.clone())
+                        .map_err(JournalError::io("spawn flusher", &cfg.dir))?;
+                Some(f)
+            }
         };
         let ahead = Ahead::start("journal-ahead".into()).map_err(JournalError::io("spawn journal-ahead", &cfg.dir))?;
         Ok(Journal {
@@ -319,7 +348,7 @@ impl Journal {
         }
         if need > self.prepare_at {
             let tag = format!("next-{:010}", self.seg.header.index + 1);
-            if self.ahead.prepare(self.cfg.dir.clone(), tag, self.cfg.segment_bytes) {
+            if self.ahead.prepare(self.cfg.dir.clone(), tag, self.cfg.segment_bytes, self.make(true)) {
                 self.prepare_at = usize::MAX;
             }
         }
@@ -376,16 +405,34 @@ impl Journal {
         self.max_payload
     }
 
-    /// Msyncs everything written so far in the active segment now, committed or not, and marks
-    /// the committed records durable.
+    /// Makes what is committed durable now and waits for it. `Process`: msyncs everything
+    /// written in the active segment, committed or not. `Fsync`: waits for the flusher, which
+    /// syncs every commit as soon as it can anyway.
     pub fn sync(&mut self) -> Result<()> {
         self.check_healthy()?;
+        if self.flusher.is_some() {
+            return self.watch.wait(self.committed_seq);
+        }
         if let Err(e) = self.seg.flush(0, self.pos) {
             self.watch.fail(e.to_string());
             return Err(e);
         }
         self.watch.advance(self.committed_seq);
         Ok(())
+    }
+
+    /// Arms a simulated power loss in the flusher (crash tests).
+    #[cfg(test)]
+    pub(crate) fn inject_power_loss(&self, fault: crate::flusher::tests::PowerLoss) {
+        self.flusher.as_ref().expect("a flusher in Fsync mode").inject(fault);
+    }
+
+    /// How new segments are made in this journal's mode.
+    fn make(&self, zero_fill: bool) -> Make {
+        match self.cfg.durability {
+            Durability::Process => Make::Mapped,
+            Durability::Fsync => Make::Buffered { zero_fill },
+        }
     }
 
     /// Stops the flusher after a final sync and reports any error; dropping does the same but
@@ -398,14 +445,20 @@ impl Journal {
         if std::mem::replace(&mut self.closed, true) {
             return Ok(());
         }
-        if let Some(mut f) = self.flusher.take() {
-            f.stop();
-        }
-        self.ahead.stop();
-        let out = self.check_healthy().and_then(|()| self.seg.flush(0, self.pos));
-        if out.is_ok() {
-            self.watch.advance(self.committed_seq);
-        }
+        let out = if let Some(mut f) = self.flusher.take() {
+            // Written and synced up to `pos`: records appended but not committed are kept, as
+            // in `Process` mode, and sealed by the next commit after a restart.
+            f.stop(self.pos);
+            self.ahead.stop();
+            self.check_healthy()
+        } else {
+            self.ahead.stop();
+            let out = self.check_healthy().and_then(|()| self.seg.flush(0, self.pos));
+            if out.is_ok() {
+                self.watch.advance(self.committed_seq);
+            }
+            out
+        };
         self.watch.close();
         out
     }
@@ -439,42 +492,41 @@ impl Journal {
         }
     }
 
-    /// Closes the active segment (seal, and sync in `Fsync` mode) and starts the next one, whose
-    /// header carries the chain value.
+    /// Closes the active segment with a seal and starts the next one, whose header carries the
+    /// chain value. `Fsync`: the flusher finishes the old segment (in order, before anything of
+    /// the new one counts as durable); the writer does no I/O here.
     #[cold]
     fn roll(&mut self) -> Result<()> {
         self.check_healthy()?;
         if self.batch_records > 0 {
             self.write_seal();
         }
-        let sync = self.cfg.durability == Durability::Fsync;
-        if sync {
-            if let Err(e) = self.seg.flush(0, self.pos) {
-                self.watch.fail(e.to_string());
-                return Err(e);
-            }
-        }
         let header =
             SegmentHeader { index: self.seg.header.index + 1, first_seq: self.next_seq, prev_chain: self.chain };
         let new = match self.ahead.take_prepared() {
-            Some(p) if p.len() as u64 == self.cfg.segment_bytes => {
-                segment::finish_segment(p, &header, &self.cfg.dir, sync)?
-            }
+            Some(p) if p.len() as u64 == self.cfg.segment_bytes => segment::finish_segment(p, &header, &self.cfg.dir)?,
             other => {
                 if let Some(p) = other {
                     p.discard();
                 }
-                segment::create_segment(&self.cfg.dir, &header, self.cfg.segment_bytes, sync)?
+                // Not zero-filled here: that is 64 MiB of writes on the writer's thread.
+                let make = self.make(false);
+                segment::create_segment(&self.cfg.dir, &header, self.cfg.segment_bytes, make)?
             }
         };
-        self.seg = Active::from_writable(new);
+        let (old_end, seq) = (self.pos, self.committed_seq);
+        let (seg, tmp) = Active::from_writable(new);
+        self.seg = seg;
         self.prepare_at = self.seg.len / 2;
         self.pos = HEADER_LEN;
         self.batch_start = HEADER_LEN;
-        if let Some(f) = &self.flusher {
-            f.switch_segment(Arc::clone(&self.seg.map), self.seg.path.clone(), HEADER_LEN, self.committed_seq);
+        match &self.flusher {
+            Some(f) => {
+                let target = self.seg.target(tmp, &self.cfg.dir).map_err(JournalError::io("open", &self.seg.path))?;
+                f.switch_segment(old_end, seq, target);
+            }
+            None => self.watch.advance(self.committed_seq),
         }
-        self.watch.advance(self.committed_seq);
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 /// A reusable answer slot. Create one per caller (or per command in flight), then
 /// [`crate::Runtime::submit`] through it and [`CompletionSlot::wait`] for the answer.
@@ -74,6 +75,29 @@ impl CompletionSlot {
             return None;
         }
         s.answer.take().map(|(_, a)| a)
+    }
+
+    /// Blocks until the answer is complete or `timeout` passes, without taking it; true if it
+    /// is complete. For a producer polling many slots: instead of spinning when none is ready
+    /// (which starves the shard and journal threads of the cores it spins on), it sleeps on
+    /// its oldest.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
+        while s.pending > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                s.sleeper = false;
+                return false;
+            }
+            s.sleeper = true;
+            s = self.ready.wait_timeout(s, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        s.sleeper = false;
+        true
     }
 
     /// Whether a command submitted through this slot is still unanswered.

@@ -56,6 +56,8 @@ pub struct ShardConfig {
     pub shard: u32,
     pub durability: Durability,
     pub segment_bytes: u64,
+    /// `fsync`: how long the journal holds a group back to gather more commits; zero (the
+    /// default) syncs as soon as the previous sync ends (see `JournalConfig::fsync_interval`).
     pub fsync_interval: Duration,
     /// Start a snapshot after this many journal records since the last one; `None`: only on
     /// request and at a clean shutdown.
@@ -72,7 +74,7 @@ impl ShardConfig {
             shard,
             durability: Durability::Fsync,
             segment_bytes: 64 << 20,
-            fsync_interval: Duration::from_millis(1),
+            fsync_interval: Duration::ZERO,
             snapshot_every_records: Some(1_000_000),
             keep_snapshots: 3,
             capacity: Capacity::default(),

@@ -370,6 +370,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=256))]
     pub server_workers: Option<u64>,
 
+    /// http-bets with --target: only fund the players, open their sessions and a round, and
+    /// write the round and their tokens to this file for wrk (benches/wrk/README.md)
+    #[arg(long, value_name = "FILE")]
+    pub wrk_setup: Option<PathBuf>,
+
     /// Print exactly one JSON object on stdout instead of the table (see --help for the keys)
     #[arg(long)]
     pub json: bool,
@@ -407,6 +412,7 @@ impl BenchArgs {
             ("target", self.target.is_some()),
             ("client-threads", self.client_threads.is_some()),
             ("server-workers", self.server_workers.is_some()),
+            ("wrk-setup", self.wrk_setup.is_some()),
         ] {
             if given {
                 misplaced(flag, &[HttpBets], "the HTTP load")?;

@@ -43,6 +43,9 @@ pub struct HttpBetsConfig {
     pub server_workers: Option<usize>,
     /// The `croupier` binary to start (default: this one).
     pub server_bin: Option<PathBuf>,
+    /// Only set up (round, funded players, sessions) and write the round and the players'
+    /// `Authorization` values to this file, one a line, for `benches/wrk/bets.lua`.
+    pub wrk_setup: Option<PathBuf>,
 }
 
 impl HttpBetsConfig {
@@ -60,6 +63,7 @@ impl HttpBetsConfig {
             shards: None,
             server_workers: None,
             server_bin: None,
+            wrk_setup: None,
         }
     }
 }
@@ -278,6 +282,25 @@ async fn load(cfg: &HttpBetsConfig, addr: SocketAddr, key: &[u8]) -> Result<Http
         }
     }
     let setup_seconds = setup_started.elapsed().as_secs_f64();
+    if let Some(path) = &cfg.wrk_setup {
+        let text =
+            std::iter::once(round.as_str()).chain(tokens.iter().map(String::as_str)).collect::<Vec<_>>().join("\n");
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        return Ok(HttpBetsReport {
+            target: String::new(),
+            started_server: false,
+            durability: None,
+            connections: 0,
+            pipeline: 0,
+            users: cfg.users,
+            ops: 0,
+            seconds: 0.0,
+            ops_per_sec: 0.0,
+            latency_us: [0; 4],
+            errors: BTreeMap::new(),
+            setup_seconds,
+        });
+    }
 
     let tokens = Arc::new(tokens);
     let measuring = Arc::new(AtomicBool::new(false));
@@ -415,7 +438,16 @@ pub fn run_cli(args: &crate::bench::BenchArgs) -> Result<()> {
     }
     cfg.shards = args.shards.map(|s| s as usize);
     cfg.server_workers = args.server_workers.map(|s| s as usize);
+    cfg.wrk_setup = args.wrk_setup.clone();
+    if cfg.wrk_setup.is_some() && cfg.target.is_none() {
+        bail!("--wrk-setup prepares a running server for wrk: give its --target");
+    }
+    let wrk = cfg.wrk_setup.clone();
     let r = run_http_bets(cfg)?;
+    if let Some(path) = wrk {
+        println!("{} players and round written to {} for benches/wrk/bets.lua", r.users, path.display());
+        return Ok(());
+    }
     if args.json {
         println!("{}", r.to_json());
     } else {
