@@ -133,7 +133,7 @@ function renderNav(current) {
 }
 
 function tokenForm(root) {
-  const input = h('input', { id: 'token', type: 'text', autocomplete: 'off', spellcheck: false, placeholder: 'v2.7.…', size: 48 });
+  const input = h('input', { id: 'token', type: 'text', autocomplete: 'off', spellcheck: false, placeholder: 'v2.7.…' });
   const submit = async (e) => {
     e.preventDefault();
     const token = input.value.trim();
@@ -149,7 +149,7 @@ function tokenForm(root) {
     h('h1', {}, 'Session token'),
     h('p', {}, 'This view plays as a player. Paste a session token from your operator ',
       '(POST /api/sessions; see the README), or start the server with ', h('code', {}, '--demo'), '.'),
-    h('form', { class: 'row', onsubmit: submit }, h('label', {}, 'Token', input), h('button', { class: 'primary', type: 'submit' }, 'Use this session'))));
+    h('form', { class: 'row', onsubmit: submit }, h('label', { class: 'wide' }, 'Token', input), h('button', { class: 'primary', type: 'submit' }, 'Use this session'))));
   input.focus();
 }
 

@@ -227,7 +227,7 @@ class BaccaratView {
     e.status.textContent = r.status;
     e.status.dataset.status = r.status;
     e.bet.disabled = r.status !== 'betting';
-    if (r.status !== 'betting') e.countdown.textContent = r.status === 'not open yet' ? '–' : '0.0 s';
+    if (r.status !== 'betting') e.countdown.textContent = r.status === 'ended' && this.ctx.isDemo ? 'next round soon' : '–';
     this.clearWinners();
     if (r.result) {
       const names = this.game.selections.map((s) => s.name);

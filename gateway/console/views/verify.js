@@ -15,7 +15,7 @@ export default {
     const packetOut = h('div', { id: 'verify-packet' });
     const betsOut = h('div', { id: 'verify-bets' });
     const selfOut = h('div', { id: 'selftest', 'aria-live': 'polite' }, 'Running…');
-    const link = h('input', { id: 'verify-link', placeholder: 'http://…/#/packets/7/rp-…', size: 40 });
+    const link = h('input', { id: 'verify-link', placeholder: 'http://…/#/packets/7/rp-…' });
     const checkLink = async (e) => {
       e.preventDefault();
       const m = /#\/packets\/(\d+)\/([^/?#]+)/.exec(link.value) || /^(\d+)\/([^/?#]+)$/.exec(link.value.trim());
@@ -42,7 +42,7 @@ export default {
       h('p', { class: 'muted' }, 'Every check here runs in your browser with the engine\'s published rules; the server is only asked for what it already shows you.'),
       h('div', { class: 'grid two' },
         h('section', { class: 'card stack' }, h('h2', {}, 'A red packet\'s split'),
-          needs(h('form', { class: 'row', onsubmit: checkLink }, h('label', {}, 'Packet link', link), h('button', { type: 'submit' }, 'Check'))), packetOut,
+          needs(h('form', { class: 'row', onsubmit: checkLink }, h('label', { class: 'wide' }, 'Packet link', link), h('button', { type: 'submit' }, 'Check'))), packetOut,
           h('h2', {}, 'Your settled bets'),
           needs(h('button', { id: 'verify-bets-run', onclick: checkBets }, 'Check my last 100 bets')), betsOut),
         h('section', { class: 'card stack' }, h('h2', {}, 'The verifiers themselves'), selfOut)));

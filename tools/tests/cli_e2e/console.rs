@@ -31,17 +31,26 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// The operator key of the server without a demo (the test opens a session with it).
+const KEY: &str = "console-test-operator-key";
+
 impl Server {
-    fn start() -> Server {
+    /// `croupier serve --demo`.
+    fn demo() -> Server {
+        Server::start(&["--demo", "--demo-window-ms", &WINDOW_MS.to_string()])
+    }
+
+    fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--shards", "2", "--durability", "process"])
-            .arg("--demo-window-ms")
-            .arg(WINDOW_MS.to_string())
+            .args(["serve", "--listen", "127.0.0.1:0", "--shards", "2", "--durability", "process"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.path())
-            .env_remove("CROUPIER_OPERATOR_KEY")
+            .env("CROUPIER_OPERATOR_KEY", KEY)
             .env_remove("CROUPIER_CONFIG")
+            .env_remove("CROUPIER_DEMO")
+            .env_remove("CROUPIER_DEMO_WINDOW_MS")
             .env_remove("CROUPIER_SQL")
             .env_remove("CROUPIER_NATS")
             .stdout(Stdio::piped())
@@ -92,7 +101,7 @@ impl Drop for Steps<'_> {
 #[test]
 fn a_visitor_plays_baccarat_sends_and_grabs_a_red_packet_and_watches_the_engine() {
     crate::webdriver::require_browser();
-    let server = Server::start();
+    let server = Server::demo();
     let b = Browser::start(1280, 900);
     let s = Steps { browser: &b, step: Cell::new("start") };
     let url = &server.url;
@@ -223,4 +232,40 @@ fn a_visitor_plays_baccarat_sends_and_grabs_a_red_packet_and_watches_the_engine(
     wait_until("the baccarat view", QUICK, || b.text("#place-bet"));
     let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
     assert_eq!(fits, true, "the page is wider than a phone's screen");
+}
+
+/// Without `--demo` the console hands out nothing: it asks for a session token, refuses a bad
+/// one, and plays as the player of a good one (opened by the operator, as the README shows).
+#[test]
+fn without_a_demo_the_console_asks_for_a_session_token() {
+    crate::webdriver::require_browser();
+    let server = Server::start(&["--sql", "off"]);
+    let b = Browser::start(390, 844);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let token = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(croupier_gateway::client::Client::new(addr, KEY.as_bytes()).session(7))
+        .expect("a session for user 7");
+
+    s.step("token form");
+    b.goto(&format!("{}/#/baccarat", server.url));
+    wait_until("the token form", QUICK, || b.text("#token").map(|_| ()));
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the token form is wider than a phone's screen");
+
+    s.step("a bad token");
+    b.type_into("#token", "v2.7.1.2.bad");
+    b.keys(&["\u{E007}"]); // Enter, in the field
+    wait_until("the refusal", QUICK, || b.text("#toasts").filter(|t| t.contains("refused")));
+    assert!(b.text("#token").is_some(), "still asking");
+
+    s.step("a good token");
+    b.type_into("#token", &token);
+    b.keys(&["\u{E007}"]);
+    wait_until("the player's session", QUICK, || b.text("#who").filter(|t| t.contains("user 7")));
+    wait_until("the round picker", QUICK, || b.text("main").filter(|t| t.contains("Round id")));
+    wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
 }
