@@ -11,6 +11,8 @@
 //! - Every error is `{"code","message"}` ([`error`]), from handlers, extractors ([`extract`])
 //!   and layers ([`layers`]); amounts are decimal strings ([`amount`]); `/openapi.json`
 //!   ([`openapi`]), `/metrics` ([`metrics`]), `/healthz`.
+//! - [`console`] serves the web console at `/` (files embedded at compile time) and, on a
+//!   `serve --demo` server only, the demo players' sessions.
 //! - Every client is held to [`config::Limits`]: connections ([`conn`]), bodies ([`layers`]),
 //!   WebSocket frames, topics and resumes ([`ws`], [`push`]).
 
