@@ -11,6 +11,8 @@
 //! - Every error is `{"code","message"}` ([`error`]), from handlers, extractors ([`extract`])
 //!   and layers ([`layers`]); amounts are decimal strings ([`amount`]); `/openapi.json`
 //!   ([`openapi`]), `/metrics` ([`metrics`]), `/healthz`.
+//! - [`console`] serves the web console at `/` (files embedded at compile time) and, on a
+//!   `serve --demo` server only, the demo players' sessions.
 //! - Every client is held to [`config::Limits`]: connections ([`conn`]), bodies ([`layers`]),
 //!   WebSocket frames, topics and resumes ([`ws`], [`push`]).
 
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 mod conn;
+pub mod console;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -67,6 +70,8 @@ pub struct AppInner {
     pub metrics: metrics::Metrics,
     /// Turns true when the server stops: WebSocket sessions close.
     pub shutdown: watch::Receiver<bool>,
+    /// The web console's state (its demo, if any).
+    pub console: console::Console,
 }
 
 pub type AppState = Arc<AppInner>;
@@ -230,6 +235,11 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi_json))
+        .route("/", get(console::index))
+        .route("/console/info", get(console::info))
+        .route("/console/demo", get(console::demo))
+        .route("/console/demo/table", get(console::demo_table))
+        .route("/console/{*path}", get(console::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost first: bodies are read under their limits, then any codeless error
@@ -270,6 +280,7 @@ impl Gateway {
             hub,
             metrics: Default::default(),
             shutdown: rx,
+            console: Default::default(),
         });
         let gw = Gateway { app, pusher: Some(pusher), shutdown: tx };
         gw.apply_setup().await?;

@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics`: requests and latencies per route and status, rejects by
-//! code, ring depth and journal (push) lag per shard, WebSocket drops.
+//! code, ring depth, durable journal position and journal (push) lag per shard, WebSocket
+//! sessions and drops.
 
 use crate::error::RejectCode;
 use crate::AppState;
@@ -44,6 +45,8 @@ pub struct Metrics {
     routes: RwLock<HashMap<Arc<str>, Arc<RouteStats>>>,
     rejects: RwLock<HashMap<&'static str, Arc<AtomicU64>>>,
     sources: RwLock<Vec<MetricsSource>>,
+    /// WebSocket sessions open now (authenticated or not yet).
+    pub ws_sessions: AtomicU64,
 }
 
 impl Metrics {
@@ -141,6 +144,14 @@ pub async fn render(State(app): State<AppState>) -> Response {
     for (i, l) in app.hub.lags().iter().enumerate() {
         let _ = writeln!(s, "croupier_journal_lag_records{{shard=\"{i}\",reader=\"push\"}} {l}");
     }
+    let _ = writeln!(s, "# HELP croupier_journal_position Last durable journal record, per shard.");
+    let _ = writeln!(s, "# TYPE croupier_journal_position gauge");
+    for (i, w) in app.engine.runtime().durable_watches().iter().enumerate() {
+        let _ = writeln!(s, "croupier_journal_position{{shard=\"{i}\"}} {}", w.durable_seq());
+    }
+    let _ = writeln!(s, "# HELP croupier_ws_sessions WebSocket sessions open.");
+    let _ = writeln!(s, "# TYPE croupier_ws_sessions gauge");
+    let _ = writeln!(s, "croupier_ws_sessions {}", m.ws_sessions.load(Ordering::Relaxed));
     let _ = writeln!(s, "# HELP croupier_ws_dropped_total WebSocket subscribers dropped for being too slow.");
     let _ = writeln!(s, "# TYPE croupier_ws_dropped_total counter");
     let _ = writeln!(s, "croupier_ws_dropped_total {}", app.hub.dropped.load(Ordering::Relaxed));

@@ -128,7 +128,24 @@ async fn refuse(mut sink: Sink, e: &ApiError) {
     let _ = sink.send(Message::Close(None)).await;
 }
 
+/// Counts a WebSocket session in `/metrics` while it lives.
+struct Open(AppState);
+
+impl Open {
+    fn new(app: &AppState) -> Open {
+        app.metrics.ws_sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Open(app.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.metrics.ws_sessions.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn session(app: AppState, socket: WebSocket, player: Option<Player>) {
+    let _open = Open::new(&app);
     let (mut sink, mut stream) = socket.split();
     let player = match player {
         Some(p) => p,

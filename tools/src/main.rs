@@ -1,6 +1,7 @@
 //! `croupier`: the one binary an operator runs. Each sub-command lives in its own module.
 
 mod data;
+mod demo;
 mod project;
 mod serve;
 mod soak;

@@ -136,6 +136,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_WS_MAX_REPLAY", value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ws_max_replay: Option<u64>,
 
+    /// Demo: fund demo players, run a baccarat table that opens rounds on its own and house
+    /// players that bet, and let the console at / play as the demo players
+    #[arg(long, env = "CROUPIER_DEMO")]
+    pub demo: bool,
+
+    /// Demo: each round's betting window, ms [default: 15000]
+    #[arg(long, env = "CROUPIER_DEMO_WINDOW_MS", value_name = "MS", value_parser = value_parser!(u64).range(1000..=600_000))]
+    pub demo_window_ms: Option<u64>,
+
     /// The operator key (prefer the environment variable over the flag: flags show in `ps`)
     #[arg(long, env = "CROUPIER_OPERATOR_KEY", value_name = "KEY", hide_env_values = true)]
     pub operator_key: Option<String>,
@@ -180,6 +189,8 @@ pub struct Settings {
     pub nats: Option<String>,
     /// What each client may cost; `max_connections` before the descriptor clamp.
     pub limits: Limits,
+    /// With `--demo`: the demo's settings.
+    pub demo: Option<crate::demo::DemoConfig>,
 }
 
 fn cores() -> usize {
@@ -219,6 +230,9 @@ impl ServeArgs {
             workers: self.workers.or(file.workers).map_or_else(cores, |n| n as usize),
             token_ttl_s: self.token_ttl_s.or(file.token_ttl_s).unwrap_or(86_400),
             ring_capacity: self.ring_capacity.or(file.ring_capacity).map_or(65_536, |n| n as usize),
+            demo: self.demo.then(|| crate::demo::DemoConfig {
+                window: Duration::from_millis(self.demo_window_ms.unwrap_or(15_000)),
+            }),
         })
     }
 
@@ -341,14 +355,25 @@ async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> 
         limits: s.limits.clone(),
         ..GatewayConfig::default()
     };
+    let demo_key = s.demo.is_some().then(|| key.clone());
     let gateway = Gateway::start(runtime, s.data_dir.clone(), cfg, key).await.map_err(anyhow::Error::msg)?;
     let projectors = Projectors::start(s, &gateway);
     let listener =
         tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
+    if let (Some(demo), Some(key)) = (&s.demo, demo_key) {
+        if !addr.ip().is_loopback() {
+            eprintln!("demo: WARNING: {addr} is not a loopback address; anyone who reaches it plays the demo players");
+        }
+        // The demo calls the server itself: over loopback when it listens on every address.
+        let target = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        let app = gateway.app().clone();
+        let stop = app.shutdown.clone();
+        tokio::spawn(crate::demo::run(app, target, key, demo.clone(), stop));
+    }
     println!("listening on {addr}");
     eprintln!(
-        "croupier serving http://{addr} (data {}, {} shards, durability {:?})",
+        "croupier serving http://{addr} (console at /; data {}, {} shards, durability {:?})",
         s.data_dir.display(),
         s.shards,
         s.durability

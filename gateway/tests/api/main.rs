@@ -5,6 +5,7 @@
 mod common;
 
 mod auth_and_input;
+mod console;
 mod faults;
 mod hostile_auth;
 mod hostile_clients;

@@ -3,8 +3,10 @@
 
 mod baselines;
 mod cli;
+mod console;
 mod crash;
 mod data;
 mod descriptors;
 mod http;
 mod project;
+mod webdriver;

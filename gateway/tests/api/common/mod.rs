@@ -20,6 +20,8 @@ pub const KEY: &[u8] = b"test-operator-key";
 pub struct TestServer {
     pub addr: SocketAddr,
     pub runtime: Arc<Runtime>,
+    /// The gateway's shared state (e.g. to make it a demo server).
+    pub app: croupier_gateway::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     dir: tempfile::TempDir,
@@ -48,11 +50,12 @@ impl TestServer {
             .expect("gateway");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let app = gw.app().clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(gw.serve(listener, async move {
             let _ = rx.await;
         }));
-        TestServer { addr, runtime, stop: Some(tx), task: Some(task), dir, shards, cfg }
+        TestServer { addr, runtime, app, stop: Some(tx), task: Some(task), dir, shards, cfg }
     }
 
     pub fn client(&self) -> Client {
@@ -76,7 +79,9 @@ impl TestServer {
     /// a new port).
     pub async fn restart(mut self) -> TestServer {
         self.halt().await;
-        let TestServer { mut runtime, dir, shards, cfg, .. } = self;
+        let TestServer { mut runtime, dir, shards, cfg, app, .. } = self;
+        // The gateway's state holds the runtime too.
+        drop(app);
         // The gateway lets go of the runtime as its last tasks end; a bounded wait (a hang
         // guard, not a timing assertion) before the shards are stopped and the folder reused.
         for _ in 0..500 {

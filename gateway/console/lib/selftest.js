@@ -1,0 +1,97 @@
+// The console's own checks, run in the browser (the Verify view shows them; the browser test
+// requires every one to pass): the money conversions, the port of the engine's share rule
+// against splits made by the engine itself (lib/vectors.json, checked by a Rust test against
+// croupier_domain::share_amount), the payout rule, and the metrics reader. Each check also
+// feeds a tampered answer to the verifier and requires it to be refused: a verifier that
+// says yes to everything fails here.
+
+import { toMinor, fromMinor } from './money.js';
+import { splitmix64, shareAmount, checkPacket, checkBet } from './verify.js';
+import { parse, buckets, quantile, byLabel } from './metrics.js';
+
+const allOk = (found) => found.length > 0 && found.every((c) => c.ok);
+const someBad = (found) => found.some((c) => !c.ok);
+
+function packetOf({ kind, total, shares, grabs, remaining, status }) {
+  return { total, shares, kind, status, remaining, grabs: grabs.map((amount, i) => ({ user_id: i + 1, amount })) };
+}
+
+export async function run() {
+  const results = [];
+  const check = (name, ok, detail = '') => results.push({ name, ok: Boolean(ok), detail });
+  const attempt = async (name, f) => {
+    try { await f(); } catch (e) { check(name, false, String(e && e.stack || e)); }
+  };
+
+  await attempt('money', () => {
+    check('decimal strings to minor units and back', toMinor('12.50', 2) === 1250n && fromMinor(1250n, 2) === '12.50'
+      && toMinor('0.05', 2) === 5n && toMinor('3', 2) === 300n && fromMinor(-5n, 2) === '-0.05'
+      && toMinor('9007199254740993.01', 2) === 900719925474099301n);
+    check('malformed amounts are refused', [toMinor('1.234', 2), toMinor('-1', 2), toMinor('1e3', 2), toMinor('', 2)].every((x) => x === null));
+  });
+
+  await attempt('splitmix64', () => {
+    // The first output of SplitMix64 from state 0, as published with the generator.
+    check('SplitMix64 reference value', splitmix64(0n) === 0xe220a8397b1dcdafn);
+  });
+
+  await attempt('lucky vectors', async () => {
+    const v = await (await fetch('/console/lib/vectors.json')).json();
+    for (const p of v.lucky) {
+      const seed = BigInt(p.seed);
+      const total = toMinor(p.total, 2);
+      const shares = BigInt(p.shares);
+      let rest = total;
+      const mine = [];
+      for (let k = 0n; k < shares; k++) {
+        const s = shareAmount({ kind: 'lucky', total, shares, k, rest, seed });
+        mine.push(fromMinor(s, 2));
+        rest -= s;
+      }
+      check(`lucky split of ${p.total} in ${p.shares} (seed ${p.seed}) equals the engine's`, JSON.stringify(mine) === JSON.stringify(p.grabs), `${mine} vs ${p.grabs}`);
+      const packet = packetOf({ kind: 'lucky', total: p.total, shares: p.shares, grabs: p.grabs, remaining: '0.00', status: 'exhausted' });
+      check(`the engine's lucky split of ${p.total} passes with its seed and within the bounds`, allOk(checkPacket(packet, seed)) && allOk(checkPacket(packet)));
+      const other = checkPacket(packet, seed ^ 1n);
+      if (p.shares > 2 && p.total !== '0.05') check(`another seed is refused for ${p.total}`, someBad(other));
+    }
+  });
+
+  await attempt('normal packets', () => {
+    const good = packetOf({ kind: 'normal', total: '10.00', shares: 3, grabs: ['3.34', '3.33', '3.33'], remaining: '0.00', status: 'exhausted' });
+    check('10.00 in 3 equal shares: 3.34, 3.33, 3.33', allOk(checkPacket(good)));
+    const swapped = packetOf({ kind: 'normal', total: '10.00', shares: 3, grabs: ['3.33', '3.34', '3.33'], remaining: '0.00', status: 'exhausted' });
+    check('the remainder given to a later share is refused', someBad(checkPacket(swapped)));
+    const short = packetOf({ kind: 'normal', total: '10.00', shares: 3, grabs: ['3.34', '3.33'], remaining: '3.32', status: 'open' });
+    check('money missing from the pool is refused', someBad(checkPacket(short)));
+    const open = packetOf({ kind: 'lucky', total: '1.00', shares: 4, grabs: ['0.60'], remaining: '0.40', status: 'open' });
+    check('a lucky share above twice the mean is refused', someBad(checkPacket(open)));
+  });
+
+  await attempt('payouts', () => {
+    const bet = { order_no: 'o', bill_status: 2, amount: '10.00', odds: '1.95', outcome: 'won', payout: '19.50' };
+    check('won 10.00 at 1.95 pays 19.50', allOk(checkBet(bet)));
+    check('a payout off by one minor unit is refused', someBad(checkBet({ ...bet, payout: '19.51' })));
+    check('a push gives the stake back', allOk(checkBet({ ...bet, outcome: 'push', payout: '10.00' })));
+    check('a lost bet pays nothing', allOk(checkBet({ ...bet, outcome: 'lost', payout: '0.00' })) && someBad(checkBet({ ...bet, outcome: 'lost', payout: '10.00' })));
+    check('floor, not rounding: 0.33 at 1.95 pays 0.64', allOk(checkBet({ ...bet, amount: '0.33', payout: '0.64' })));
+  });
+
+  await attempt('metrics', () => {
+    const text = [
+      '# TYPE x histogram',
+      'h_bucket{route="/api/bet",le="0.001"} 50', 'h_bucket{route="/api/bet",le="0.002"} 90',
+      'h_bucket{route="/api/bet",le="0.005"} 100', 'h_bucket{route="/api/bet",le="+Inf"} 100',
+      'croupier_ring_depth{shard="0"} 3', 'croupier_ring_depth{shard="1"} 0',
+    ].join('\n');
+    const s = parse(text);
+    const after = buckets(s, 'h', { route: '/api/bet' });
+    const before = after.map(([le]) => [le, 0]);
+    check('p50 interpolated within its bucket', Math.abs(quantile(0.5, before, after) - 0.001) < 1e-9);
+    check('p95 in the third bucket', Math.abs(quantile(0.95, before, after) - 0.0035) < 1e-9);
+    check('no observations: no quantile', quantile(0.5, after, after) === null);
+    const ring = byLabel(s, 'croupier_ring_depth', 'shard');
+    check('gauges per shard', ring['0'] === 3 && ring['1'] === 0);
+  });
+
+  return results;
+}

@@ -1,0 +1,271 @@
+//! The web console in a real browser: `croupier serve --demo` on a free loopback port over a
+//! temporary data folder, Debian's headless Chromium driven through chromedriver
+//! ([`webdriver`]). A visitor's path: the console's own verifiers pass in the browser, a
+//! baccarat bet is placed with the keyboard and seen settled by the push, its payout is
+//! checked in the history, a lucky red packet is sent, its link opened as another player,
+//! a share grabbed and the split checked, the operator's charts move, and the page fits a
+//! phone's width. A failing step leaves a screenshot (its path is printed); every process
+//! started is stopped.
+//!
+//! `CROUPIER_CONSOLE_SCREENSHOT=<file.png>` also saves the baccarat view after the
+//! settlement (the README's picture).
+
+use crate::webdriver::{wait_until, Browser};
+use serde_json::json;
+use std::cell::Cell;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The demo's betting window: long enough for a browser on a loaded 2-core machine to bet.
+const WINDOW_MS: u64 = 5000;
+/// Bounds for what the demo does on its own: a round is at most window + deal + show.
+const ROUND: Duration = Duration::from_secs(30);
+const QUICK: Duration = Duration::from_secs(15);
+
+/// `croupier serve --demo`, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The operator key of the server without a demo (the test opens a session with it).
+const KEY: &str = "console-test-operator-key";
+
+impl Server {
+    /// `croupier serve --demo`.
+    fn demo() -> Server {
+        Server::start(&["--demo", "--demo-window-ms", &WINDOW_MS.to_string()])
+    }
+
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--shards", "2", "--durability", "process"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("CROUPIER_OPERATOR_KEY", KEY)
+            .env_remove("CROUPIER_CONFIG")
+            .env_remove("CROUPIER_DEMO")
+            .env_remove("CROUPIER_DEMO_WINDOW_MS")
+            .env_remove("CROUPIER_SQL")
+            .env_remove("CROUPIER_NATS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("croupier serve starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let addr = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address line: {first:?}"));
+        Server { url: format!("http://{addr}"), child, _dir: dir }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the child this test started.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// The step under way; a panic in it leaves a screenshot named after it.
+struct Steps<'a> {
+    browser: &'a Browser,
+    step: Cell<&'static str>,
+}
+
+impl Steps<'_> {
+    fn step(&self, name: &'static str) {
+        eprintln!("console: {name}");
+        self.step.set(name);
+    }
+}
+
+impl Drop for Steps<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("console-failed-{}.png", self.step.get().replace(' ', "-")));
+            match self.browser.screenshot(&path) {
+                Ok(()) => eprintln!("console: step {:?} failed; screenshot {}", self.step.get(), path.display()),
+                Err(e) => eprintln!("console: step {:?} failed; no screenshot: {e}", self.step.get()),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_visitor_plays_baccarat_sends_and_grabs_a_red_packet_and_watches_the_engine() {
+    crate::webdriver::require_browser();
+    let server = Server::demo();
+    let b = Browser::start(1280, 900);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let url = &server.url;
+
+    s.step("open");
+    b.goto(&format!("{url}/"));
+    wait_until("the console to start", QUICK, || {
+        b.js("return document.body.dataset.ready || null;", json!([])).as_str().map(str::to_string)
+    });
+    assert_eq!(b.js("return document.body.dataset.ready;", json!([])), "true", "{:?}", b.text("main"));
+    wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
+
+    s.step("selftest");
+    b.goto(&format!("{url}/#/verify"));
+    let result = wait_until("the browser's self-test", QUICK, || {
+        b.js("const e = document.getElementById('selftest'); return e && e.dataset.result || null;", json!([]))
+            .as_str()
+            .map(str::to_string)
+    });
+    let detail = b.text("#selftest").unwrap_or_default();
+    assert_eq!(result, "ok", "the verifiers failed in the browser:\n{detail}");
+    let count = b.js("return Number(document.getElementById('selftest').dataset.count);", json!([]));
+    assert!(count.as_u64().unwrap() >= 15, "{count} self-test checks: {detail}");
+
+    s.step("bet");
+    b.goto(&format!("{url}/#/baccarat"));
+    // A round whose window has more than 2 s left, so the bet lands in it.
+    wait_until("a round open for betting with 2 s left", ROUND, || {
+        let left = b.js(
+            "const s = document.getElementById('round-status'); const c = document.getElementById('countdown');
+             return s && s.dataset.status === 'betting' ? parseFloat(c.textContent) : null;",
+            json!([]),
+        );
+        left.as_f64().filter(|l| *l > 2.0)
+    });
+    // With the keyboard: the banker side is selected, an arrow moves to the player side.
+    b.js("document.querySelector('input[name=side]:checked').focus();", json!([]));
+    b.keys(&["\u{E014}"]); // ArrowRight
+    let side = b.js("return document.querySelector('input[name=side]:checked').value;", json!([]));
+    assert_eq!(side, "1", "the arrow key selects the player side");
+    b.type_into("#stake", "25.00");
+    b.js("document.getElementById('place-bet').focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    wait_until("the bet in the player's list", QUICK, || b.text("#my-bets li").filter(|t| t.contains("25.00")));
+
+    s.step("settle");
+    let settled = wait_until("the bet settled by the push", ROUND, || {
+        b.text("#my-bets li[data-state=settled]").filter(|t| t.contains("player 25.00"))
+    });
+    let expected = if settled.contains("won") {
+        "paid 50.00"
+    } else if settled.contains("push") {
+        "paid 25.00"
+    } else {
+        "paid 0.00"
+    };
+    assert!(settled.contains(expected), "a player bet of 25.00 at 2.00: {settled:?}");
+    let result = b.text("#round-result").unwrap_or_default();
+    assert!(!result.is_empty(), "the draw is shown");
+    // The header's balance follows the push: nothing held once the only bet is settled.
+    wait_until("the balance without the held stake", QUICK, || {
+        b.text("#balance").filter(|t| t.contains("CNY") && !t.contains("held"))
+    });
+    if let Some(path) = std::env::var_os("CROUPIER_CONSOLE_SCREENSHOT") {
+        b.screenshot(std::path::Path::new(&path)).expect("the README's screenshot");
+    }
+
+    s.step("history");
+    b.goto(&format!("{url}/#/wallet"));
+    let row = wait_until("the bet in the history", QUICK, || {
+        b.text("#history tr[data-bet]").filter(|t| t.contains("25.00 CNY"))
+    });
+    assert!(row.contains("payout") && !row.contains("MISMATCH"), "the payout checked in the browser: {row:?}");
+    let balance = b.text("#balances").unwrap_or_default();
+    assert!(balance.contains("CNY"), "{balance:?}");
+
+    s.step("send packet");
+    b.goto(&format!("{url}/#/packets"));
+    wait_until("the send form", QUICK, || b.text("#send-packet"));
+    b.type_into("#packet-amount", "8.88");
+    b.type_into("#packet-shares", "3");
+    b.js("document.getElementById('packet-kind').value = 'lucky';", json!([]));
+    b.click("#send-packet");
+    let link = wait_until("the packet's link", QUICK, || b.text("#packet-link"));
+    assert!(link.starts_with(url) && link.contains("#/packets/1/"), "{link}");
+
+    s.step("grab as another player");
+    b.js(
+        "const p = document.getElementById('player'); p.value = '2'; p.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    b.goto(&link);
+    wait_until("the grab button", QUICK, || {
+        b.js("const g = document.getElementById('grab'); return g && !g.disabled || null;", json!([])).as_bool()
+    });
+    b.click("#grab");
+    let got = wait_until("the grabbed share", QUICK, || b.text("#my-grab").filter(|t| t.contains("You got")));
+    assert!(got.contains("CNY"), "{got}");
+    let checks = wait_until("the split checked", QUICK, || {
+        b.js("const c = document.getElementById('packet-checks'); return c && c.dataset.result || null;", json!([]))
+            .as_str()
+            .map(str::to_string)
+    });
+    assert_eq!(checks, "ok", "{:?}", b.text("#packet-checks"));
+    assert_eq!(b.text("#grabs").unwrap_or_default().lines().count(), 1, "one grab so far");
+
+    s.step("operator charts");
+    b.goto(&format!("{url}/#/operator"));
+    let positions = || b.text("#fig-journal").unwrap_or_default();
+    let first = wait_until("journal positions", QUICK, || Some(positions()).filter(|t| t.contains("shard 0")));
+    // The demo's round goes on: the journal positions move, and the charts are redrawn.
+    wait_until("the journal chart to move", ROUND, || Some(()).filter(|_| positions() != first));
+    wait_until("the bets chart redrawn", QUICK, || {
+        b.js("return Number(document.getElementById('chart-bets').dataset.draws);", json!([]))
+            .as_u64()
+            .filter(|d| *d >= 3)
+    });
+    let sockets = b.text("#fig-sockets").unwrap_or_default();
+    assert!(!sockets.contains("open 0"), "this page's own push session is counted: {sockets:?}");
+    let latency = wait_until("a bet latency figure", ROUND, || {
+        b.text("#fig-latency").filter(|t| t.contains("p50") && !t.contains("p50 0.00"))
+    });
+    assert!(latency.contains("p99"), "{latency}");
+
+    s.step("phone width");
+    b.set_window(390, 844);
+    b.goto(&format!("{url}/#/baccarat"));
+    wait_until("the baccarat view", QUICK, || b.text("#place-bet"));
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the page is wider than a phone's screen");
+}
+
+/// Without `--demo` the console hands out nothing: it asks for a session token, refuses a bad
+/// one, and plays as the player of a good one (opened by the operator, as the README shows).
+#[test]
+fn without_a_demo_the_console_asks_for_a_session_token() {
+    crate::webdriver::require_browser();
+    let server = Server::start(&["--sql", "off"]);
+    let b = Browser::start(390, 844);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let addr: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
+    let token = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(croupier_gateway::client::Client::new(addr, KEY.as_bytes()).session(7))
+        .expect("a session for user 7");
+
+    s.step("token form");
+    b.goto(&format!("{}/#/baccarat", server.url));
+    wait_until("the token form", QUICK, || b.text("#token").map(|_| ()));
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the token form is wider than a phone's screen");
+
+    s.step("a bad token");
+    b.type_into("#token", "v2.7.1.2.bad");
+    b.keys(&["\u{E007}"]); // Enter, in the field
+    wait_until("the refusal", QUICK, || b.text("#toasts").filter(|t| t.contains("refused")));
+    assert!(b.text("#token").is_some(), "still asking");
+
+    s.step("a good token");
+    b.type_into("#token", &token);
+    b.keys(&["\u{E007}"]);
+    wait_until("the player's session", QUICK, || b.text("#who").filter(|t| t.contains("user 7")));
+    wait_until("the round picker", QUICK, || b.text("main").filter(|t| t.contains("Round id")));
+    wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
+}
