@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod crash;
 mod decide;
 pub mod event;
 pub mod games;
