@@ -20,6 +20,7 @@ pub mod command;
 pub mod crash;
 mod decide;
 pub mod event;
+mod evolve;
 pub mod games;
 pub mod ids;
 pub mod ledger;
@@ -33,10 +34,11 @@ pub mod topology;
 pub use command::Command;
 pub use decide::{decide, Reply, MAX_BALANCE, MAX_LEDGER};
 pub use event::Event;
+pub use evolve::evolve;
 pub use ids::{Code, ExtId, Timestamp, UserId};
 pub use money::{Money, Odds};
 pub use reject::Reject;
-pub use state::{evolve, State};
+pub use state::State;
 
 /// The red-packet share rule, exposed for tests and for `croupier fair`.
 pub use decide::share_amount;
