@@ -116,6 +116,23 @@ impl CrashEvent {
         }
     }
 
+    /// The time the event carries, if any.
+    pub fn at(&self) -> Option<Timestamp> {
+        match self {
+            CrashEvent::TermOpened { at, .. }
+            | CrashEvent::TermStarting { at, .. }
+            | CrashEvent::BetReturned { at, .. }
+            | CrashEvent::CashedOut { at, .. }
+            | CrashEvent::BetLost { at, .. }
+            | CrashEvent::TermCrashed { at, .. }
+            | CrashEvent::TermClosed { at, .. }
+            | CrashEvent::TermCancelled { at, .. } => Some(*at),
+            CrashEvent::BetPlaced(b) => Some(b.at),
+            CrashEvent::TermFlying { flight, .. } => Some(flight.at),
+            CrashEvent::ChannelCreated { .. } | CrashEvent::ChannelPaused { .. } => None,
+        }
+    }
+
     /// The account whose record the event changes, for prefetching.
     pub fn account(&self) -> Option<AccountNo> {
         match self {
@@ -164,5 +181,52 @@ pub(crate) fn entries(event: &CrashEvent, currency_of: impl Fn(AccountNo) -> Cur
         | CrashEvent::TermCrashed { .. }
         | CrashEvent::TermClosed { .. }
         | CrashEvent::TermCancelled { .. } => {}
+    }
+}
+
+/// The event as it may be published (SQL event table, the event stream, logs): a flight's
+/// game hash, crash point, crash time and caps are secret until the term crashes, so
+/// `TermFlying` is published with them zeroed; [`CrashEvent::TermCrashed`] reveals the hash
+/// and crash point. Every other event is published as it is.
+pub fn published(e: &crate::Event) -> std::borrow::Cow<'_, crate::Event> {
+    use std::borrow::Cow;
+    match e {
+        crate::Event::Crash(CrashEvent::TermFlying { term, flight }) => {
+            let hidden =
+                Flight { hash: [0; 32], crash_point: 0, crash_after_ms: 0, caps: Vec::new(), ..(**flight).clone() };
+            Cow::Owned(crate::Event::Crash(CrashEvent::TermFlying { term: *term, flight: Box::new(hidden) }))
+        }
+        _ => Cow::Borrowed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flight_is_published_without_its_secret() {
+        let flight = Flight {
+            at: Timestamp(5),
+            game: 3,
+            hash: [7; 32],
+            crash_point: 250,
+            crash_after_ms: 15_272,
+            caps: vec![Some(120)],
+        };
+        let e = crate::Event::Crash(CrashEvent::TermFlying { term: TermNo(1), flight: Box::new(flight) });
+        let json = serde_json::to_string(&*published(&e)).unwrap();
+        assert!(
+            !json.contains("250") && !json.contains("15272") && !json.contains("120") && !json.contains("7,7"),
+            "{json}"
+        );
+        assert!(json.contains("\"game\":3"));
+        let lost = crate::Event::Crash(CrashEvent::BetLost {
+            bet: CrashBetNo(1),
+            account: AccountNo(2),
+            stake: Money(3),
+            at: Timestamp(4),
+        });
+        assert_eq!(*published(&lost), lost);
     }
 }
