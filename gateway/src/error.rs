@@ -223,6 +223,11 @@ pub fn reject_status(r: &Reject) -> StatusCode {
         | LiabilityLimit
         | PacketCount { .. }
         | PacketTooSmall => StatusCode::UNPROCESSABLE_ENTITY,
+        Crash(c) => match c.kind() {
+            croupier_domain::crash::reject::RejectKind::NotFound => StatusCode::NOT_FOUND,
+            croupier_domain::crash::reject::RejectKind::Conflict => StatusCode::CONFLICT,
+            croupier_domain::crash::reject::RejectKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        },
     }
 }
 

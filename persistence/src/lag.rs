@@ -151,5 +151,6 @@ fn event_at(e: &croupier_domain::Event) -> Option<i64> {
         | TransferSent { .. }
         | TransferReceived { .. }
         | TransfersAcked { .. } => None,
+        Crash(c) => c.at().map(|t| t.0 as i64),
     }
 }

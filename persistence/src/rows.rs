@@ -343,6 +343,7 @@ fn reference_cols(r: Reference) -> (&'static str, String) {
         Reference::Bet(b) => ("bet", b.0.to_string()),
         Reference::Packet(p) => ("packet", p.0.to_string()),
         Reference::ShardTransfer { from, seq } => ("shard_transfer", format!("{from}:{seq}")),
+        Reference::CrashBet(b) => ("crash_bet", b.0.to_string()),
     }
 }
 
@@ -384,6 +385,7 @@ fn event_time(e: &Event) -> Option<i64> {
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
         | Event::TransfersAcked { .. } => return None,
+        Event::Crash(c) => return c.at().map(|t| t.0 as i64),
     };
     Some(t.0 as i64)
 }
@@ -422,7 +424,9 @@ fn map_event(
         idx,
         name: e.name(),
         at,
-        payload: serde_json::to_string(e).expect("events serialize to JSON"),
+        // A flight's secret (game hash, crash point) is not stored before the crash.
+        payload: serde_json::to_string(&*croupier_domain::crash::event::published(e))
+            .expect("events serialize to JSON"),
     });
     // Names that the rows and ledger lines of this very event need come first.
     book.dir.learn(e);
@@ -468,6 +472,8 @@ fn map_event(
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
         | Event::TransfersAcked { .. } => {}
+        // Crash accounts are opened by `AccountOpened` like any other; nothing to learn here.
+        Event::Crash(_) => {}
     }
     ledger_rows(book, shard, position, idx, e, at, b);
     match e {
@@ -643,6 +649,10 @@ fn map_event(
         | Event::PartnerTransactionRecorded { .. }
         | Event::TopologySet(_)
         | Event::TransfersAcked { .. } => {}
+        // Crash terms and bets have no tables of their own yet (issue 14: `crash_terms`,
+        // `crash_bets` still to come); their money is in `wallet_ledger` (above) and every event,
+        // the secret of a flight withheld, in the event table.
+        Event::Crash(_) => {}
     }
     Ok(())
 }

@@ -130,7 +130,9 @@ async fn run(cfg: StreamConfig, shared: &Shared<StreamReport>, follow: bool) -> 
             let read = src.read(per_shard, |pos, events| {
                 for (idx, e) in events.iter().enumerate() {
                     let subject = format!("{}.{shard}.{}", cfg.subject_prefix, e.name());
-                    let payload = serde_json::to_vec(e).expect("events serialize to JSON");
+                    // A flight's secret (game hash, crash point) is not published before the crash.
+                    let payload = serde_json::to_vec(&*croupier_domain::crash::event::published(e))
+                        .expect("events serialize to JSON");
                     messages.push((subject, format!("{shard}:{pos}:{idx}"), payload.into()));
                 }
             })?;

@@ -139,6 +139,25 @@ pub fn scoped(cmd: Command, tag: &str) -> Result<Command> {
         }
         Command::GrabRedPacket { packet, sender, user } => Command::GrabRedPacket { packet: s(packet)?, sender, user },
         Command::ExpireRedPacket { packet, sender } => Command::ExpireRedPacket { packet: s(packet)?, sender },
+        Command::Crash(c) => {
+            use croupier_domain::crash::CrashCommand;
+            Command::Crash(match c {
+                CrashCommand::PlaceBet(mut b) => {
+                    b.order_no = s(b.order_no)?;
+                    CrashCommand::PlaceBet(b)
+                }
+                CrashCommand::CancelBet { user, order_no } => CrashCommand::CancelBet { user, order_no: s(order_no)? },
+                CrashCommand::Cashout { user, order_no } => CrashCommand::Cashout { user, order_no: s(order_no)? },
+                // A channel and its terms are one per run already: their ids stay.
+                other @ (CrashCommand::CreateChannel(_)
+                | CrashCommand::SetPaused { .. }
+                | CrashCommand::OpenTerm { .. }
+                | CrashCommand::CloseBets { .. }
+                | CrashCommand::TakeOff { .. }
+                | CrashCommand::Crash { .. }
+                | CrashCommand::EmergencyStop { .. }) => other,
+            })
+        }
         other @ (Command::Configure(_)
         | Command::SetTopology(_)
         | Command::ReceiveTransfer(_)

@@ -80,6 +80,9 @@ pub enum Command {
     /// Runtime: shard `peer` has applied this shard's transfers to it up to `upto`; they need
     /// not be re-sent any more.
     AckTransfers { peer: u32, upto: u64 },
+
+    /// The crash game (seed 001): channels, terms, bets and cashouts.
+    Crash(crate::crash::CrashCommand),
 }
 
 /// Money for a user of shard `to`, sent by shard `from` as its `seq`-th transfer to `to`

@@ -57,6 +57,8 @@ pub enum Reference {
         from: u32,
         seq: u64,
     },
+    /// A crash bet (numbered apart from round bets).
+    CrashBet(crate::crash::CrashBetNo),
 }
 
 /// `amount` (always positive) moves from `from` to `to`.
@@ -139,6 +141,9 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         ),
         Event::RedPacketExpired { packet, account, refund } => {
             line(Pool(*packet), Player(*account), *refund, Reason::PacketRefund, Reference::Packet(*packet))
+        }
+        Event::Crash(e) => {
+            crate::crash::event::entries(e, currency_of, |x| line(x.from, x.to, x.amount, x.reason, x.reference))
         }
         Event::Configured(_)
         | Event::CurrencyDefined { .. }

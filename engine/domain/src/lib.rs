@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod crash;
 mod decide;
 pub mod event;
 mod evolve;
@@ -31,7 +32,7 @@ pub mod testkit;
 pub mod topology;
 
 pub use command::Command;
-pub use decide::{decide, Reply, MAX_BALANCE, MAX_LEDGER};
+pub use decide::{decide, CrashReply, Reply, MAX_BALANCE, MAX_LEDGER};
 pub use event::Event;
 pub use evolve::evolve;
 pub use ids::{Code, ExtId, Timestamp, UserId};

@@ -104,6 +104,10 @@ pub enum Reject {
     TopologyMismatch { shard: u32, shards: u32 },
     #[error("this shard does not own that user, packet or transfer")]
     WrongShard,
+
+    // --- crash game (its own group of codes) ---
+    #[error(transparent)]
+    Crash(#[from] crate::crash::CrashReject),
 }
 
 impl Reject {
@@ -151,6 +155,7 @@ impl Reject {
             Internal => "INTERNAL_ERROR",
             TopologyMismatch { .. } => "TOPOLOGY_MISMATCH",
             WrongShard => "WRONG_SHARD",
+            Crash(r) => r.code(),
         }
     }
 
@@ -206,9 +211,10 @@ mod tests {
 
     #[test]
     fn codes_are_unique_screaming_snake_case() {
-        let set: HashSet<_> = Reject::ALL_CODES.iter().collect();
-        assert_eq!(set.len(), Reject::ALL_CODES.len());
-        for c in Reject::ALL_CODES {
+        let all: Vec<_> = Reject::ALL_CODES.iter().chain(crate::crash::CrashReject::ALL_CODES).collect();
+        let set: HashSet<_> = all.iter().collect();
+        assert_eq!(set.len(), all.len());
+        for c in all {
             assert!(c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'), "{c}");
         }
         // Spot-check that code() and the list agree.

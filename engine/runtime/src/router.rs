@@ -7,6 +7,7 @@
 //! lives on its sender's shard, and its link names the sender, so grabs and expiry go there;
 //! a grabber on another shard is credited by a transfer between shards. Commands internal to
 //! the runtime (topology, transfers, acknowledgements) cannot be submitted from outside.
+//! Crash bets and cashouts go to the player's shard, crash channels and terms everywhere.
 
 pub use croupier_domain::topology::{mix, shard_of};
 use croupier_domain::Command;
@@ -49,5 +50,11 @@ pub fn route(cmd: &Command, shards: usize) -> Route {
         | CancelRound { .. }
         | ResettleRound { .. } => Route::Broadcast,
         SetTopology(_) | ReceiveTransfer(_) | AckTransfers { .. } => Route::NotRoutable,
+        // The crash game: bets and cashouts on the player's shard, the channel and its terms
+        // on every shard (each settles its own bets).
+        Crash(c) => match c.player() {
+            Some(user) => Route::Shard(shard_of(user, shards)),
+            None => Route::Broadcast,
+        },
     }
 }

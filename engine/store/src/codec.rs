@@ -312,6 +312,52 @@ mod tests {
         out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
         // No longer written (refunds are remembered per player since), still read.
         out.push(Event::PartnerRefundRemembered { bet: id("b0") });
+        out.extend(crash_samples(&mut e, &mut seen, Timestamp(t.0 + 20)));
+        out
+    }
+
+    /// One of each crash event: a term run to its crash (a cancelled bet, an auto cashout, a
+    /// loss), then a stopped term.
+    fn crash_samples(
+        e: &mut croupier_domain::Engine,
+        seen: &mut std::collections::BTreeSet<&'static str>,
+        t: croupier_domain::ids::Timestamp,
+    ) -> Vec<Event> {
+        use croupier_domain::command::Command;
+        use croupier_domain::crash::testkit as kit;
+        use croupier_domain::crash::{curve, ChannelConfig, CrashCommand};
+        use croupier_domain::ids::{Timestamp, UserId};
+        use croupier_domain::testkit::*;
+        use croupier_domain::Engine;
+        let chain = kit::chain("golden crash", 4);
+        let u = UserId(7);
+        let after = |ms: u64| Timestamp(t.0 + ms);
+        let mut out = Vec::new();
+        let mut run = |e: &mut Engine, cmd: &Command, now: Timestamp| {
+            must(e, cmd, now);
+            out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        };
+        run(
+            e,
+            &Command::Deposit { transfer: id("crash-dep"), user: u, currency: code(CURRENCY), amount: Money(100_000) },
+            t,
+        );
+        run(e, &kit::create_channel(&chain, ChannelConfig::seed_001(vec![kit::limits()])), t);
+        run(e, &Command::Crash(CrashCommand::SetPaused { channel: id(kit::CHANNEL), paused: true }), t);
+        run(e, &Command::Crash(CrashCommand::SetPaused { channel: id(kit::CHANNEL), paused: false }), t);
+        run(e, &kit::open(1), t);
+        run(e, &kit::bet(7, id("c1"), 1_000, Some(101)), after(1));
+        run(e, &kit::bet(7, id("c2"), 1_000, Some(1_000_000)), after(1));
+        run(e, &kit::bet(7, id("c3"), 1_000, None), after(1));
+        run(e, &Command::Crash(CrashCommand::CancelBet { user: u, order_no: id("c3") }), after(2));
+        run(e, &kit::close_bets(1), after(8_000));
+        run(e, &kit::take_off(1, chain.game(1).unwrap()), after(10_000));
+        let flight = e.state().crash().terms()[0].flight.clone().unwrap();
+        assert!((101..1_000_000).contains(&flight.crash_point), "the sample needs a win and a loss");
+        run(e, &kit::crash(1), after(10_000 + curve::elapsed_to_reach(flight.crash_point)));
+        run(e, &kit::open(2), after(20_000));
+        run(e, &kit::bet(7, id("c4"), 1_000, None), after(20_001));
+        run(e, &kit::stop(2), after(20_002));
         out
     }
 
@@ -325,14 +371,28 @@ mod tests {
     #[test]
     fn the_samples_cover_every_kind_of_event() {
         let samples = one_of_each();
-        let n = samples.len() as u32;
-        let mut kinds: Vec<u32> = samples
-            .iter()
-            .map(|e| u32::from_le_bytes(bincode::serialize(e).unwrap()[..4].try_into().unwrap()))
-            .collect();
+        let kind = |e: &Event| u32::from_le_bytes(bincode::serialize(e).unwrap()[..4].try_into().unwrap());
+        // A game's events nest under one variant of `Event` (the crash game's under `Crash`):
+        // one sample per top-level kind, and per kind of each nested enum.
+        let (nested, flat): (Vec<&Event>, Vec<&Event>) = samples.iter().partition(|e| matches!(e, Event::Crash(_)));
+        let mut kinds: Vec<u32> = flat.iter().map(|e| kind(e)).collect();
+        kinds.push(kind(nested[0]));
         kinds.sort_unstable();
+        let n = kinds.len() as u32;
         assert_eq!(kinds, (0..n).collect::<Vec<_>>(), "one sample per kind");
         assert!(bincode::deserialize::<Event>(&n.to_le_bytes()).is_err(), "an event kind has no sample");
+        let mut crash: Vec<u32> = nested
+            .iter()
+            .map(|e| match e {
+                Event::Crash(c) => u32::from_le_bytes(bincode::serialize(c).unwrap()[..4].try_into().unwrap()),
+                _ => unreachable!(),
+            })
+            .collect();
+        crash.sort_unstable();
+        let m = crash.len() as u32;
+        assert_eq!(crash, (0..m).collect::<Vec<_>>(), "one sample per crash event kind");
+        let beyond = [kind(nested[0]).to_le_bytes(), m.to_le_bytes()].concat();
+        assert!(bincode::deserialize::<Event>(&beyond).is_err(), "a crash event kind has no sample");
     }
 
     /// Golden files: each kind of event as version 1 wrote it (`<name>.bin`, a whole record)

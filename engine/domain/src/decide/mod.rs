@@ -5,6 +5,8 @@
 
 mod accounts;
 mod bets;
+mod crash;
+pub use crash::CrashReply;
 mod bounds;
 mod partner;
 mod red_packets;
@@ -80,6 +82,8 @@ pub enum Reply {
         refund: Money,
         replayed: bool,
     },
+    /// The crash game.
+    Crash(CrashReply),
 }
 
 /// Decides `cmd` at time `now`, appending its events to `out`.
@@ -132,6 +136,7 @@ fn dispatch(s: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> R
         Command::SetTopology(t) => transfers::set_topology(s, t, out),
         Command::ReceiveTransfer(t) => transfers::receive(s, t, out),
         Command::AckTransfers { peer, upto } => transfers::ack(s, *peer, *upto, out),
+        Command::Crash(c) => crash::decide(s, c, now, out),
     }
 }
 

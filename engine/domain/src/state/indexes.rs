@@ -64,6 +64,7 @@ impl State {
             idx.transfer_by_id.insert((self.accounts[t.account.index()].user, t.id), i as u32);
         }
         self.idx = idx;
+        self.crash.rebuild_indexes();
     }
 }
 

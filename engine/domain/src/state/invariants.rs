@@ -36,6 +36,11 @@ impl State {
                 held[b.account.index()] += b.stake.0;
             }
         }
+        let crash = self.crash_open_sums();
+        for (h, c) in held.iter_mut().zip(&crash.held) {
+            *h += *c as i64;
+        }
+        self.crash.check()?;
         self.check_exposure()?;
         for (i, a) in self.accounts.iter().enumerate() {
             if a.available.is_negative() && !a.in_debt {
@@ -78,6 +83,14 @@ impl State {
             c.0 += b.max_return().0 as i128;
             c.1 += b.stake.0 as i128;
         }
+        let crash = self.crash_open_sums();
+        for (a, c) in account.iter_mut().zip(&crash.exposure) {
+            *a += c;
+        }
+        for (cur, c) in currency.iter_mut().zip(&crash.currency) {
+            cur.0 += c.0;
+            cur.1 += c.1;
+        }
         for p in &self.packets {
             account[p.sender.index()] += p.remaining.0 as i128;
         }
@@ -114,5 +127,12 @@ impl State {
             }
         }
         Ok(())
+    }
+}
+
+impl State {
+    /// What the open crash bets hold and may return.
+    fn crash_open_sums(&self) -> crate::crash::OpenSums {
+        self.crash.open_sums(self.accounts.len(), |a| self.accounts[a.index()].currency)
     }
 }

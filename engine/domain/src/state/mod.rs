@@ -306,6 +306,8 @@ pub struct State {
     /// This shard's place and its links to the other shards; `None` outside a runtime.
     pub(crate) topology: Option<Topology>,
     pub(crate) links: Vec<Link>,
+    /// The crash game's channels, terms and bets (indexes of its own, rebuilt on restore).
+    pub(crate) crash: crate::crash::CrashState,
 
     #[serde(skip)]
     pub(crate) idx: Indexes,
@@ -516,6 +518,7 @@ impl State {
             partner_transactions: self.partner_transactions.clone(),
             topology: self.topology,
             links: self.links.clone(),
+            crash: self.crash.snapshot_copy(),
             idx: Indexes::default(),
         }
     }

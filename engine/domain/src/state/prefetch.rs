@@ -47,6 +47,10 @@ impl State {
             Event::BetSettled { account, .. } | Event::BetResettled { account, .. } => *account,
             Event::RedPacketGrabbed { account: Some(account), .. } => *account,
             Event::TransferReceived { account, .. } => *account,
+            Event::Crash(e) => match e.account() {
+                Some(account) => account,
+                None => return,
+            },
             Event::Deposited { account, .. } | Event::Withdrawn { account, .. } => *account,
             Event::BetAccepted(b) => {
                 let index = if b.round.is_some() { &self.idx.bet_by_order } else { &self.idx.bet_by_partner_id };

@@ -1,5 +1,6 @@
 //! The domain through its public API, one test binary for the crate: scripted flows and
 //! property tests over random histories.
 
+mod crash;
 mod flows;
 mod properties;
