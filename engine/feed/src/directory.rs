@@ -94,6 +94,9 @@ impl Directory {
             | Event::TransferSent { .. }
             | Event::TransferReceived { .. }
             | Event::TransfersAcked { .. } => {}
+            // A crash game's events name their channel and term by the callers' ids and
+            // their bets by account, which the directory already knows.
+            Event::Crash(_) => {}
         }
     }
 
