@@ -22,6 +22,7 @@ pub mod event;
 mod evolve;
 pub mod games;
 pub mod ids;
+pub mod instant;
 pub mod ledger;
 pub mod money;
 pub mod reject;
