@@ -345,6 +345,7 @@ fn reference_cols(r: Reference) -> (&'static str, String) {
         Reference::Bet(b) => ("bet", b.0.to_string()),
         Reference::Packet(p) => ("packet", p.0.to_string()),
         Reference::ShardTransfer { from, seq } => ("shard_transfer", format!("{from}:{seq}")),
+        Reference::Instant(b) => ("instant_bet", b.0.to_string()),
     }
 }
 
@@ -386,6 +387,7 @@ fn event_time(e: &Event) -> Option<i64> {
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
         | Event::TransfersAcked { .. } => return None,
+        Event::Instant(e) => return e.at().map(|t| t.0 as i64),
     };
     Some(t.0 as i64)
 }
@@ -484,7 +486,8 @@ fn map_event(
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
-        | Event::TransfersAcked { .. } => {}
+        | Event::TransfersAcked { .. }
+        | Event::Instant(_) => {}
     }
     ledger_rows(book, shard, position, idx, e, at, b);
     match e {
@@ -660,6 +663,9 @@ fn map_event(
         | Event::PartnerTransactionRecorded { .. }
         | Event::TopologySet(_)
         | Event::TransfersAcked { .. } => {}
+        // Instant games: the `events` row (a server seed in it is written as its hash, see
+        // `ServerSeed`'s serialization) and the `wallet_ledger` lines; no table of their own yet.
+        Event::Instant(_) => {}
     }
     Ok(())
 }

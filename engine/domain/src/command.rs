@@ -80,6 +80,8 @@ pub enum Command {
     /// Runtime: shard `peer` has applied this shard's transfers to it up to `upto`; they need
     /// not be re-sent any more.
     AckTransfers { peer: u32, upto: u64 },
+    /// Instant games (seed 003): seeds, bets, reveals, cash outs (`crate::instant`).
+    Instant(crate::instant::InstantCommand),
 }
 
 /// Money for a user of shard `to`, sent by shard `from` as its `seq`-th transfer to `to`

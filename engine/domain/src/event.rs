@@ -149,6 +149,8 @@ pub enum Event {
         bet: ExtId,
         user: UserId,
     },
+    /// Instant games (seed 003): `crate::instant`.
+    Instant(crate::instant::InstantEvent),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +206,7 @@ impl Event {
             Event::TransferReceived { .. } => "transfer_received",
             Event::TransfersAcked { .. } => "transfers_acked",
             Event::PartnerRefundRememberedFor { .. } => "partner_refund_remembered_for",
+            Event::Instant(e) => e.name(),
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum Reference {
         from: u32,
         seq: u64,
     },
+    /// An instant bet (seed 003), numbered apart from round and bookmaker bets.
+    Instant(crate::instant::InstantNo),
 }
 
 /// `amount` (always positive) moves from `from` to `to`.
@@ -140,6 +142,7 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         Event::RedPacketExpired { packet, account, refund } => {
             line(Pool(*packet), Player(*account), *refund, Reason::PacketRefund, Reference::Packet(*packet))
         }
+        Event::Instant(e) => crate::instant::ledger::entries(e, currency_of, line),
         Event::Configured(_)
         | Event::CurrencyDefined { .. }
         | Event::GameDefined { .. }

@@ -32,7 +32,7 @@ pub mod testkit;
 pub mod topology;
 
 pub use command::Command;
-pub use decide::{decide, Reply, MAX_BALANCE, MAX_LEDGER};
+pub use decide::{decide, InstantReply, Reply, MAX_BALANCE, MAX_LEDGER};
 pub use event::Event;
 pub use evolve::evolve;
 pub use ids::{Code, ExtId, Timestamp, UserId};

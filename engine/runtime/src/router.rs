@@ -49,5 +49,7 @@ pub fn route(cmd: &Command, shards: usize) -> Route {
         | CancelRound { .. }
         | ResettleRound { .. } => Route::Broadcast,
         SetTopology(_) | ReceiveTransfer(_) | AckTransfers { .. } => Route::NotRoutable,
+        // A player's seeds and bets live on the player's shard; configuration on every shard.
+        Instant(c) => c.user().map_or(Route::Broadcast, |user| Route::Shard(shard_of(user, shards))),
     }
 }

@@ -310,9 +310,47 @@ mod tests {
         let expire = Command::ExpireRedPacket { packet: id("p1"), sender: a };
         must(&mut e, &expire, Timestamp(t.0 + 10));
         out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        for cmd in instant_script(a) {
+            must(&mut e, &cmd, t);
+            out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        }
         // No longer written (refunds are remembered per player since), still read.
         out.push(Event::PartnerRefundRemembered { bet: id("b0") });
         out
+    }
+
+    /// The instant games' events: configuration, a seed, a dice bet, a mines game with a gem
+    /// and a cash out.
+    fn instant_script(user: croupier_domain::ids::UserId) -> Vec<croupier_domain::Command> {
+        use croupier_domain::instant::dice::DiceCall;
+        use croupier_domain::instant::*;
+        use croupier_domain::testkit::*;
+        use croupier_domain::Command;
+        let mut config = InstantConfig::stake_defaults();
+        config.limits.push(InstantLimits {
+            currency: code(CURRENCY),
+            min_stake: Money(1),
+            max_stake: Money(10_000),
+            max_win: Money(1_000_000),
+        });
+        let seed = ServerSeed([9; 32]);
+        let client = ClientSeed::new("golden").unwrap();
+        let bet = |id: &str, game| {
+            let (id, currency, stake) = (ExtId::new(id).unwrap(), code(CURRENCY), Money(100));
+            Command::Instant(InstantCommand::Bet(Box::new(InstantBet { id, user, currency, stake, game })))
+        };
+        // Nonce 1 is the mines game: a tile without its mine.
+        let mine = mines::place(&mut Stream::of(&seed, b"golden", 1), 1);
+        let tile = (0..25).find(|t| mine & 1 << t == 0).unwrap();
+        let game = ExtId::new("m1").unwrap();
+        vec![
+            Command::Instant(InstantCommand::Configure(Box::new(config))),
+            Command::Instant(InstantCommand::RotateSeed { user, server_seed: seed, client_seed: client }),
+            bet("d1", GameParams::Dice(DiceCall { target: 5_000, over: true })),
+            bet("m1", GameParams::Mines { mines: 1 }),
+            Command::Instant(InstantCommand::Reveal { user, id: game, tile }),
+            Command::Instant(InstantCommand::CashOut { user, id: game }),
+        ]
     }
 
     fn golden_dir() -> std::path::PathBuf {
@@ -325,14 +363,27 @@ mod tests {
     #[test]
     fn the_samples_cover_every_kind_of_event() {
         let samples = one_of_each();
-        let n = samples.len() as u32;
         let mut kinds: Vec<u32> = samples
             .iter()
             .map(|e| u32::from_le_bytes(bincode::serialize(e).unwrap()[..4].try_into().unwrap()))
             .collect();
         kinds.sort_unstable();
+        // Nested kinds (`Event::Instant(..)`) share their outer number: one sample per inner kind.
+        kinds.dedup();
+        let n = kinds.len() as u32;
         assert_eq!(kinds, (0..n).collect::<Vec<_>>(), "one sample per kind");
         assert!(bincode::deserialize::<Event>(&n.to_le_bytes()).is_err(), "an event kind has no sample");
+        let instant: std::collections::BTreeSet<u32> = samples
+            .iter()
+            .filter_map(|e| match e {
+                Event::Instant(i) => Some(u32::from_le_bytes(bincode::serialize(i).unwrap()[..4].try_into().unwrap())),
+                _ => None,
+            })
+            .collect();
+        let k = instant.len() as u32;
+        assert_eq!(instant.into_iter().collect::<Vec<_>>(), (0..k).collect::<Vec<_>>(), "one sample per instant kind");
+        let next_instant = bincode::deserialize::<croupier_domain::instant::InstantEvent>(&k.to_le_bytes());
+        assert!(next_instant.is_err(), "an instant event kind has no sample");
     }
 
     /// Golden files: each kind of event as version 1 wrote it (`<name>.bin`, a whole record)

@@ -6,11 +6,13 @@
 mod accounts;
 mod bets;
 mod bounds;
+mod instant;
 mod partner;
 mod red_packets;
 mod transfers;
 
 pub use bounds::MAX_LEDGER;
+pub use instant::InstantReply;
 pub use red_packets::share_amount;
 mod rounds;
 
@@ -80,6 +82,8 @@ pub enum Reply {
         refund: Money,
         replayed: bool,
     },
+    /// Instant games.
+    Instant(InstantReply),
 }
 
 /// Decides `cmd` at time `now`, appending its events to `out`.
@@ -132,6 +136,7 @@ fn dispatch(s: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> R
         Command::SetTopology(t) => transfers::set_topology(s, t, out),
         Command::ReceiveTransfer(t) => transfers::receive(s, t, out),
         Command::AckTransfers { peer, upto } => transfers::ack(s, *peer, *upto, out),
+        Command::Instant(c) => instant::decide(s, c, now, out),
     }
 }
 

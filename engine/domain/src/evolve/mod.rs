@@ -7,6 +7,7 @@
 
 mod accounts;
 mod bets;
+mod instant;
 mod partner;
 mod red_packets;
 mod rounds;
@@ -59,6 +60,7 @@ pub fn evolve(state: &mut State, event: &Event) {
         Event::TransferSent { transfer, currency, .. } => transfers::sent(state, transfer, *currency),
         Event::TransferReceived { transfer, account } => transfers::received(state, transfer, *account),
         Event::TransfersAcked { peer, upto } => transfers::acked(state, *peer, *upto),
+        Event::Instant(e) => instant::apply(state, e),
     }
 }
 

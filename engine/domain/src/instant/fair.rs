@@ -19,9 +19,31 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// A server seed. Its `Debug` hides it: a seed in a log before it is revealed would let a
-/// reader predict every bet made with it.
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// reader predict every bet made with it. So does every human-readable encoding (JSON: the
+/// SQL `events` rows, the event stream, the API): there it is written as its hash, and only
+/// the binary encoding of the journal and snapshots, which the engine needs to replay the
+/// bets, holds the seed itself. A revealed seed is shown by the API from the state, on purpose.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ServerSeed(pub [u8; 32]);
+
+impl Serialize for ServerSeed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&format!("sha256:{}", self.hash()))
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerSeed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            return Err(serde::de::Error::custom("a server seed is never read from a human-readable encoding"));
+        }
+        <[u8; 32]>::deserialize(d).map(ServerSeed)
+    }
+}
 
 impl fmt::Debug for ServerSeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -217,6 +239,17 @@ mod tests {
         assert_eq!(ServerSeed::from_hex("ab"), None);
         assert_eq!(ServerSeed::from_hex(&"zz".repeat(32)), None);
         assert!(!format!("{seed:?}").contains("ab"));
+    }
+
+    #[test]
+    fn only_the_binary_encoding_holds_the_seed() {
+        let seed = ServerSeed([7; 32]);
+        let json = serde_json::to_string(&seed).unwrap();
+        assert_eq!(json, format!("\"sha256:{}\"", seed.hash()));
+        assert!(!json.contains(&seed.to_hex()));
+        assert!(serde_json::from_str::<ServerSeed>(&json).is_err());
+        let bytes = bincode::serialize(&seed).unwrap();
+        assert_eq!(bincode::deserialize::<ServerSeed>(&bytes).unwrap(), seed);
     }
 
     #[test]

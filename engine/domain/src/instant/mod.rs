@@ -10,13 +10,20 @@
 pub mod cards;
 pub mod dice;
 pub mod fair;
+pub mod game;
 pub mod keno;
+pub(crate) mod ledger;
 pub mod mines;
 pub mod payout;
 pub mod plinko;
+pub mod verify;
 
 #[cfg(test)]
 mod verifier_vectors;
 
 pub use fair::{SeedHash, ServerSeed, Stream, Unit};
+pub use game::{
+    ClientSeed, GameParams, Instant, InstantBet, InstantBetRecord, InstantCommand, InstantConfig, InstantEvent,
+    InstantLimits, InstantNo, InstantOutcome, Phase, Placed, Player, SeedPair, SettleReason,
+};
 pub use payout::{Multiplier, Rtp};

@@ -64,6 +64,8 @@ impl State {
             idx.transfer_by_id.insert((self.accounts[t.account.index()].user, t.id), i as u32);
         }
         self.idx = idx;
+        let accounts = &self.accounts;
+        self.instant.rebuild_indexes(|a| accounts[a.index()].user);
     }
 }
 

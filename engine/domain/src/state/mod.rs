@@ -306,6 +306,8 @@ pub struct State {
     /// This shard's place and its links to the other shards; `None` outside a runtime.
     pub(crate) topology: Option<Topology>,
     pub(crate) links: Vec<Link>,
+    /// Instant games (seed 003): seed pairs, bets, configuration.
+    pub(crate) instant: crate::instant::Instant,
 
     #[serde(skip)]
     pub(crate) idx: Indexes,
@@ -456,6 +458,11 @@ impl State {
     pub fn partner_transaction(&self, user: UserId, transaction: &ExtId) -> Option<BetId> {
         self.partner_transactions.get(&(user, *transaction)).copied()
     }
+    /// The instant games' state (seed pairs, bets, configuration).
+    pub fn instant(&self) -> &crate::instant::Instant {
+        &self.instant
+    }
+
     pub fn topology(&self) -> Option<Topology> {
         self.topology
     }
@@ -516,6 +523,7 @@ impl State {
             partner_transactions: self.partner_transactions.clone(),
             topology: self.topology,
             links: self.links.clone(),
+            instant: self.instant.snapshot_copy(),
             idx: Indexes::default(),
         }
     }

@@ -2,4 +2,5 @@
 //! property tests over random histories.
 
 mod flows;
+mod instant;
 mod properties;
