@@ -8,6 +8,7 @@ mod auth_and_input;
 mod faults;
 mod hostile_auth;
 mod hostile_clients;
+mod instant;
 mod red_packets;
 mod resume;
 mod round;

@@ -294,14 +294,17 @@ fn sweep(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Even
     if let Phase::Settled { payout, .. } = b.state {
         return Ok(InstantReply::Settled { bet: no, payout, replayed: true });
     }
-    let config = s.instant().config().expect("a bet was placed, so the games are configured");
-    let (due, pays) = match b.game {
-        GameParams::Plinko { .. } => (b.placed_at.saturating_add_ms(config.plinko_settle_ms), b.payout),
+    let due = s.instant().sweep_due(no);
+    let pays = match b.game {
+        GameParams::Plinko { .. } => b.payout,
         GameParams::Mines { mines: count } => {
             let gems = b.revealed.count_ones() as u8;
             // Seed 003: an idle game with gems is cashed out; one without ends with nothing.
-            let pays = if gems == 0 { Money::ZERO } else { mines_payout(s, no, count, gems) };
-            (b.last_action.saturating_add_ms(config.mines_idle_ms), pays)
+            if gems == 0 {
+                Money::ZERO
+            } else {
+                mines_payout(s, no, count, gems)
+            }
         }
         GameParams::Dice(_) | GameParams::Keno { .. } => unreachable!("one-shot bets are never open"),
     };

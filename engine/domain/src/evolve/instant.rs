@@ -86,6 +86,9 @@ fn placed(state: &mut State, p: &Placed) {
     });
     state.instant.idx.by_id.insert((user, p.id), p.bet);
     state.instant.idx.of_user.entry(user).or_default().push(p.bet);
+    if !p.settled {
+        state.instant.idx.open.insert(p.bet);
+    }
 }
 
 fn settled(
@@ -104,6 +107,7 @@ fn settled(
     b.payout = payout;
     b.state = Phase::Settled { payout, at, why };
     let is_mines = matches!(b.game, GameParams::Mines { .. });
+    state.instant.idx.open.remove(&bet);
     let a = &mut state.accounts[account.index()];
     a.held -= stake;
     a.exposure -= exposure;

@@ -353,6 +353,8 @@ pub(crate) struct InstantIndexes {
     pub by_id: FxHashMap<(UserId, ExtId), InstantNo>,
     /// Each player's bets, oldest first.
     pub of_user: FxHashMap<UserId, Vec<InstantNo>>,
+    /// The open bets (plinko waiting, mines in play), for the sweeper.
+    pub open: std::collections::BTreeSet<InstantNo>,
 }
 
 impl Instant {
@@ -374,6 +376,22 @@ impl Instant {
     pub fn bet_by_id(&self, user: UserId, id: &ExtId) -> Option<InstantNo> {
         self.idx.by_id.get(&(user, *id)).copied()
     }
+    /// The open bets with the moment the sweeper may settle each (plinko: `plinko_settle_ms`
+    /// after the drop; mines: `mines_idle_ms` after the last action).
+    pub fn open_bets(&self) -> impl Iterator<Item = (InstantNo, Timestamp)> + '_ {
+        self.idx.open.iter().map(|&no| (no, self.sweep_due(no)))
+    }
+
+    /// When the sweeper may settle open bet `no`.
+    pub fn sweep_due(&self, no: InstantNo) -> Timestamp {
+        let b = self.bet(no);
+        let c = self.config.as_ref().expect("a bet was placed, so the games are configured");
+        match b.game {
+            GameParams::Plinko { .. } => b.placed_at.saturating_add_ms(c.plinko_settle_ms),
+            _ => b.last_action.saturating_add_ms(c.mines_idle_ms),
+        }
+    }
+
     /// `user`'s bets, newest first.
     pub fn bets_of_user(&self, user: UserId) -> impl Iterator<Item = InstantNo> + '_ {
         self.idx.of_user.get(&user).into_iter().flat_map(|v| v.iter().rev().copied())
@@ -385,6 +403,9 @@ impl Instant {
             let user = user_of(b.account);
             idx.by_id.insert((user, b.id), InstantNo(i as u32));
             idx.of_user.entry(user).or_default().push(InstantNo(i as u32));
+            if b.is_open() {
+                idx.open.insert(InstantNo(i as u32));
+            }
         }
         self.idx = idx;
     }
