@@ -426,7 +426,7 @@ pub async fn bet(
     let (currency, stake) = app.money(req.currency.as_deref(), &req.amount)?;
     let id = ext_id("id", &req.id)?;
     let game = params(&req)?;
-    let cmd = Command::Instant(InstantCommand::Bet(Box::new(InstantBet { id, user, currency, stake, game })));
+    let cmd = Command::Instant(InstantCommand::Bet(InstantBet { id, user, currency, stake, game }));
     let Reply::Instant(InstantReply::Bet { replayed, .. }) = app.engine.call(cmd).await? else {
         return Err(ApiError::unavailable("unexpected answer to a bet"));
     };

@@ -337,7 +337,7 @@ mod tests {
         let client = ClientSeed::new("golden").unwrap();
         let bet = |id: &str, game| {
             let (id, currency, stake) = (ExtId::new(id).unwrap(), code(CURRENCY), Money(100));
-            Command::Instant(InstantCommand::Bet(Box::new(InstantBet { id, user, currency, stake, game })))
+            Command::Instant(InstantCommand::Bet(InstantBet { id, user, currency, stake, game }))
         };
         // Nonce 1 is the mines game: a tile without its mine.
         let mine = mines::place(&mut Stream::of(&seed, b"golden", 1), 1);

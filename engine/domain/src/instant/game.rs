@@ -63,7 +63,7 @@ pub enum InstantCommand {
     /// A bet: dice and keno are decided, settled and journaled at once; plinko's outcome is
     /// fixed now and credited on `Settle` (or by the sweeper); mines starts a game.
     /// Idempotent by (user, `id`).
-    Bet(Box<InstantBet>),
+    Bet(InstantBet),
     /// Mines: reveals tile 0..25 of the player's open game `id`.
     Reveal { user: UserId, id: ExtId, tile: u8 },
     /// Mines: cashes out the open game `id` (at least one gem revealed).

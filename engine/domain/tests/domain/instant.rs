@@ -55,13 +55,13 @@ fn rotate(user: u64, n: u8) -> Command {
 }
 
 fn bet(user: u64, id: &str, stake: i64, game: GameParams) -> Command {
-    Command::Instant(InstantCommand::Bet(Box::new(InstantBet {
+    Command::Instant(InstantCommand::Bet(InstantBet {
         id: ExtId::new(id).unwrap(),
         user: UserId(user),
         currency: code(CURRENCY),
         stake: Money(stake),
         game,
-    })))
+    }))
 }
 
 fn over(target: u16) -> GameParams {
@@ -295,13 +295,13 @@ fn command(step: &Step, s: &State, n: u64) -> Command {
     };
     let id = ExtId::numbered("i", n);
     let bet = |user: u64, stake: i64, game| {
-        Command::Instant(InstantCommand::Bet(Box::new(InstantBet {
+        Command::Instant(InstantCommand::Bet(InstantBet {
             id,
             user: UserId(user),
             currency: code(CURRENCY),
             stake: Money(stake),
             game,
-        })))
+        }))
     };
     match step {
         Step::Rotate { user } => {
