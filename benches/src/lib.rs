@@ -8,6 +8,7 @@
 //! | [`Scenario::EngineBets`] | funded accounts, one open round | `PlaceBet` from random users | bets placed |
 //! | [`Scenario::EngineSettle`] | one round holding many open bets, stopped | one `GameDraw` with a result | bets settled |
 //! | [`Scenario::EngineGrab`] | one lucky red packet, a few funded accounts | one grab per distinct user | grabs |
+//! | [`Scenario::EngineDice`] | funded accounts with seed pairs, instant games configured | dice bets from random users (HMAC, settlement) | bets |
 //!
 //! [`durable`] adds the scenarios that touch a disk: `bets` ([`Scenario::DurableBets`]:
 //! `PlaceBet` through a `DurableShard`, journal and snapshots included, in a data folder that
@@ -25,6 +26,7 @@
 pub mod alloc_count;
 pub mod baseline;
 pub mod bets;
+pub mod dice;
 pub mod durable;
 pub mod grab;
 pub mod measure;
@@ -34,6 +36,7 @@ pub mod sharded;
 pub mod workload;
 
 pub use bets::{BetsConfig, BetsWorkload};
+pub use dice::{DiceConfig, DiceWorkload};
 pub use durable::{DurableBetsConfig, DurableBetsReport, FsyncReport};
 pub use grab::{GrabConfig, GrabWorkload};
 pub use settle::{SettleConfig, SettleWorkload};
@@ -57,10 +60,12 @@ pub enum Scenario {
     Settle,
     Grab,
     Mixed,
+    /// Dice bets (seed 003) in process: [`dice::run`].
+    EngineDice,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::EngineBets,
         Scenario::EngineSettle,
         Scenario::EngineGrab,
@@ -69,6 +74,7 @@ impl Scenario {
         Scenario::Settle,
         Scenario::Grab,
         Scenario::Mixed,
+        Scenario::EngineDice,
     ];
 
     /// The stable name used on the command line and in reports.
@@ -82,6 +88,7 @@ impl Scenario {
             Scenario::Settle => "settle",
             Scenario::Grab => "grab",
             Scenario::Mixed => "mixed",
+            Scenario::EngineDice => "engine-dice",
         }
     }
 }
@@ -98,6 +105,7 @@ pub enum Config {
     Bets(BetsConfig),
     Settle(SettleConfig),
     Grab(GrabConfig),
+    Dice(DiceConfig),
 }
 
 impl Config {
@@ -106,6 +114,7 @@ impl Config {
             Config::Bets(_) => Scenario::EngineBets,
             Config::Settle(_) => Scenario::EngineSettle,
             Config::Grab(_) => Scenario::EngineGrab,
+            Config::Dice(_) => Scenario::EngineDice,
         }
     }
 }
@@ -286,6 +295,7 @@ pub fn run(config: &Config, obs: &mut dyn Observer) -> Result<Report, Error> {
         Config::Bets(c) => bets::run(c, obs),
         Config::Settle(c) => settle::run(c, obs),
         Config::Grab(c) => grab::run(c, obs),
+        Config::Dice(c) => dice::run(c, obs),
     }
 }
 

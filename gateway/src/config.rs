@@ -108,6 +108,8 @@ impl GatewayConfig {
             }
         }
         v.extend(self.games.iter().cloned().map(Command::DefineGame));
+        let instant = crate::instant::default_config(&self.currencies);
+        v.push(Command::Instant(croupier_domain::instant::InstantCommand::Configure(Box::new(instant))));
         v
     }
 }

@@ -228,6 +228,10 @@ pub fn reject_status(r: &Reject) -> StatusCode {
             croupier_domain::crash::reject::RejectKind::Conflict => StatusCode::CONFLICT,
             croupier_domain::crash::reject::RejectKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         },
+        // Instant games: a game already running or a tile already shown is a conflict with
+        // the state; the rest is input the caller can correct.
+        GameInProgress | TileRevealed | NotDue { .. } => StatusCode::CONFLICT,
+        SeedRequired | InvalidGameParams(_) | NoGemsRevealed => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod fields;
+pub mod instant;
 pub mod layers;
 pub mod metrics;
 pub mod openapi;
@@ -231,6 +232,15 @@ pub fn router(app: AppState) -> Router {
         .route("/api/red_packets", post(player::send_packet))
         .route("/api/red_packets/{sender}/{packet_id}/grab", post(player::grab))
         .route("/api/red_packets/{sender}/{packet_id}", get(player::packet))
+        .route("/api/me/instant/seeds", get(instant::seeds))
+        .route("/api/me/instant/seeds/rotate", post(instant::rotate))
+        .route("/api/me/instant/bets", get(instant::history))
+        .route("/api/instant/bets", post(instant::bet))
+        .route("/api/instant/bets/{id}/reveal", post(instant::reveal))
+        .route("/api/instant/bets/{id}/cashout", post(instant::cash_out))
+        .route("/api/instant/bets/{id}/settle", post(instant::settle))
+        .route("/api/instant/games", get(instant::games))
+        .route("/api/fair/verify", post(instant::verify))
         .route("/ws", get(ws::ws))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
@@ -284,17 +294,18 @@ impl Gateway {
         });
         let gw = Gateway { app, pusher: Some(pusher), shutdown: tx };
         gw.apply_setup().await?;
+        tokio::spawn(instant::sweeper(gw.app.clone()));
         Ok(gw)
     }
 
     async fn apply_setup(&self) -> Result<(), String> {
         let games: Vec<ExtId> = self.app.cfg.games.iter().map(|g| g.game).collect();
-        let (configured, known) = self
+        let (configured, known, instant_configured) = self
             .app
             .engine
             .read(0, move |s| {
                 let known: Vec<bool> = games.iter().map(|g| s.game_by_id(g).is_some()).collect();
-                (!s.currencies().is_empty(), known)
+                (!s.currencies().is_empty(), known, s.instant().config().is_some())
             })
             .await
             .map_err(|e| e.message)?;
@@ -303,6 +314,7 @@ impl Gateway {
             let skip = match &cmd {
                 Command::Configure(_) => configured,
                 Command::DefineGame(_) => games_known.next().unwrap_or(false),
+                Command::Instant(_) => instant_configured,
                 _ => false,
             };
             if !skip {

@@ -48,6 +48,15 @@ use utoipa::{Modify, OpenApi};
         player::send_packet,
         player::grab,
         player::packet,
+        crate::instant::seeds,
+        crate::instant::rotate,
+        crate::instant::history,
+        crate::instant::bet,
+        crate::instant::reveal,
+        crate::instant::cash_out,
+        crate::instant::settle,
+        crate::instant::games,
+        crate::instant::verify,
         crate::healthz,
     ),
     components(schemas(crate::error::ErrorBody)),
@@ -55,6 +64,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "operator", description = "Signed with the operator key"),
         (name = "player", description = "Bearer session token"),
+        (name = "instant", description = "Instant games (seed 003): provably fair, Stake-compatible"),
         (name = "service", description = "Health"),
     )
 )]

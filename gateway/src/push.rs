@@ -542,6 +542,8 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Direct
         // built); its events must never be pushed before the crash anyway (`TermFlying`
         // carries the game hash).
         Event::Crash(_) => {}
+        // Instant games: not pushed yet (the live bet feed is not built; see ARCHITECTURE).
+        Event::Instant(_) => {}
     }
 }
 

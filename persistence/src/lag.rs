@@ -133,6 +133,7 @@ fn event_at(e: &croupier_domain::Event) -> Option<i64> {
         }
         RoundOpened { bet_start, .. } => Some(bet_start.0 as i64),
         RedPacketSent(p) => Some(p.sent_at.0 as i64),
+        Instant(e) => e.at().map(|t| t.0 as i64),
         // Events that carry no time of their own; named so a new event must choose.
         Configured(_)
         | CurrencyDefined { .. }

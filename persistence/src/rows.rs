@@ -344,6 +344,7 @@ fn reference_cols(r: Reference) -> (&'static str, String) {
         Reference::Packet(p) => ("packet", p.0.to_string()),
         Reference::ShardTransfer { from, seq } => ("shard_transfer", format!("{from}:{seq}")),
         Reference::CrashBet(b) => ("crash_bet", b.0.to_string()),
+        Reference::Instant(b) => ("instant_bet", b.0.to_string()),
     }
 }
 
@@ -386,6 +387,7 @@ fn event_time(e: &Event) -> Option<i64> {
         | Event::TransferReceived { .. }
         | Event::TransfersAcked { .. } => return None,
         Event::Crash(c) => return c.at().map(|t| t.0 as i64),
+        Event::Instant(e) => return e.at().map(|t| t.0 as i64),
     };
     Some(t.0 as i64)
 }
@@ -472,8 +474,8 @@ fn map_event(
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
         | Event::TransfersAcked { .. } => {}
-        // Crash accounts are opened by `AccountOpened` like any other; nothing to learn here.
-        Event::Crash(_) => {}
+        // The games' accounts are opened by `AccountOpened` like any other; nothing here.
+        Event::Crash(_) | Event::Instant(_) => {}
     }
     ledger_rows(book, shard, position, idx, e, at, b);
     match e {
@@ -653,6 +655,9 @@ fn map_event(
         // `crash_bets` still to come); their money is in `wallet_ledger` (above) and every event,
         // the secret of a flight withheld, in the event table.
         Event::Crash(_) => {}
+        // Instant games: the `events` row (a server seed in it is written as its hash, see
+        // `ServerSeed`'s serialization) and the `wallet_ledger` lines; no table of their own yet.
+        Event::Instant(_) => {}
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod data;
 mod demo;
+mod fair;
 mod project;
 mod serve;
 mod soak;
@@ -59,6 +60,9 @@ enum Command {
     /// Per shard: the journal's last position, the SQL projection's position and how far it
     /// is behind (records and seconds).
     Status(project::StatusArgs),
+    /// Provably fair instant games: verify a bet from its seeds (Stake's algorithm).
+    #[command(subcommand)]
+    Fair(fair::FairCommand),
 }
 
 /// Everything after `croupier bench`, handed to `croupier-bench` unread.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Soak(args) => soak::run(&args),
         Command::Project(args) => project::project_cmd(&args),
         Command::Status(args) => project::status_cmd(&args),
+        Command::Fair(cmd) => fair::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

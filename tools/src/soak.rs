@@ -166,7 +166,8 @@ pub fn scoped(cmd: Command, tag: &str) -> Result<Command> {
         | Command::DefineGame(_)
         | Command::SetPlayerLimits { .. }
         | Command::SelfExclude { .. }
-        | Command::CheckBet { .. }) => other,
+        | Command::CheckBet { .. }
+        | Command::Instant(_)) => other,
     })
 }
 

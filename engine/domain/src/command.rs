@@ -83,6 +83,8 @@ pub enum Command {
 
     /// The crash game (seed 001): channels, terms, bets and cashouts.
     Crash(crate::crash::CrashCommand),
+    /// Instant games (seed 003): seeds, bets, reveals, cash outs (`crate::instant`).
+    Instant(crate::instant::InstantCommand),
 }
 
 /// Money for a user of shard `to`, sent by shard `from` as its `seq`-th transfer to `to`

@@ -151,6 +151,8 @@ pub enum Event {
     },
     /// The crash game (seed 001).
     Crash(crate::crash::CrashEvent),
+    /// Instant games (seed 003): `crate::instant`.
+    Instant(crate::instant::InstantEvent),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +209,7 @@ impl Event {
             Event::TransfersAcked { .. } => "transfers_acked",
             Event::PartnerRefundRememberedFor { .. } => "partner_refund_remembered_for",
             Event::Crash(e) => e.name(),
+            Event::Instant(e) => e.name(),
         }
     }
 }

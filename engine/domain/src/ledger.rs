@@ -59,6 +59,8 @@ pub enum Reference {
     },
     /// A crash bet (numbered apart from round bets).
     CrashBet(crate::crash::CrashBetNo),
+    /// An instant bet (seed 003), numbered apart from round and bookmaker bets.
+    Instant(crate::instant::InstantNo),
 }
 
 /// `amount` (always positive) moves from `from` to `to`.
@@ -145,6 +147,7 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         Event::Crash(e) => {
             crate::crash::event::entries(e, currency_of, |x| line(x.from, x.to, x.amount, x.reason, x.reference))
         }
+        Event::Instant(e) => crate::instant::ledger::entries(e, currency_of, line),
         Event::Configured(_)
         | Event::CurrencyDefined { .. }
         | Event::GameDefined { .. }

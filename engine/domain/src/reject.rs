@@ -108,6 +108,19 @@ pub enum Reject {
     // --- crash game (its own group of codes) ---
     #[error(transparent)]
     Crash(#[from] crate::crash::CrashReject),
+    // --- instant games ---
+    #[error("the player has no seed pair yet: fetch the seeds (their hash) before the first bet")]
+    SeedRequired,
+    #[error("game parameters are invalid: {0}")]
+    InvalidGameParams(&'static str),
+    #[error("the player has a game in progress")]
+    GameInProgress,
+    #[error("this tile is already revealed")]
+    TileRevealed,
+    #[error("reveal at least one gem before cashing out")]
+    NoGemsRevealed,
+    #[error("not due before {due:?}")]
+    NotDue { due: Timestamp },
 }
 
 impl Reject {
@@ -156,6 +169,12 @@ impl Reject {
             TopologyMismatch { .. } => "TOPOLOGY_MISMATCH",
             WrongShard => "WRONG_SHARD",
             Crash(r) => r.code(),
+            SeedRequired => "SEED_REQUIRED",
+            InvalidGameParams(_) => "INVALID_GAME_PARAMS",
+            GameInProgress => "GAME_IN_PROGRESS",
+            TileRevealed => "TILE_REVEALED",
+            NoGemsRevealed => "NO_GEMS_REVEALED",
+            NotDue { .. } => "NOT_DUE",
         }
     }
 
@@ -201,6 +220,12 @@ impl Reject {
         "INTERNAL_ERROR",
         "TOPOLOGY_MISMATCH",
         "WRONG_SHARD",
+        "SEED_REQUIRED",
+        "INVALID_GAME_PARAMS",
+        "GAME_IN_PROGRESS",
+        "TILE_REVEALED",
+        "NO_GEMS_REVEALED",
+        "NOT_DUE",
     ];
 }
 

@@ -94,9 +94,9 @@ impl Directory {
             | Event::TransferSent { .. }
             | Event::TransferReceived { .. }
             | Event::TransfersAcked { .. } => {}
-            // A crash game's events name their channel and term by the callers' ids and
-            // their bets by account, which the directory already knows.
-            Event::Crash(_) => {}
+            // The games' events name their channels, terms and bets within their own state
+            // and their players by account, which the directory already knows.
+            Event::Crash(_) | Event::Instant(_) => {}
         }
     }
 

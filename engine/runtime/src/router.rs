@@ -56,5 +56,7 @@ pub fn route(cmd: &Command, shards: usize) -> Route {
             Some(user) => Route::Shard(shard_of(user, shards)),
             None => Route::Broadcast,
         },
+        // A player's seeds and bets live on the player's shard; configuration on every shard.
+        Instant(c) => c.user().map_or(Route::Broadcast, |user| Route::Shard(shard_of(user, shards))),
     }
 }

@@ -310,6 +310,10 @@ mod tests {
         let expire = Command::ExpireRedPacket { packet: id("p1"), sender: a };
         must(&mut e, &expire, Timestamp(t.0 + 10));
         out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        for cmd in instant_script(a) {
+            must(&mut e, &cmd, t);
+            out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        }
         // No longer written (refunds are remembered per player since), still read.
         out.push(Event::PartnerRefundRemembered { bet: id("b0") });
         out.extend(crash_samples(&mut e, &mut seen, Timestamp(t.0 + 20)));
@@ -361,6 +365,40 @@ mod tests {
         out
     }
 
+    /// The instant games' events: configuration, a seed, a dice bet, a mines game with a gem
+    /// and a cash out.
+    fn instant_script(user: croupier_domain::ids::UserId) -> Vec<croupier_domain::Command> {
+        use croupier_domain::instant::dice::DiceCall;
+        use croupier_domain::instant::*;
+        use croupier_domain::testkit::*;
+        use croupier_domain::Command;
+        let mut config = InstantConfig::stake_defaults();
+        config.limits.push(InstantLimits {
+            currency: code(CURRENCY),
+            min_stake: Money(1),
+            max_stake: Money(10_000),
+            max_win: Money(1_000_000),
+        });
+        let seed = ServerSeed([9; 32]);
+        let client = ClientSeed::new("golden").unwrap();
+        let bet = |id: &str, game| {
+            let (id, currency, stake) = (ExtId::new(id).unwrap(), code(CURRENCY), Money(100));
+            Command::Instant(InstantCommand::Bet(InstantBet { id, user, currency, stake, game }))
+        };
+        // Nonce 1 is the mines game: a tile without its mine.
+        let mine = mines::place(&mut Stream::of(&seed, b"golden", 1), 1);
+        let tile = (0..25).find(|t| mine & 1 << t == 0).unwrap();
+        let game = ExtId::new("m1").unwrap();
+        vec![
+            Command::Instant(InstantCommand::Configure(Box::new(config))),
+            Command::Instant(InstantCommand::RotateSeed { user, server_seed: seed, client_seed: client }),
+            bet("d1", GameParams::Dice(DiceCall { target: 5_000, over: true })),
+            bet("m1", GameParams::Mines { mines: 1 }),
+            Command::Instant(InstantCommand::Reveal { user, id: game, tile }),
+            Command::Instant(InstantCommand::CashOut { user, id: game }),
+        ]
+    }
+
     fn golden_dir() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join("v1")
     }
@@ -371,28 +409,34 @@ mod tests {
     #[test]
     fn the_samples_cover_every_kind_of_event() {
         let samples = one_of_each();
-        let kind = |e: &Event| u32::from_le_bytes(bincode::serialize(e).unwrap()[..4].try_into().unwrap());
-        // A game's events nest under one variant of `Event` (the crash game's under `Crash`):
-        // one sample per top-level kind, and per kind of each nested enum.
-        let (nested, flat): (Vec<&Event>, Vec<&Event>) = samples.iter().partition(|e| matches!(e, Event::Crash(_)));
-        let mut kinds: Vec<u32> = flat.iter().map(|e| kind(e)).collect();
-        kinds.push(kind(nested[0]));
+        let kind = |bytes: Vec<u8>| u32::from_le_bytes(bytes[..4].try_into().unwrap());
+        let mut kinds: Vec<u32> = samples.iter().map(|e| kind(bincode::serialize(e).unwrap())).collect();
         kinds.sort_unstable();
+        // A game's events nest under one variant of `Event` (`Crash`, `Instant`), sharing its
+        // outer number: one sample per top-level kind, and per kind of each nested enum.
+        kinds.dedup();
         let n = kinds.len() as u32;
         assert_eq!(kinds, (0..n).collect::<Vec<_>>(), "one sample per kind");
         assert!(bincode::deserialize::<Event>(&n.to_le_bytes()).is_err(), "an event kind has no sample");
-        let mut crash: Vec<u32> = nested
-            .iter()
-            .map(|e| match e {
-                Event::Crash(c) => u32::from_le_bytes(bincode::serialize(c).unwrap()[..4].try_into().unwrap()),
-                _ => unreachable!(),
-            })
-            .collect();
-        crash.sort_unstable();
-        let m = crash.len() as u32;
-        assert_eq!(crash, (0..m).collect::<Vec<_>>(), "one sample per crash event kind");
-        let beyond = [kind(nested[0]).to_le_bytes(), m.to_le_bytes()].concat();
-        assert!(bincode::deserialize::<Event>(&beyond).is_err(), "a crash event kind has no sample");
+        let nested = |pick: &dyn Fn(&Event) -> Option<Vec<u8>>| -> (u32, u32) {
+            let outer = samples.iter().find(|e| pick(e).is_some()).map(|e| kind(bincode::serialize(e).unwrap()));
+            let inner: std::collections::BTreeSet<u32> = samples.iter().filter_map(|e| pick(e).map(kind)).collect();
+            let k = inner.len() as u32;
+            assert_eq!(inner.into_iter().collect::<Vec<_>>(), (0..k).collect::<Vec<_>>(), "one sample per nested kind");
+            (outer.expect("a sample of the nested enum"), k)
+        };
+        let crash = nested(&|e| match e {
+            Event::Crash(c) => Some(bincode::serialize(c).unwrap()),
+            _ => None,
+        });
+        let instant = nested(&|e| match e {
+            Event::Instant(i) => Some(bincode::serialize(i).unwrap()),
+            _ => None,
+        });
+        for (outer, k) in [crash, instant] {
+            let beyond = [outer.to_le_bytes(), k.to_le_bytes()].concat();
+            assert!(bincode::deserialize::<Event>(&beyond).is_err(), "a nested event kind has no sample");
+        }
     }
 
     /// Golden files: each kind of event as version 1 wrote it (`<name>.bin`, a whole record)

@@ -9,6 +9,7 @@ mod console;
 mod faults;
 mod hostile_auth;
 mod hostile_clients;
+mod instant;
 mod red_packets;
 mod resume;
 mod round;

@@ -11,7 +11,7 @@ use croupier_benches::baseline::redis::RedisGrabConfig;
 use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
 use croupier_benches::sharded::{self, ShardedConfig, ShardedReport, ShardedScenario};
 use croupier_benches::{
-    BetsConfig, Config, GrabConfig, LatencySampling, Measured, Observer, Phase, Report, SettleConfig,
+    BetsConfig, Config, DiceConfig, GrabConfig, LatencySampling, Measured, Observer, Phase, Report, SettleConfig,
 };
 use croupier_journal::Durability;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -179,6 +179,9 @@ pub enum ScenarioArg {
     /// Baseline: one PostgreSQL transaction per bet, --connections clients for --duration (ops = bets)
     #[value(name = "pg-bets")]
     PgBets,
+    /// Dice bets (seed 003) from random players with committed seeds, HMAC and settlement included (ops = bets)
+    #[value(name = "engine-dice", alias = "dice")]
+    Dice,
     /// Baseline: the Redis + Lua red-packet grab (EVALSHA, optionally --pipeline'd) (ops = grabs)
     #[value(name = "redis-grab")]
     RedisGrab,
@@ -203,6 +206,7 @@ impl ScenarioArg {
             ScenarioArg::PgBets => "pg-bets",
             ScenarioArg::RedisGrab => "redis-grab",
             ScenarioArg::Compare => "compare",
+            ScenarioArg::Dice => "engine-dice",
         }
     }
 }
@@ -512,6 +516,15 @@ impl BenchArgs {
                 Plan::Engine(Config::Grab(GrabConfig {
                     accounts: self.accounts.unwrap_or(d.accounts),
                     grabs: d.grabs,
+                    seed,
+                    batch,
+                }))
+            }
+            Dice => {
+                let d = DiceConfig::default();
+                Plan::Engine(Config::Dice(DiceConfig {
+                    accounts: self.accounts.unwrap_or(d.accounts),
+                    ops: self.ops.unwrap_or(d.ops),
                     seed,
                     batch,
                 }))

@@ -8,11 +8,13 @@ mod bets;
 mod crash;
 pub use crash::CrashReply;
 mod bounds;
+mod instant;
 mod partner;
 mod red_packets;
 mod transfers;
 
 pub use bounds::MAX_LEDGER;
+pub use instant::InstantReply;
 pub use red_packets::share_amount;
 mod rounds;
 
@@ -84,6 +86,8 @@ pub enum Reply {
     },
     /// The crash game.
     Crash(CrashReply),
+    /// Instant games.
+    Instant(InstantReply),
 }
 
 /// Decides `cmd` at time `now`, appending its events to `out`.
@@ -137,6 +141,7 @@ fn dispatch(s: &State, cmd: &Command, now: Timestamp, out: &mut Vec<Event>) -> R
         Command::ReceiveTransfer(t) => transfers::receive(s, t, out),
         Command::AckTransfers { peer, upto } => transfers::ack(s, *peer, *upto, out),
         Command::Crash(c) => crash::decide(s, c, now, out),
+        Command::Instant(c) => instant::decide(s, c, now, out),
     }
 }
 

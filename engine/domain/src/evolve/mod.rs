@@ -8,6 +8,7 @@
 mod accounts;
 mod bets;
 mod crash;
+mod instant;
 mod partner;
 mod red_packets;
 mod rounds;
@@ -61,6 +62,7 @@ pub fn evolve(state: &mut State, event: &Event) {
         Event::TransferReceived { transfer, account } => transfers::received(state, transfer, *account),
         Event::TransfersAcked { peer, upto } => transfers::acked(state, *peer, *upto),
         Event::Crash(e) => crash::evolve(state, e),
+        Event::Instant(e) => instant::apply(state, e),
     }
 }
 

@@ -65,6 +65,8 @@ impl State {
         }
         self.idx = idx;
         self.crash.rebuild_indexes();
+        let accounts = &self.accounts;
+        self.instant.rebuild_indexes(|a| accounts[a.index()].user);
     }
 }
 

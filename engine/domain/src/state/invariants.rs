@@ -41,7 +41,11 @@ impl State {
             *h += *c as i64;
         }
         self.crash.check()?;
+        for b in self.instant.bets().iter().filter(|b| b.is_open()) {
+            held[b.account.index()] += b.stake.0;
+        }
         self.check_exposure()?;
+        self.instant.check(|a| self.accounts[a.index()].user)?;
         for (i, a) in self.accounts.iter().enumerate() {
             if a.available.is_negative() && !a.in_debt {
                 return Err(format!("account {i} has {} available without being in debt", a.available));
@@ -93,6 +97,13 @@ impl State {
         }
         for p in &self.packets {
             account[p.sender.index()] += p.remaining.0 as i128;
+        }
+        // An open instant bet may return its `payout` (plinko's fixed payout, mines' most).
+        for b in self.instant.bets().iter().filter(|b| b.is_open()) {
+            account[b.account.index()] += b.payout.0 as i128;
+            let c = &mut currency[self.accounts[b.account.index()].currency.index()];
+            c.0 += b.payout.0 as i128;
+            c.1 += b.stake.0 as i128;
         }
         let ledger = crate::decide::MAX_LEDGER.0 as i128;
         for (i, a) in self.accounts.iter().enumerate() {

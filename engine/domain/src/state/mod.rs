@@ -308,6 +308,8 @@ pub struct State {
     pub(crate) links: Vec<Link>,
     /// The crash game's channels, terms and bets (indexes of its own, rebuilt on restore).
     pub(crate) crash: crate::crash::CrashState,
+    /// Instant games (seed 003): seed pairs, bets, configuration.
+    pub(crate) instant: crate::instant::Instant,
 
     #[serde(skip)]
     pub(crate) idx: Indexes,
@@ -458,6 +460,11 @@ impl State {
     pub fn partner_transaction(&self, user: UserId, transaction: &ExtId) -> Option<BetId> {
         self.partner_transactions.get(&(user, *transaction)).copied()
     }
+    /// The instant games' state (seed pairs, bets, configuration).
+    pub fn instant(&self) -> &crate::instant::Instant {
+        &self.instant
+    }
+
     pub fn topology(&self) -> Option<Topology> {
         self.topology
     }
@@ -519,6 +526,7 @@ impl State {
             topology: self.topology,
             links: self.links.clone(),
             crash: self.crash.snapshot_copy(),
+            instant: self.instant.snapshot_copy(),
             idx: Indexes::default(),
         }
     }

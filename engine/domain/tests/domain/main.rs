@@ -3,4 +3,5 @@
 
 mod crash;
 mod flows;
+mod instant;
 mod properties;

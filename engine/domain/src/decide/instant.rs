@@ -1,0 +1,316 @@
+//! Instant games (seed 003): seed pairs, one-shot bets (dice, keno), plinko's delayed
+//! settlement and mines' multi-step game. Outcomes come from `instant::fair` with the
+//! player's committed seeds and nonce; money moves on the same ledger as every bet, with the
+//! same bounds (`decide::bounds`), so `evolve` stays total.
+
+use super::{bounds, check_open_bet, check_stake, existing_account, Reply, MAX_LEDGER};
+use crate::event::Event;
+use crate::ids::{ExtId, Timestamp, UserId};
+use crate::instant::fair::{SeedHash, ServerSeed, Stream};
+use crate::instant::payout::{payout, Multiplier};
+use crate::instant::{dice, keno, mines, plinko};
+use crate::instant::{
+    ClientSeed, GameParams, InstantBet, InstantCommand, InstantConfig, InstantEvent, InstantNo, InstantOutcome, Phase,
+    Placed, SettleReason,
+};
+use crate::money::Money;
+use crate::reject::Reject;
+use crate::state::State;
+
+/// What an instant command did, for the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstantReply {
+    Configured,
+    /// The new pair's hash; the pair it replaced, revealed, with the nonces it served.
+    Rotated {
+        hash: SeedHash,
+        revealed: Option<(ServerSeed, ClientSeed, u64)>,
+    },
+    /// A bet's number; its record has the outcome.
+    Bet {
+        bet: InstantNo,
+        replayed: bool,
+    },
+    /// Mines: a gem (`ended` if it was the last one and the game cashed out).
+    Gem {
+        bet: InstantNo,
+        ended: bool,
+    },
+    /// An open bet ended (mine, cash out, confirm, sweep) with this payout.
+    Settled {
+        bet: InstantNo,
+        payout: Money,
+        replayed: bool,
+    },
+}
+
+pub(super) fn decide(s: &State, cmd: &InstantCommand, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
+    let reply = match cmd {
+        InstantCommand::Configure(c) => configure(c, out)?,
+        InstantCommand::RotateSeed { user, server_seed, client_seed } => {
+            rotate(s, *user, *server_seed, *client_seed, out)?
+        }
+        InstantCommand::Bet(b) => bet(s, b, now, out)?,
+        InstantCommand::Reveal { user, id, tile } => reveal(s, *user, id, *tile, now, out)?,
+        InstantCommand::CashOut { user, id } => cash_out(s, *user, id, now, out)?,
+        InstantCommand::Settle { user, id } => settle(s, *user, id, now, out)?,
+        InstantCommand::Sweep { user, id } => sweep(s, *user, id, now, out)?,
+    };
+    Ok(Reply::Instant(reply))
+}
+
+fn configure(c: &InstantConfig, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {
+    c.validate().map_err(Reject::InvalidGame)?;
+    out.push(Event::Instant(InstantEvent::Configured(Box::new(c.clone()))));
+    Ok(InstantReply::Configured)
+}
+
+fn rotate(
+    s: &State,
+    user: UserId,
+    server_seed: ServerSeed,
+    client_seed: ClientSeed,
+    out: &mut Vec<Event>,
+) -> Result<InstantReply, Reject> {
+    if !s.owns(user) {
+        return Err(Reject::WrongShard);
+    }
+    let player = s.instant().player(user);
+    // Revealing the seed of an open mines game would show where its mines are.
+    if player.is_some_and(|p| p.open_mines.is_some()) {
+        return Err(Reject::GameInProgress);
+    }
+    if player.is_some_and(|p| p.pairs.iter().any(|pair| pair.server_seed == server_seed)) {
+        return Err(Reject::InvalidGameParams("a server seed is never used twice"));
+    }
+    out.push(Event::Instant(InstantEvent::SeedCommitted { user, server_seed, client_seed }));
+    let revealed = player.map(|p| (p.current().server_seed, p.current().client_seed, p.nonce));
+    Ok(InstantReply::Rotated { hash: server_seed.hash(), revealed })
+}
+
+fn bet(s: &State, b: &InstantBet, now: Timestamp, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {
+    let inst = s.instant();
+    if let Some(no) = inst.bet_by_id(b.user, &b.id) {
+        let first = inst.bet(no);
+        let a = s.account(first.account);
+        let same =
+            first.game == b.game && first.stake == b.stake && s.currencies()[a.currency.index()].code == b.currency;
+        return if same { Ok(InstantReply::Bet { bet: no, replayed: true }) } else { Err(Reject::IdempotencyConflict) };
+    }
+    let config = inst.config().ok_or(Reject::UnknownGame)?;
+    let player = inst.player(b.user).ok_or(Reject::SeedRequired)?;
+    let limits = config.limits(&b.currency).ok_or(Reject::CurrencyNotAccepted)?;
+    if b.stake < limits.min_stake {
+        return Err(Reject::StakeTooLow { min: limits.min_stake });
+    }
+    if b.stake > limits.max_stake {
+        return Err(Reject::StakeTooHigh { max: limits.max_stake });
+    }
+    let cur = s.currency_by_code(&b.currency).ok_or(Reject::UnknownCurrency)?;
+    let account = existing_account(s, b.user, cur)?;
+    let pair = player.current();
+    let mut stream = Stream::of(&pair.server_seed, pair.client_seed.as_str().as_bytes(), player.nonce);
+    let (outcome, multiplier) = match b.game {
+        GameParams::Dice(call) => {
+            let chance = call.chance().ok_or(Reject::InvalidGameParams("dice chance must be 0.01 % to 98 %"))?;
+            let roll = dice::roll(&mut stream);
+            let m = if call.wins(roll) { dice::multiplier(chance, config.dice_edge_bp) } else { Multiplier::ZERO };
+            (InstantOutcome::Dice { roll }, m)
+        }
+        GameParams::Keno { risk, picks } => {
+            if !picks.is_valid() {
+                return Err(Reject::InvalidGameParams("keno takes 1 to 10 numbers from 1 to 40"));
+            }
+            let drawn = keno::draw(&mut stream);
+            let hits = picks.hits(&drawn);
+            let set = drawn.iter().fold(0u64, |set, &t| set | 1 << t);
+            (
+                InstantOutcome::Keno { drawn: set, hits: hits as u8 },
+                config.keno_table(risk).multiplier(picks.count(), hits),
+            )
+        }
+        GameParams::Plinko { rows, risk } => {
+            if !(plinko::MIN_ROWS..=plinko::MAX_ROWS).contains(&rows) {
+                return Err(Reject::InvalidGameParams("plinko has 8 to 16 rows"));
+            }
+            let path = plinko::drop_ball(&mut stream, rows);
+            (
+                InstantOutcome::Plinko { rights: path.rights },
+                config.plinko_table(rows, risk).slots[path.slot() as usize],
+            )
+        }
+        GameParams::Mines { mines: count } => {
+            if !(mines::MIN_MINES..=mines::MAX_MINES).contains(&count) {
+                return Err(Reject::InvalidGameParams("mines takes 1 to 24 mines"));
+            }
+            if player.open_mines.is_some() {
+                return Err(Reject::GameInProgress);
+            }
+            (InstantOutcome::Mines, Multiplier::ZERO)
+        }
+    };
+    check_stake(s, account, b.stake, now)?;
+    let settled = !b.game.stays_open();
+    let pays = match b.game {
+        // The most a mines game can pay: every gem found, capped by the max win.
+        GameParams::Mines { mines: count } => {
+            payout(b.stake, mines::multiplier(count, mines::TILES - count, config.mines_edge_bp), limits.max_win)
+        }
+        _ => payout(b.stake, multiplier, limits.max_win),
+    };
+    if settled {
+        let a = s.account(account);
+        let d_player = pays.0 as i128 - b.stake.0 as i128;
+        bounds::player(Some(a), d_player, 0, MAX_LEDGER)?;
+        bounds::house(&s.currencies()[cur.index()], -d_player, 0, 0)?;
+    } else {
+        check_open_bet(s, account, b.stake, pays)?;
+    }
+    let bet = InstantNo(inst.bets().len() as u32);
+    out.push(Event::Instant(InstantEvent::Placed(Placed {
+        bet,
+        account,
+        id: b.id,
+        game: b.game,
+        stake: b.stake,
+        nonce: player.nonce,
+        outcome,
+        multiplier,
+        payout: pays,
+        settled,
+        at: now,
+    })));
+    Ok(InstantReply::Bet { bet, replayed: false })
+}
+
+/// The player's open bet `id`, or why not.
+fn open_bet(s: &State, user: UserId, id: &ExtId) -> Result<InstantNo, Reject> {
+    let no = s.instant().bet_by_id(user, id).ok_or(Reject::BetNotFound)?;
+    match s.instant().bet(no).state {
+        Phase::Open => Ok(no),
+        Phase::Settled { .. } => Err(Reject::BetSettled),
+    }
+}
+
+fn settled(s: &State, no: InstantNo, payout: Money, why: SettleReason, now: Timestamp, out: &mut Vec<Event>) {
+    let b = s.instant().bet(no);
+    out.push(Event::Instant(InstantEvent::Settled {
+        bet: no,
+        account: b.account,
+        stake: b.stake,
+        payout,
+        at: now,
+        why,
+    }));
+}
+
+/// The mines of game `no`, from its seeds: recomputed on each reveal, never stored, so no
+/// record or event shows them before the game ends.
+fn mines_of(s: &State, no: InstantNo, user: UserId) -> (u8, u32) {
+    let b = s.instant().bet(no);
+    let GameParams::Mines { mines: count } = b.game else { unreachable!("called for mines games only") };
+    let pair = &s.instant().player(user).expect("a bet's player has seeds").pairs[b.seed_no as usize];
+    let mut stream = Stream::of(&pair.server_seed, pair.client_seed.as_str().as_bytes(), b.nonce);
+    (count, mines::place(&mut stream, count))
+}
+
+fn mines_payout(s: &State, no: InstantNo, count: u8, gems: u8) -> Money {
+    let b = s.instant().bet(no);
+    let config = s.instant().config().expect("a bet was placed, so the games are configured");
+    let cur = &s.currencies()[s.account(b.account).currency.index()].code;
+    let max_win = config.limits(cur).map_or(b.payout, |l| l.max_win.min(b.payout));
+    payout(b.stake, mines::multiplier(count, gems, config.mines_edge_bp), max_win)
+}
+
+fn reveal(
+    s: &State,
+    user: UserId,
+    id: &ExtId,
+    tile: u8,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<InstantReply, Reject> {
+    let no = open_bet(s, user, id)?;
+    let b = s.instant().bet(no);
+    if !matches!(b.game, GameParams::Mines { .. }) {
+        return Err(Reject::InvalidGameParams("only a mines game reveals tiles"));
+    }
+    if tile >= mines::TILES {
+        return Err(Reject::InvalidGameParams("tiles are 0 to 24"));
+    }
+    if b.revealed & 1 << tile != 0 {
+        return Err(Reject::TileRevealed);
+    }
+    let (count, set) = mines_of(s, no, user);
+    if set & 1 << tile != 0 {
+        settled(s, no, Money::ZERO, SettleReason::Mine { tile }, now, out);
+        return Ok(InstantReply::Settled { bet: no, payout: Money::ZERO, replayed: false });
+    }
+    out.push(Event::Instant(InstantEvent::Revealed { bet: no, tile, at: now }));
+    let gems = (b.revealed | 1 << tile).count_ones() as u8;
+    let ended = gems == mines::TILES - count;
+    if ended {
+        // Every gem found: nothing is left to risk, the game cashes out.
+        settled(s, no, mines_payout(s, no, count, gems), SettleReason::CashedOut, now, out);
+    }
+    Ok(InstantReply::Gem { bet: no, ended })
+}
+
+fn cash_out(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {
+    let no = open_bet(s, user, id)?;
+    let b = s.instant().bet(no);
+    let GameParams::Mines { mines: count } = b.game else {
+        return Err(Reject::InvalidGameParams("only a mines game cashes out"));
+    };
+    let gems = b.revealed.count_ones() as u8;
+    if gems == 0 {
+        return Err(Reject::NoGemsRevealed);
+    }
+    let pays = mines_payout(s, no, count, gems);
+    settled(s, no, pays, SettleReason::CashedOut, now, out);
+    Ok(InstantReply::Settled { bet: no, payout: pays, replayed: false })
+}
+
+/// Plinko's confirmation; a repeat gets the first answer.
+fn settle(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {
+    let no = s.instant().bet_by_id(user, id).ok_or(Reject::BetNotFound)?;
+    let b = s.instant().bet(no);
+    if !matches!(b.game, GameParams::Plinko { .. }) {
+        return Err(Reject::InvalidGameParams("only a plinko bet waits for its animation"));
+    }
+    match b.state {
+        Phase::Settled { payout, .. } => Ok(InstantReply::Settled { bet: no, payout, replayed: true }),
+        Phase::Open => {
+            settled(s, no, b.payout, SettleReason::Confirmed, now, out);
+            Ok(InstantReply::Settled { bet: no, payout: b.payout, replayed: false })
+        }
+    }
+}
+
+/// The sweeper: refused before the bet is due, so a sweep can never cut a live game short.
+fn sweep(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {
+    let no = s.instant().bet_by_id(user, id).ok_or(Reject::BetNotFound)?;
+    let b = s.instant().bet(no);
+    if let Phase::Settled { payout, .. } = b.state {
+        return Ok(InstantReply::Settled { bet: no, payout, replayed: true });
+    }
+    let due = s.instant().sweep_due(no);
+    let pays = match b.game {
+        GameParams::Plinko { .. } => b.payout,
+        GameParams::Mines { mines: count } => {
+            let gems = b.revealed.count_ones() as u8;
+            // Seed 003: an idle game with gems is cashed out; one without ends with nothing.
+            if gems == 0 {
+                Money::ZERO
+            } else {
+                mines_payout(s, no, count, gems)
+            }
+        }
+        GameParams::Dice(_) | GameParams::Keno { .. } => unreachable!("one-shot bets are never open"),
+    };
+    if now < due {
+        return Err(Reject::NotDue { due });
+    }
+    settled(s, no, pays, SettleReason::Swept, now, out);
+    Ok(InstantReply::Settled { bet: no, payout: pays, replayed: false })
+}

@@ -1,0 +1,113 @@
+//! Instant games over loopback: seeds (hash first, rotation revealing the seed), a dice bet
+//! verified afterwards with the revealed seed through the public verifier, keno, plinko with
+//! its confirmation, mines, and a restart that keeps a mines game in play.
+
+use crate::common;
+
+use common::*;
+use serde_json::{json, Value};
+
+async fn post(c: &mut croupier_gateway::client::Client, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let a = c.player(token, "POST", path, Some(&body)).await.unwrap();
+    (a.status, a.json())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeds_bets_and_verification_over_http() {
+    let srv = TestServer::start(2).await;
+    let mut c = srv.client();
+    fund(&mut c, 7, "100.00", "dep-7").await;
+    let token = c.session(7).await.unwrap();
+
+    // No bet before the player has seen a hash.
+    let dice = json!({"id": "d1", "game": "dice", "amount": "1.00", "target": "50.00", "over": true});
+    let (status, refused) = post(&mut c, &token, "/api/instant/bets", dice.clone()).await;
+    assert_eq!((status, refused["code"].as_str()), (422, Some("SEED_REQUIRED")), "{refused}");
+    let seeds = c.player(&token, "GET", "/api/me/instant/seeds", None).await.unwrap().json();
+    let hash = seeds["current"]["server_seed_hash"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64);
+    assert!(seeds["current"]["server_seed"].is_null(), "{seeds}");
+    assert_eq!(seeds["next_nonce"], 0);
+
+    let (status, placed) = post(&mut c, &token, "/api/instant/bets", dice.clone()).await;
+    assert_eq!(status, 200, "{placed}");
+    assert_eq!((placed["state"].as_str(), placed["nonce"].as_u64()), (Some("settled"), Some(0)));
+    assert!(placed["server_seed"].is_null(), "the seed in use is never shown: {placed}");
+    assert_eq!(placed["server_seed_hash"].as_str(), Some(hash.as_str()));
+    let (_, again) = post(&mut c, &token, "/api/instant/bets", dice).await;
+    assert_eq!((again["replayed"].as_bool(), again["bet_no"].clone()), (Some(true), placed["bet_no"].clone()));
+
+    // Keno and plinko; plinko pays only once confirmed.
+    let keno = json!({"id": "k1", "game": "keno", "amount": "1.00", "picks": [1, 2, 3, 4, 5], "risk": "high"});
+    let (status, k) = post(&mut c, &token, "/api/instant/bets", keno).await;
+    assert_eq!((status, k["nonce"].as_u64()), (200, Some(1)), "{k}");
+    let plinko = json!({"id": "p1", "game": "plinko", "amount": "1.00", "rows": 8, "risk": "low"});
+    let (status, p) = post(&mut c, &token, "/api/instant/bets", plinko).await;
+    assert_eq!((status, p["state"].as_str()), (200, Some("open")), "{p}");
+    let (status, settled) = post(&mut c, &token, "/api/instant/bets/p1/settle", json!(null)).await;
+    assert_eq!(
+        (status, settled["state"].as_str(), settled["ended"].as_str()),
+        (200, Some("settled"), Some("confirmed"))
+    );
+    let (_, twice) = post(&mut c, &token, "/api/instant/bets/p1/settle", json!(null)).await;
+    assert_eq!(twice["replayed"], true);
+
+    // Rotation reveals the seed; the history then shows it, and the public verifier
+    // reproduces the dice roll from it.
+    let (status, rotated) = post(&mut c, &token, "/api/me/instant/seeds/rotate", json!({"client_seed": "mine"})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let revealed = rotated["revealed"]["server_seed"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["revealed"]["nonces"], 3);
+    assert_eq!(rotated["current"]["client_seed"], "mine");
+    let history = c.player(&token, "GET", "/api/me/instant/bets?limit=10", None).await.unwrap().json();
+    let bets = history["bets"].as_array().unwrap();
+    assert_eq!(bets.len(), 3);
+    let d1 = bets.iter().find(|b| b["id"] == "d1").unwrap();
+    assert_eq!(d1["server_seed"].as_str(), Some(revealed.as_str()));
+    let check = json!({"game": "dice", "server_seed": revealed, "client_seed": d1["client_seed"], "nonce": 0,
+        "target": "50.00", "over": true});
+    let a = c.player(&token, "POST", "/api/fair/verify", Some(&check)).await.unwrap();
+    assert_eq!(a.status, 200);
+    let v = a.json();
+    assert_eq!(v["server_seed_hash"].as_str(), Some(hash.as_str()));
+    assert_eq!(format!("roll {}", v["outcome"].as_str().unwrap()), d1["outcome"].as_str().unwrap());
+    assert_eq!(v["multiplier"], d1["multiplier"]);
+
+    let games = c.player(&token, "GET", "/api/instant/games", None).await.unwrap().json();
+    assert_eq!(games["dice_edge"], "1.00%");
+    assert_eq!(games["plinko"].as_array().unwrap().len(), 27);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mines_game_survives_a_restart() {
+    let srv = TestServer::start(1).await;
+    let mut c = srv.client();
+    fund(&mut c, 9, "100.00", "dep-9").await;
+    let token = c.session(9).await.unwrap();
+    c.player(&token, "GET", "/api/me/instant/seeds", None).await.unwrap();
+    let (status, m) =
+        post(&mut c, &token, "/api/instant/bets", json!({"id": "m1", "game": "mines", "amount": "1.00", "mines": 1}))
+            .await;
+    assert_eq!((status, m["state"].as_str()), (200, Some("open")), "{m}");
+    // Rotation would reveal where the mine is: refused while the game runs.
+    let (status, refused) = post(&mut c, &token, "/api/me/instant/seeds/rotate", json!({})).await;
+    assert_eq!((status, refused["code"].as_str()), (409, Some("GAME_IN_PROGRESS")));
+    let srv = srv.restart().await;
+    let mut c = srv.client();
+    // One mine of 25: tile 0 is a gem (cash out at 1.0312×) or the mine (nothing back).
+    let (status, r) = post(&mut c, &token, "/api/instant/bets/m1/reveal", json!({"tile": 0})).await;
+    assert_eq!(status, 200, "{r}");
+    if r["state"] == "open" {
+        assert_eq!(r["multiplier"], "1.0312");
+        let (status, out) = post(&mut c, &token, "/api/instant/bets/m1/cashout", json!(null)).await;
+        assert_eq!((status, out["payout"].as_str(), out["ended"].as_str()), (200, Some("1.03"), Some("cashed_out")));
+        assert!(out["outcome"].as_str().unwrap().contains("mines at"), "{out}");
+        assert_eq!(available(&mut c, &token).await, "100.03");
+    } else {
+        assert_eq!((r["ended"].as_str(), r["payout"].as_str()), (Some("mine"), Some("0.00")), "{r}");
+        assert!(r["outcome"].as_str().unwrap().contains("mines at 0"), "{r}");
+        assert_eq!(available(&mut c, &token).await, "99.00");
+    }
+    srv.stop().await;
+}

@@ -1,0 +1,139 @@
+//! `croupier fair verify`: the outcome and payout of any instant-game bet (croupier's or
+//! Stake's) from its seeds, printed as JSON. The work is the domain's
+//! (`croupier_domain::instant::verify`), shared with the HTTP endpoint.
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use croupier_domain::instant::dice::DiceCall;
+use croupier_domain::instant::keno::{KenoRisk, Picks};
+use croupier_domain::instant::plinko::PlinkoRisk;
+use croupier_domain::instant::verify::{verify, BetParams};
+use croupier_domain::Money;
+
+#[derive(Debug, Subcommand)]
+pub enum FairCommand {
+    /// Print the outcome and payout of a bet: `--game G --server-seed S --client-seed C
+    /// --nonce N` and the game's parameters (dice: --target and --over/--under; keno: --picks
+    /// and --risk; mines: --mines and --gems; plinko: --rows and --risk; blackjack: --cards).
+    Verify(VerifyArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Game {
+    Dice,
+    Keno,
+    Mines,
+    Plinko,
+    Blackjack,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[arg(long, value_enum)]
+    game: Game,
+    /// The revealed server seed, as shown (its text is the HMAC key).
+    #[arg(long)]
+    server_seed: String,
+    #[arg(long)]
+    client_seed: String,
+    #[arg(long)]
+    nonce: u64,
+    /// Dice: the target, 0.00 to 100.00.
+    #[arg(long)]
+    target: Option<String>,
+    /// Dice: the bet wins above the target (the default).
+    #[arg(long, conflicts_with = "under")]
+    over: bool,
+    /// Dice: the bet wins below the target.
+    #[arg(long)]
+    under: bool,
+    /// Dice and mines: the house edge in percent.
+    #[arg(long, default_value = "1")]
+    edge: String,
+    /// Keno: the numbers picked, 1 to 40, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    picks: Vec<u8>,
+    /// Keno (classic, low, medium, high) and plinko (low, medium, high).
+    #[arg(long)]
+    risk: Option<String>,
+    /// Mines: how many mines (1 to 24).
+    #[arg(long, default_value_t = 3)]
+    mines: u8,
+    /// Mines: how many gems were revealed before cashing out.
+    #[arg(long, default_value_t = 0)]
+    gems: u8,
+    /// Plinko: rows, 8 to 16.
+    #[arg(long, default_value_t = 16)]
+    rows: u8,
+    /// Blackjack: how many cards of the shoe to print.
+    #[arg(long, default_value_t = 12)]
+    cards: u8,
+    /// The stake, in the currency's minor units, for the payout.
+    #[arg(long)]
+    stake: Option<i64>,
+}
+
+pub fn run(cmd: &FairCommand) -> anyhow::Result<()> {
+    let FairCommand::Verify(a) = cmd;
+    let params = match a.game {
+        Game::Dice => {
+            let call = match &a.target {
+                Some(t) => Some(DiceCall { target: hundredths(t).context("--target")?, over: !a.under }),
+                None => None,
+            };
+            BetParams::Dice { call, edge_bp: hundredths(&a.edge).context("--edge")? }
+        }
+        Game::Keno => {
+            let risk = a.risk.as_deref().unwrap_or("classic");
+            let risk = KenoRisk::from_name(risk).ok_or_else(|| anyhow!("--risk: classic, low, medium or high"))?;
+            let picks = if a.picks.is_empty() {
+                None
+            } else {
+                let tiles: Vec<u8> = a.picks.iter().map(|p| p.wrapping_sub(1)).collect();
+                Some(Picks::new(&tiles).ok_or_else(|| anyhow!("--picks: 1 to 10 distinct numbers from 1 to 40"))?)
+            };
+            BetParams::Keno { risk, picks }
+        }
+        Game::Mines => {
+            BetParams::Mines { mines: a.mines, gems: a.gems, edge_bp: hundredths(&a.edge).context("--edge")? }
+        }
+        Game::Plinko => {
+            let risk = a.risk.as_deref().unwrap_or("low");
+            let risk = PlinkoRisk::from_name(risk).ok_or_else(|| anyhow!("--risk: low, medium or high"))?;
+            BetParams::Plinko { rows: a.rows, risk }
+        }
+        Game::Blackjack => BetParams::Cards { cards: a.cards },
+    };
+    if a.stake.is_some_and(|s| s <= 0) {
+        bail!("--stake must be positive");
+    }
+    let v = verify(&a.server_seed, &a.client_seed, a.nonce, params, a.stake.map(Money))?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+/// A decimal with at most two places, in hundredths (`50.5` → 5050).
+fn hundredths(s: &str) -> anyhow::Result<u16> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || frac.len() > 2 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        bail!("{s:?} is not a decimal with at most two places");
+    }
+    let frac: u32 = format!("{frac:0<2}").parse()?;
+    let value = whole.parse::<u32>()? * 100 + frac;
+    u16::try_from(value).map_err(|_| anyhow!("{s} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hundredths;
+
+    #[test]
+    fn decimals_read_as_hundredths() {
+        assert_eq!(hundredths("50").unwrap(), 5_000);
+        assert_eq!(hundredths("50.5").unwrap(), 5_050);
+        assert_eq!(hundredths("0.01").unwrap(), 1);
+        assert!(hundredths("1.005").is_err());
+        assert!(hundredths("-1").is_err());
+        assert!(hundredths("").is_err());
+    }
+}
