@@ -127,10 +127,10 @@ fn help_explains_every_scenario() {
 
 #[test]
 fn bad_arguments_fail_with_a_clear_message() {
-    let out = croupier(&["bench", "engine-dice"]);
+    let out = croupier(&["bench", "engine-roulette"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("invalid value 'engine-dice'") && err.contains("engine-bets"), "{err}");
+    assert!(err.contains("invalid value 'engine-roulette'") && err.contains("engine-bets"), "{err}");
 
     let out = croupier(&["bench", "engine-bets", "--ops", "lots"]);
     assert!(!out.status.success());
