@@ -1,6 +1,6 @@
 //! Bets: acceptance (the hot path), settlement and resettlement.
 
-use super::{count_returned, credit};
+use super::{count_returned, count_staked, credit};
 use crate::event::BetAccepted;
 use crate::ids::{AccountNo, BetId, Timestamp};
 use crate::money::Money;
@@ -15,13 +15,7 @@ pub(super) fn accepted(state: &mut State, e: &BetAccepted) {
     a.available -= e.stake;
     a.held += e.stake;
     a.exposure += won;
-    let day = e.at.day();
-    if day != a.day {
-        a.day = day;
-        a.staked_today = Money::ZERO;
-        a.returned_today = Money::ZERO;
-    }
-    a.staked_today = Money(a.staked_today.0.saturating_add(e.stake.0));
+    count_staked(a, e.stake, e.at);
     let c = &mut state.currencies[a.currency.index()];
     c.exposure += won;
     c.stakes += e.stake;

@@ -1,10 +1,10 @@
 //! Applies the crash game's events. Money moves like round bets (`evolve::bets`): the stake is
 //! held, the most the bet can return is exposure until it is settled.
 
-use super::{count_returned, credit};
+use super::{count_returned, count_staked, credit};
 use crate::crash::event::CrashBetPlaced;
 use crate::crash::{Channel, CrashBet, CrashBetNo, CrashBetState, CrashEvent, Term, TermStatus, TermTotals};
-use crate::ids::{AccountNo, Timestamp};
+use crate::ids::AccountNo;
 use crate::money::Money;
 use crate::state::State;
 use croupier_collections::Chunked;
@@ -145,16 +145,6 @@ fn placed(state: &mut State, e: &CrashBetPlaced) {
     let cur = &mut state.currencies[a.currency.index()];
     cur.exposure += max_return;
     cur.stakes += e.stake;
-}
-
-fn count_staked(a: &mut crate::state::Account, stake: Money, at: Timestamp) {
-    let day = at.day();
-    if day != a.day {
-        a.day = day;
-        a.staked_today = Money::ZERO;
-        a.returned_today = Money::ZERO;
-    }
-    a.staked_today = Money(a.staked_today.0.saturating_add(stake.0));
 }
 
 /// An open bet leaves the flight: its hold and exposure are released (the caller says where

@@ -2,7 +2,7 @@
 //! for its animation, mines in play) hold their stake and count their most possible return
 //! as exposure, exactly like round bets, so the invariants and bounds cover them too.
 
-use super::{count_returned, credit};
+use super::{count_returned, count_staked, credit};
 use crate::ids::{AccountNo, Timestamp};
 use crate::instant::{
     GameParams, InstantBetRecord, InstantEvent, InstantNo, Phase, Placed, Player, SeedPair, SettleReason,
@@ -45,13 +45,7 @@ fn placed(state: &mut State, p: &Placed) {
         player.open_mines = Some(p.bet);
     }
     let a = &mut state.accounts[p.account.index()];
-    let day = p.at.day();
-    if day != a.day {
-        a.day = day;
-        a.staked_today = Money::ZERO;
-        a.returned_today = Money::ZERO;
-    }
-    a.staked_today = Money(a.staked_today.0.saturating_add(p.stake.0));
+    count_staked(a, p.stake, p.at);
     let currency = a.currency;
     if p.settled {
         let cur = credit(state, p.account, Money(p.payout.0 - p.stake.0));

@@ -84,13 +84,25 @@ fn credit(state: &mut State, account: AccountNo, amount: Money) -> CurrencyId {
 /// Counts money returned to a player today, for the daily loss limit.
 fn count_returned(state: &mut State, account: AccountNo, amount: Money, at: Timestamp) {
     let a = &mut state.accounts[account.index()];
+    roll_day(a, at);
+    // A limit counter, not a ledger balance: saturating keeps `evolve` total whatever the
+    // day brought (a resettlement may take it below zero).
+    a.returned_today = Money(a.returned_today.0.saturating_add(amount.0));
+}
+
+/// Counts a stake into the player's day, for the daily stake and loss limits.
+fn count_staked(a: &mut crate::state::Account, stake: Money, at: Timestamp) {
+    roll_day(a, at);
+    // A limit counter, not a ledger balance: saturating keeps `evolve` total.
+    a.staked_today = Money(a.staked_today.0.saturating_add(stake.0));
+}
+
+/// A new day starts the player's daily counters from zero.
+fn roll_day(a: &mut crate::state::Account, at: Timestamp) {
     let day = at.day();
     if day != a.day {
         a.day = day;
         a.staked_today = Money::ZERO;
         a.returned_today = Money::ZERO;
     }
-    // A limit counter, not a ledger balance: saturating keeps `evolve` total whatever the
-    // day brought (a resettlement may take it below zero).
-    a.returned_today = Money(a.returned_today.0.saturating_add(amount.0));
 }
