@@ -1,8 +1,7 @@
 //! A tail reader following a live writer in another thread.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use croupier_journal::{Durability, Journal, TailReader};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,8 +1,7 @@
 //! Torn tails are cut; everything else that is damaged is reported with file and offset.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use croupier_journal::{verify, Corruption, Durability, Journal, JournalError, JournalReader};
 use std::path::{Path, PathBuf};
 

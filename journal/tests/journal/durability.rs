@@ -1,8 +1,7 @@
 //! Group commit in Fsync mode.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use croupier_journal::{verify, Durability, Journal};
 
 #[test]

@@ -1,8 +1,7 @@
 //! Append, commit, roll over and reopen; durability modes; reader positioning.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use croupier_journal::{verify, Durability, Journal, JournalError, JournalReader};
 
 #[test]
