@@ -410,7 +410,7 @@ impl State {
         let first = match before {
             None => self.currencies.iter().enumerate().find_map(|(c, _)| {
                 let account = self.account_of(user, CurrencyId(c as u32))?;
-                Some(idx.last[idx.owner[account.index()] as usize])
+                Some(idx.last(account.index()))
             }),
             Some(b) => self
                 .bets
