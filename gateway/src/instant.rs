@@ -27,7 +27,7 @@ use croupier_domain::instant::{
     InstantOutcome, Phase, ServerSeed, SettleReason, Stream,
 };
 use croupier_domain::state::State as EngineState;
-use croupier_domain::{ExtId, InstantReply, Money, Reply};
+use croupier_domain::{ExtId, InstantReply, Money, Reply, Rotated};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
@@ -178,9 +178,10 @@ pub async fn rotate(
         None => random_client,
     };
     let cmd = Command::Instant(InstantCommand::RotateSeed { user, server_seed, client_seed });
-    let Reply::Instant(InstantReply::Rotated { hash, revealed }) = app.engine.call(cmd).await? else {
+    let Reply::Instant(InstantReply::Rotated(rotated)) = app.engine.call(cmd).await? else {
         return Err(ApiError::unavailable("unexpected answer to a rotation"));
     };
+    let Rotated { hash, revealed } = *rotated;
     Ok(Json(RotateAnswer {
         revealed: revealed.map(|(seed, client, nonces)| SeedPairView {
             server_seed_hash: seed.hash().to_string(),

@@ -33,7 +33,7 @@ pub mod testkit;
 pub mod topology;
 
 pub use command::Command;
-pub use decide::{decide, CrashReply, InstantReply, Reply, MAX_BALANCE, MAX_LEDGER};
+pub use decide::{decide, CrashReply, InstantReply, Reply, Rotated, MAX_BALANCE, MAX_LEDGER};
 pub use event::Event;
 pub use evolve::evolve;
 pub use ids::{Code, ExtId, Timestamp, UserId};

@@ -1,6 +1,5 @@
 //! Group commit in Fsync mode.
 
-
 use crate::common::*;
 use croupier_journal::{verify, Durability, Journal};
 

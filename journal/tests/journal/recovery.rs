@@ -1,6 +1,5 @@
 //! Torn tails are cut; everything else that is damaged is reported with file and offset.
 
-
 use crate::common::*;
 use croupier_journal::{verify, Corruption, Durability, Journal, JournalError, JournalReader};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,5 @@
 //! Append, commit, roll over and reopen; durability modes; reader positioning.
 
-
 use crate::common::*;
 use croupier_journal::{verify, Durability, Journal, JournalError, JournalReader};
 

@@ -1,6 +1,5 @@
 //! A tail reader following a live writer in another thread.
 
-
 use crate::common::*;
 use croupier_journal::{Durability, Journal, TailReader};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -18,14 +18,12 @@ use crate::reject::Reject;
 use crate::state::State;
 
 /// What an instant command did, for the caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InstantReply {
     Configured,
-    /// The new pair's hash; the pair it replaced, revealed, with the nonces it served.
-    Rotated {
-        hash: SeedHash,
-        revealed: Option<(ServerSeed, ClientSeed, u64)>,
-    },
+    /// The new pair's hash; the pair it replaced, revealed, with the nonces it served. Boxed:
+    /// rotations are rare, and every command's answer is as large as the largest reply.
+    Rotated(Box<Rotated>),
     /// A bet's number; its record has the outcome.
     Bet {
         bet: InstantNo,
@@ -42,6 +40,13 @@ pub enum InstantReply {
         payout: Money,
         replayed: bool,
     },
+}
+
+/// A seed rotation's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotated {
+    pub hash: SeedHash,
+    pub revealed: Option<(ServerSeed, ClientSeed, u64)>,
 }
 
 pub(super) fn decide(s: &State, cmd: &InstantCommand, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
@@ -85,7 +90,7 @@ fn rotate(
     }
     out.push(Event::Instant(InstantEvent::SeedCommitted { user, server_seed, client_seed }));
     let revealed = player.map(|p| (p.current().server_seed, p.current().client_seed, p.nonce));
-    Ok(InstantReply::Rotated { hash: server_seed.hash(), revealed })
+    Ok(InstantReply::Rotated(Box::new(Rotated { hash: server_seed.hash(), revealed })))
 }
 
 fn bet(s: &State, b: &InstantBet, now: Timestamp, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {

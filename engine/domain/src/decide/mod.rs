@@ -14,7 +14,7 @@ mod red_packets;
 mod transfers;
 
 pub use bounds::MAX_LEDGER;
-pub use instant::InstantReply;
+pub use instant::{InstantReply, Rotated};
 pub use red_packets::share_amount;
 mod rounds;
 
@@ -30,9 +30,15 @@ use crate::state::{BetState, RoundStatus, State};
 /// below [`MAX_LEDGER`], the hard bound every balance keeps (`decide::bounds`).
 pub const MAX_BALANCE: Money = Money(100_000_000_000_000_000);
 
+// Every command's answer and every event is moved through the rings, the batch buffers and
+// the completion slots by value: the largest variant sets the size of all of them. A 120-byte
+// seed rotation answer once made every bet's answer that large; box rare, large payloads.
+const _: () = assert!(std::mem::size_of::<Reply>() <= 40, "box the large reply variant");
+const _: () = assert!(std::mem::size_of::<Event>() <= 128, "box the large event variant");
+
 /// The answer to an accepted command. `replayed` marks a repeat of an idempotent command: the
 /// first answer again, with no events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     Done,
     Transfer {

@@ -91,18 +91,16 @@ fn instant(r: Reply) -> InstantReply {
 fn a_bet_needs_a_committed_seed_and_uses_nonces_in_order() {
     let mut e = engine(&[1]);
     assert_eq!(e.execute(&bet(1, "b0", 100, over(5_000)), T0), Err(Reject::SeedRequired));
-    let InstantReply::Rotated { hash, revealed: None } = instant(must(&mut e, &rotate(1, 1), T0)) else { panic!() };
-    assert_eq!(hash, seed(1).hash());
+    let InstantReply::Rotated(first) = instant(must(&mut e, &rotate(1, 1), T0)) else { panic!() };
+    assert_eq!((first.hash, first.revealed), (seed(1).hash(), None));
     for n in 0..3u64 {
         must(&mut e, &bet(1, &format!("b{n}"), 100, over(5_000)), T0);
         let no = e.state().instant().bet_by_id(UserId(1), &ExtId::numbered("b", n)).unwrap();
         assert_eq!(e.state().instant().bet(no).nonce, n);
     }
     // Rotation reveals the pair in use and how many nonces it served, and restarts at 0.
-    let InstantReply::Rotated { revealed: Some((old, client, nonces)), .. } = instant(must(&mut e, &rotate(1, 2), T0))
-    else {
-        panic!()
-    };
+    let InstantReply::Rotated(second) = instant(must(&mut e, &rotate(1, 2), T0)) else { panic!() };
+    let Some((old, client, nonces)) = second.revealed else { panic!("the replaced pair is revealed") };
     assert_eq!((old, client.as_str(), nonces), (seed(1), "client", 3));
     must(&mut e, &bet(1, "b3", 100, over(5_000)), T0);
     let no = e.state().instant().bet_by_id(UserId(1), &ExtId::new("b3").unwrap()).unwrap();
