@@ -92,6 +92,7 @@ async fn crash_and_check(dir: &std::path::Path, url: &str, history: &History) {
     assert!(settled > 0, "some orders are settled");
     let drawn = db.scalar("SELECT COUNT(*) FROM game_round_info WHERE game_status >= 5").await.unwrap();
     assert!(drawn > 0, "some rounds are drawn");
+    assert_games(&db, history).await;
     db.close().await;
 }
 
@@ -119,6 +120,7 @@ async fn postgres_exactly_once_and_ledger_equals_engine() {
     let db = Db::connect(&url).await.unwrap();
     assert_exactly_once(&db, history.events).await;
     assert_eq!(sql_balances(&db).await, history.balances);
+    assert_games(&db, &history).await;
     db.close().await;
     drop_schema(&base, &schema).await;
 }
@@ -148,6 +150,7 @@ async fn the_projector_follows_a_live_runtime() {
     let db = Db::connect(&url).await.unwrap();
     assert_exactly_once(&db, history.events).await;
     assert_eq!(sql_balances(&db).await, history.balances);
+    assert_games(&db, &history).await;
     db.close().await;
 }
 
@@ -198,5 +201,12 @@ async fn batch_size_does_not_change_the_tables() {
     let db = Db::connect(&small).await.unwrap();
     assert!(db.scalar("SELECT COUNT(*) FROM orders WHERE bill_status = 2").await.unwrap() > 0);
     assert!(db.scalar("SELECT COUNT(*) FROM red_packet_grabs").await.unwrap() > 0);
+    // Games' rows changed by later transactions: bets settled at the crash, plinko confirmed,
+    // mines revealed.
+    assert!(
+        db.scalar("SELECT COUNT(*) FROM crash_bets WHERE status = 'lost' OR status = 'cashed_out'").await.unwrap() > 0
+    );
+    assert!(db.scalar("SELECT COUNT(*) FROM instant_bets WHERE revealed <> 0").await.unwrap() > 0);
+    assert_games(&db, &history).await;
     db.close().await;
 }
