@@ -507,38 +507,47 @@ async fn games_sqlite(
         .execute(&mut *conn)
         .await?;
     }
-    for s in &g.crash_settles {
+    // A crash settles every bet of a term in one command: the changes go into a temporary
+    // table in multi-row inserts and are applied by one `UPDATE ... FROM` each, not one
+    // statement per bet.
+    if !g.crash_settles.is_empty() {
         budget.spend()?;
         sqlx::query(
-            "UPDATE crash_bets SET status = ?, multiplier = ?, payout = ?, cashout_kind = ?, settled_at = ? \
-             WHERE shard = ? AND bet_no = ?",
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_crash_settle (shard INTEGER, bet_no INTEGER, status TEXT, \
+             multiplier INTEGER, payout INTEGER, cashout_kind TEXT, settled_at INTEGER)",
         )
-        .bind(s.status)
-        .bind(s.multiplier)
-        .bind(s.payout)
-        .bind(s.cashout_kind)
-        .bind(s.settled_at)
-        .bind(s.shard)
-        .bind(s.bet_no)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("DELETE FROM tmp_crash_settle").execute(&mut *conn).await?;
+        insert_sqlite(conn, &g.crash_settles, budget).await?;
+        budget.spend()?;
+        sqlx::query(
+            "UPDATE crash_bets SET status = t.status, multiplier = t.multiplier, payout = t.payout, \
+             cashout_kind = t.cashout_kind, settled_at = t.settled_at FROM tmp_crash_settle t \
+             WHERE crash_bets.shard = t.shard AND crash_bets.bet_no = t.bet_no",
+        )
         .execute(&mut *conn)
         .await?;
     }
-    for c in &g.instant_changes {
+    if !g.instant_changes.is_empty() {
         budget.spend()?;
-        let s = c.settled;
         sqlx::query(
-            "UPDATE instant_bets SET revealed = revealed | ?, payout = COALESCE(?, payout), \
-             status = COALESCE(?, status), settle_reason = COALESCE(?, settle_reason), \
-             mine_tile = COALESCE(?, mine_tile), settled_at = COALESCE(?, settled_at) WHERE shard = ? AND bet_no = ?",
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_instant_change (shard INTEGER, bet_no INTEGER, revealed INTEGER, \
+             payout INTEGER, status TEXT, settle_reason TEXT, mine_tile INTEGER, settled_at INTEGER)",
         )
-        .bind(c.revealed)
-        .bind(s.map(|s| s.payout))
-        .bind(s.map(|_| "settled"))
-        .bind(s.map(|s| s.reason))
-        .bind(s.and_then(|s| s.mine_tile))
-        .bind(s.map(|s| s.at))
-        .bind(c.shard)
-        .bind(c.bet_no)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("DELETE FROM tmp_instant_change").execute(&mut *conn).await?;
+        insert_sqlite(conn, &g.instant_changes, budget).await?;
+        budget.spend()?;
+        sqlx::query(
+            "UPDATE instant_bets SET revealed = instant_bets.revealed | t.revealed, \
+             payout = COALESCE(t.payout, instant_bets.payout), status = COALESCE(t.status, instant_bets.status), \
+             settle_reason = COALESCE(t.settle_reason, instant_bets.settle_reason), \
+             mine_tile = COALESCE(t.mine_tile, instant_bets.mine_tile), \
+             settled_at = COALESCE(t.settled_at, instant_bets.settled_at) \
+             FROM tmp_instant_change t WHERE instant_bets.shard = t.shard AND instant_bets.bet_no = t.bet_no",
+        )
         .execute(&mut *conn)
         .await?;
     }
