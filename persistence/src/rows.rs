@@ -410,8 +410,21 @@ pub fn map_command(
     events: &[Event],
     batch: &mut Batch,
 ) -> Result<(), crate::ProjectError> {
+    map_command_with(book, shard, position, events, batch, &mut |_, _| None)
+}
+
+/// [`map_command`], with a way to read back an earlier journal record (`lookup`): a seed
+/// rotation reveals a seed committed before the projector's last restart.
+pub fn map_command_with(
+    book: &mut ShardBook,
+    shard: u32,
+    position: u64,
+    events: &[Event],
+    batch: &mut Batch,
+    lookup: Lookup<'_>,
+) -> Result<(), crate::ProjectError> {
     for (idx, e) in events.iter().enumerate() {
-        map_event(book, shard, position, idx as u32, e, batch)
+        map_event(book, shard, position, idx as u32, e, batch, &mut *lookup)
             .map_err(|reason| crate::ProjectError::Unprojectable { shard, seq: position, reason })?;
     }
     batch.set_position(shard, position, events.len() as u64);
@@ -425,6 +438,7 @@ fn map_event(
     idx: u32,
     e: &Event,
     b: &mut Batch,
+    lookup: Lookup<'_>,
 ) -> Result<(), String> {
     let at = event_time(e);
     b.events.push(EventRow {
@@ -660,7 +674,7 @@ fn map_event(
         | Event::TransfersAcked { .. } => {}
         // The games' own tables (`rows::games`); their money is in `wallet_ledger` (above).
         Event::Crash(c) => games::map_crash(book, shard, position, c, b)?,
-        Event::Instant(i) => games::map_instant(book, shard, position, i, b)?,
+        Event::Instant(i) => games::map_instant(book, shard, position, i, b, lookup)?,
     }
     Ok(())
 }

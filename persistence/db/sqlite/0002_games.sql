@@ -78,9 +78,10 @@ CREATE TABLE crash_bets (
 CREATE INDEX crash_bets_term ON crash_bets (shard, term_no);
 CREATE INDEX crash_bets_user ON crash_bets (user_id);
 
--- Every seed pair committed to a player: the server seed's sha256 only. The seed itself is
--- never projected (it is secret until rotated, and the rotation does not carry it; the API
--- serves revealed seeds from the engine's state).
+-- Every seed pair committed to a player: the server seed's sha256, and the seed itself once
+-- a rotation has revealed it (NULL while in use: an unrevealed seed never reaches a row). The
+-- rotation does not carry the seed it reveals: the projector keeps the seed in use in memory
+-- and, after a restart, reads it back from the journal record that committed it (`position`).
 CREATE TABLE instant_seeds (
     shard INTEGER NOT NULL,
     user_id INTEGER NOT NULL,
@@ -88,6 +89,7 @@ CREATE TABLE instant_seeds (
     server_seed_hash TEXT NOT NULL,
     client_seed TEXT NOT NULL,
     position INTEGER NOT NULL,
+    server_seed TEXT,
     PRIMARY KEY (shard, user_id, seed_no)
 );
 

@@ -8,7 +8,7 @@
 
 mod tables;
 
-use crate::rows::{Batch, GamesBatch, RoundUpdate, ShardBook};
+use crate::rows::{Batch, GamesBatch, RoundUpdate, SeedInUse, ShardBook};
 use crate::ProjectError;
 use croupier_domain::ids::{AccountNo, Code, CurrencyId, ExtId, PacketNo, UserId};
 use croupier_feed::CurrencyName;
@@ -227,7 +227,7 @@ impl Db {
             Db::Sqlite(_) => (
                 "SELECT channel_no, currencies FROM crash_channels WHERE shard = ?",
                 "SELECT term_no, channel_no FROM crash_terms WHERE shard = ? AND status NOT IN ('closed', 'cancelled')",
-                "SELECT s.user_id, s.seed_no, s.server_seed_hash, s.client_seed FROM instant_seeds s \
+                "SELECT s.user_id, s.seed_no, s.server_seed_hash, s.client_seed, s.position FROM instant_seeds s \
                  WHERE s.shard = ?1 AND s.seed_no = (SELECT MAX(seed_no) FROM instant_seeds m \
                  WHERE m.shard = ?1 AND m.user_id = s.user_id)",
             ),
@@ -235,7 +235,7 @@ impl Db {
                 "SELECT channel_no::int8, currencies FROM crash_channels WHERE shard = $1",
                 "SELECT term_no::int8, channel_no::int8 FROM crash_terms WHERE shard = $1 \
                  AND status NOT IN ('closed', 'cancelled')",
-                "SELECT DISTINCT ON (user_id) user_id, seed_no::int8, server_seed_hash, client_seed \
+                "SELECT DISTINCT ON (user_id) user_id, seed_no::int8, server_seed_hash, client_seed, position \
                  FROM instant_seeds WHERE shard = $1 ORDER BY user_id, seed_no DESC",
             ),
         };
@@ -251,7 +251,10 @@ impl Db {
         for r in fetch!(q7) {
             let user = u64::try_from(r.i64(0)?).map_err(|_| bad("instant_seeds has a negative user_id".into()))?;
             let seed_no = number("instant_seeds", r.i64(1)?)?;
-            book.games.seeds.insert(user, (seed_no, r.text(2)?, r.text(3)?));
+            let position = u64::try_from(r.i64(4)?).map_err(|_| bad("instant_seeds has a negative position".into()))?;
+            // The seed itself is in no row: read back from the journal if a rotation reveals it.
+            let seed = SeedInUse { seed_no, hash: r.text(2)?, client_seed: r.text(3)?, position, secret: None };
+            book.games.seeds.insert(user, seed);
         }
         for r in fetch!(q4) {
             let (kind, reference, currency) = (r.text(0)?, r.i64(1)?, r.text(2)?);
@@ -485,6 +488,16 @@ async fn games_sqlite(
             .execute(&mut *conn)
             .await?;
     }
+    for r in &g.reveals {
+        budget.spend()?;
+        sqlx::query("UPDATE instant_seeds SET server_seed = ? WHERE shard = ? AND user_id = ? AND seed_no = ?")
+            .bind(&r.server_seed)
+            .bind(r.shard)
+            .bind(r.user_id)
+            .bind(r.seed_no)
+            .execute(&mut *conn)
+            .await?;
+    }
     for u in &g.term_updates {
         budget.spend()?;
         let c = &u.change;
@@ -629,6 +642,16 @@ async fn games_pg(
             .bind(paused)
             .bind(shard as i32)
             .bind(channel as i32)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for r in &g.reveals {
+        budget.spend()?;
+        sqlx::query("UPDATE instant_seeds SET server_seed = $1 WHERE shard = $2 AND user_id = $3 AND seed_no = $4")
+            .bind(&r.server_seed)
+            .bind(r.shard as i32)
+            .bind(r.user_id)
+            .bind(r.seed_no as i32)
             .execute(&mut *conn)
             .await?;
     }

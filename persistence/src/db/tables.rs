@@ -554,7 +554,7 @@ impl Table for CrashBetSettle {
 impl Table for SeedRow {
     const NAME: &'static str = "instant_seeds";
     const COLS: &'static [&'static str] =
-        &["shard", "user_id", "seed_no", "server_seed_hash", "client_seed", "position"];
+        &["shard", "user_id", "seed_no", "server_seed_hash", "client_seed", "position", "server_seed"];
     fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
         q.bind(self.shard)
             .bind(self.user_id)
@@ -562,10 +562,11 @@ impl Table for SeedRow {
             .bind(&self.server_seed_hash)
             .bind(&self.client_seed)
             .bind(self.position as i64)
+            .bind(self.server_seed.as_deref())
     }
     fn copy(&self, o: &mut CopyLine<'_>) {
         o.int(self.shard as i64).int(self.user_id).int(self.seed_no as i64).text(&self.server_seed_hash);
-        o.text(&self.client_seed).int(self.position as i64).end();
+        o.text(&self.client_seed).int(self.position as i64).opt_text(self.server_seed.as_deref()).end();
     }
 }
 

@@ -3,14 +3,18 @@
 //! `instant_bets`). Their money is in `wallet_ledger` like every other bet's; these rows say
 //! what was played.
 //!
-//! Two secrets never reach a row: a flight's game hash and crash point before the term
-//! crashes (`TermFlying` carries them for the journal; only `TermCrashed` fills `hash` and
-//! `crash_point`), and a player's server seed (only its sha256; the rotation that reveals a
-//! seed does not carry it, and the API serves revealed seeds from the engine's state).
+//! Two secrets never reach a row before they are public: a flight's game hash and crash point
+//! before the term crashes (`TermFlying` carries them for the journal; only `TermCrashed`
+//! fills `hash` and `crash_point`), and a player's server seed while in use (only its
+//! sha256). The rotation that reveals a seed does not carry it: the projector keeps each
+//! player's seed in use in memory, never in a row, and after a restart reads it back from the
+//! journal record that committed it (`instant_seeds.position`), so the revealed column does
+//! not depend on when the projector restarted.
 
 use super::{user_column, Batch, ShardBook};
 use croupier_domain::crash::{fair, CrashEvent};
-use croupier_domain::instant::{InstantEvent, SettleReason};
+use croupier_domain::event::Event;
+use croupier_domain::instant::{InstantEvent, ServerSeed, SettleReason};
 use croupier_domain::UserId;
 use rustc_hash::FxHashMap;
 
@@ -143,7 +147,8 @@ pub struct CrashBetSettle {
     pub settled_at: i64,
 }
 
-/// `instant_seeds`: every seed pair committed to a player, the server seed as its hash.
+/// `instant_seeds`: every seed pair committed to a player, the server seed as its hash, and
+/// the seed itself once revealed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeedRow {
     pub shard: u32,
@@ -152,6 +157,16 @@ pub struct SeedRow {
     pub server_seed_hash: String,
     pub client_seed: String,
     pub position: u64,
+    pub server_seed: Option<String>,
+}
+
+/// A seed of an earlier transaction revealed by a rotation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedReveal {
+    pub shard: u32,
+    pub user_id: i64,
+    pub seed_no: u32,
+    pub server_seed: String,
 }
 
 /// `instant_bets`.
@@ -223,6 +238,7 @@ pub struct GamesBatch {
     pub crash_bets: Vec<CrashBetRow>,
     pub crash_settles: Vec<CrashBetSettle>,
     pub seeds: Vec<SeedRow>,
+    pub reveals: Vec<SeedReveal>,
     pub instant_bets: Vec<InstantBetRow>,
     pub instant_changes: Vec<InstantChange>,
     channel_at: FxHashMap<(u32, u32), usize>,
@@ -230,6 +246,7 @@ pub struct GamesBatch {
     term_update_at: FxHashMap<(u32, u32), usize>,
     crash_bet_at: FxHashMap<(u32, u32), usize>,
     crash_settle_at: FxHashMap<(u32, u32), usize>,
+    seed_at: FxHashMap<(u32, i64, u32), usize>,
     instant_at: FxHashMap<(u32, u32), usize>,
     instant_change_at: FxHashMap<(u32, u32), usize>,
 }
@@ -268,6 +285,13 @@ impl GamesBatch {
         }
     }
 
+    fn reveal(&mut self, r: SeedReveal) {
+        match self.seed_at.get(&(r.shard, r.user_id, r.seed_no)) {
+            Some(&i) => self.seeds[i].server_seed = Some(r.server_seed),
+            None => self.reveals.push(r),
+        }
+    }
+
     fn change_instant(&mut self, shard: u32, bet: u32, revealed: i64, settled: Option<InstantSettled>) {
         if let Some(&i) = self.instant_at.get(&(shard, bet)) {
             let r = &mut self.instant_bets[i];
@@ -299,9 +323,37 @@ impl GamesBatch {
 pub struct GamesBook {
     pub channels: FxHashMap<u32, Vec<String>>,
     pub term_channel: FxHashMap<u32, u32>,
-    /// Player → (seed number, server seed hash, client seed) of the pair in use.
-    pub seeds: FxHashMap<u64, (u32, String, String)>,
+    /// Each player's seed pair in use.
+    pub seeds: FxHashMap<u64, SeedInUse>,
 }
+
+/// A player's seed pair in use, as the projector remembers it.
+#[derive(Clone, PartialEq)]
+pub struct SeedInUse {
+    pub seed_no: u32,
+    pub hash: String,
+    pub client_seed: String,
+    /// The journal record that committed it.
+    pub position: u64,
+    /// The seed itself when this run saw its commit; after a restart it is read back from the
+    /// journal at `position` when a rotation reveals it. Memory only, never a row.
+    pub secret: Option<ServerSeed>,
+}
+
+impl std::fmt::Debug for SeedInUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `ServerSeed`'s own Debug hides it too; this says whether it is known.
+        f.debug_struct("SeedInUse")
+            .field("seed_no", &self.seed_no)
+            .field("hash", &self.hash)
+            .field("position", &self.position)
+            .field("secret_known", &self.secret.is_some())
+            .finish()
+    }
+}
+
+/// Reads back the events of journal record `position` of `shard`, if it can.
+pub type Lookup<'a> = &'a mut dyn FnMut(u32, u64) -> Option<Vec<Event>>;
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain values serialize to JSON")
@@ -474,35 +526,68 @@ fn reason_name(r: SettleReason) -> (&'static str, Option<i64>) {
     }
 }
 
+/// The server seed `user`'s pair committed at journal record `position`, read back.
+fn committed_seed(lookup: Lookup<'_>, shard: u32, position: u64, user: UserId) -> Option<ServerSeed> {
+    lookup(shard, position)?.into_iter().find_map(|e| {
+        if let Event::Instant(InstantEvent::SeedCommitted { user: u, server_seed, .. }) = e {
+            (u == user).then_some(server_seed)
+        } else {
+            None
+        }
+    })
+}
+
 pub(super) fn map_instant(
     book: &mut ShardBook,
     shard: u32,
     position: u64,
     e: &InstantEvent,
     b: &mut Batch,
+    lookup: Lookup<'_>,
 ) -> Result<(), String> {
     let g = &mut b.games;
     match e {
         // The configuration is in `events`; it has no table of its own.
         InstantEvent::Configured(_) => {}
         InstantEvent::SeedCommitted { user, server_seed, client_seed } => {
-            let seed_no = book.games.seeds.get(&user.0).map_or(0, |s| s.0 + 1);
+            let user_id = user_column(user.0)?;
+            let previous = book.games.seeds.get(&user.0).cloned();
+            if let Some(prev) = &previous {
+                // This rotation reveals the pair in use.
+                let secret = prev.secret.or_else(|| committed_seed(lookup, shard, prev.position, *user));
+                // Checked against the commitment: never reveal a wrong seed as this one.
+                if let Some(seed) = secret.filter(|s| s.hash().to_string() == prev.hash) {
+                    g.reveal(SeedReveal { shard, user_id, seed_no: prev.seed_no, server_seed: seed.to_hex() });
+                }
+            }
+            let seed_no = previous.map_or(0, |s| s.seed_no + 1);
             let hash = server_seed.hash().to_string();
+            g.seed_at.insert((shard, user_id, seed_no), g.seeds.len());
             g.seeds.push(SeedRow {
                 shard,
-                user_id: user_column(user.0)?,
+                user_id,
                 seed_no,
                 server_seed_hash: hash.clone(),
                 client_seed: client_seed.as_str().to_owned(),
                 position,
+                server_seed: None,
             });
-            book.games.seeds.insert(user.0, (seed_no, hash, client_seed.as_str().to_owned()));
+            book.games.seeds.insert(
+                user.0,
+                SeedInUse {
+                    seed_no,
+                    hash,
+                    client_seed: client_seed.as_str().to_owned(),
+                    position,
+                    secret: Some(*server_seed),
+                },
+            );
         }
         InstantEvent::Placed(p) => {
             let user: UserId =
                 book.dir.account(p.account).map(|a| a.0).ok_or_else(|| format!("account {} unknown", p.account.0))?;
-            let (seed_no, hash, client) =
-                book.games.seeds.get(&user.0).cloned().ok_or_else(|| format!("player {} has no seed", user.0))?;
+            let seed = book.games.seeds.get(&user.0).ok_or_else(|| format!("player {} has no seed", user.0))?;
+            let (seed_no, hash, client) = (seed.seed_no, seed.hash.clone(), seed.client_seed.clone());
             let settled = p.settled.then_some(InstantSettled {
                 payout: p.payout.0,
                 reason: "at_bet",
@@ -557,4 +642,58 @@ pub(super) fn map_instant(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use croupier_domain::instant::ClientSeed;
+
+    fn commit(user: u64, seed: u8) -> Event {
+        Event::Instant(InstantEvent::SeedCommitted {
+            user: UserId(user),
+            server_seed: ServerSeed([seed; 32]),
+            client_seed: ClientSeed::new("c").unwrap(),
+        })
+    }
+
+    /// A rotation after a restart reveals the seed read back from the journal, checked
+    /// against its commitment; a seed that does not match, or a record that cannot be read,
+    /// reveals nothing.
+    #[test]
+    fn a_rotation_after_a_restart_reveals_the_seed_read_back_from_the_journal() {
+        let mut first = ShardBook::default();
+        let mut batch = Batch::default();
+        crate::rows::map_command(&mut first, 0, 5, &[commit(1, 7)], &mut batch).unwrap();
+        assert_eq!(batch.games.seeds[0].server_seed, None, "a seed in use is never in a row");
+        // The book as `load_book` rebuilds it: everything but the secret.
+        let restarted = {
+            let mut b = ShardBook::default();
+            let s = first.games.seeds[&1].clone();
+            b.games.seeds.insert(1, SeedInUse { secret: None, ..s });
+            b
+        };
+        for (journal, revealed) in [
+            (Some(vec![commit(1, 7)]), Some(ServerSeed([7; 32]).to_hex())),
+            (Some(vec![commit(1, 8)]), None),
+            (Some(vec![commit(2, 7)]), None),
+            (None, None),
+        ] {
+            let mut book = restarted.clone();
+            let mut batch = Batch::default();
+            let mut read = |shard: u32, position: u64| {
+                assert_eq!((shard, position), (0, 5), "the record that committed the seed");
+                journal.clone()
+            };
+            crate::rows::map_command_with(&mut book, 0, 9, &[commit(1, 9)], &mut batch, &mut read).unwrap();
+            let shown: Vec<_> = batch.games.reveals.iter().map(|r| (r.seed_no, r.server_seed.clone())).collect();
+            assert_eq!(shown, revealed.iter().map(|s| (0, s.clone())).collect::<Vec<_>>());
+            assert_eq!(batch.games.seeds[0].seed_no, 1);
+            assert_eq!(batch.games.seeds[0].server_seed, None);
+        }
+        // Without a restart the seed is known, and a rotation in the same batch fills the row.
+        crate::rows::map_command(&mut first, 0, 6, &[commit(1, 9)], &mut batch).unwrap();
+        assert_eq!(batch.games.seeds[0].server_seed, Some(ServerSeed([7; 32]).to_hex()));
+        assert!(batch.games.reveals.is_empty());
+    }
 }

@@ -210,3 +210,32 @@ async fn batch_size_does_not_change_the_tables() {
     assert_games(&db, &history).await;
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_committed_before_the_projector_restarted_is_revealed_after() {
+    // The projector keeps the seeds in use in memory only; a rotation projected by a later
+    // run reveals a seed it must read back from the journal.
+    let dir = tempfile::tempdir().unwrap();
+    let history = build_history(dir.path(), 2, 300, 43);
+    let url = croupier_persistence::default_sql_url(dir.path());
+    let r = project(config(dir.path(), &url, 10_000), |_| {}).await.unwrap();
+    assert_eq!(r.events, history.events);
+    let db = Db::connect(&url).await.unwrap();
+    let unrevealed = db.scalar("SELECT COUNT(*) FROM instant_seeds WHERE server_seed IS NULL").await.unwrap();
+    assert_eq!(unrevealed, 12, "one pair in use per player");
+    db.close().await;
+    // The runtime continues the same journals and every player rotates once more.
+    let (rt, _) = start_runtime(dir.path(), 2, croupier_domain::Timestamp(1_800_000_000_000));
+    for u in 1..=12 {
+        rt.call(rotate_seed(u, 3)).unwrap_or_else(|r| panic!("rotation refused: {r}"));
+    }
+    let facts = game_facts(&rt, 2);
+    rt.shutdown(false).unwrap();
+    let r = project(config(dir.path(), &url, 10_000), |_| {}).await.unwrap();
+    assert_eq!(r.events, 12);
+    let db = Db::connect(&url).await.unwrap();
+    assert_eq!(GameFacts::of_sql(&db).await.seeds, facts.seeds, "every rotated seed revealed, none in use");
+    let unrevealed = db.scalar("SELECT COUNT(*) FROM instant_seeds WHERE server_seed IS NULL").await.unwrap();
+    assert_eq!(unrevealed, 12);
+    db.close().await;
+}

@@ -27,8 +27,9 @@ pub struct History {
 /// Runs `commands` generated commands (deposits, withdrawals, rounds with bets and draws, red
 /// packets grabbed across shards) through a runtime of `shards` shards writing `dir`, and
 /// returns the engine's balances at the end.
-pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> History {
-    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+/// The runtime of the persistence tests over `dir` (a new folder, or one to continue).
+pub fn start_runtime(dir: &Path, shards: usize, now: Timestamp) -> (Runtime, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(now));
     let mut cfg = RuntimeConfig::new(dir);
     cfg.shards = shards;
     cfg.durability = Durability::Process;
@@ -36,6 +37,30 @@ pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> His
     cfg.segment_bytes = 256 * 1024;
     cfg.snapshot_every_records = None;
     let (rt, _) = Runtime::start(cfg).expect("runtime starts");
+    (rt, clock)
+}
+
+/// Commits seed pair `n` for player `u` (a distinct seed for every player and `n`).
+pub fn rotate_seed(u: u64, n: u8) -> Command {
+    use croupier_domain::instant::{ClientSeed, InstantCommand, ServerSeed};
+    Command::Instant(InstantCommand::RotateSeed {
+        user: croupier_domain::UserId(u),
+        server_seed: ServerSeed([n.wrapping_mul(31).wrapping_add(u as u8); 32]),
+        client_seed: ClientSeed::new(&format!("client{u}x{n}")).expect("client seed"),
+    })
+}
+
+/// The games' facts of every shard of a running runtime.
+pub fn game_facts(rt: &Runtime, shards: usize) -> GameFacts {
+    let mut games = GameFacts::default();
+    for shard in 0..shards {
+        games.extend(rt.inspect(shard, move |s: &State| GameFacts::of_state(shard as u32, s)).expect("ring has room"));
+    }
+    games
+}
+
+pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> History {
+    let (rt, clock) = start_runtime(dir, shards, Timestamp(1_700_000_000_000));
     for cmd in setup_commands(default_limits()) {
         rt.call(cmd.clone()).unwrap_or_else(|r| panic!("{cmd:?} refused: {r}"));
     }
@@ -47,10 +72,7 @@ pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> His
     }
     play_games(&rt, &clock);
     assert!(rt.wait_transfers_settled(Duration::from_secs(20)), "transfers settle");
-    let mut games = GameFacts::default();
-    for shard in 0..shards {
-        games.extend(rt.inspect(shard, move |s: &State| GameFacts::of_state(shard as u32, s)).expect("ring has room"));
-    }
+    let games = game_facts(&rt, shards);
     let mut balances = Balances::new();
     let mut events = 0;
     let mut transfers = 0;
@@ -84,8 +106,7 @@ fn play_games(rt: &Runtime, clock: &ManualClock) {
     use croupier_domain::instant::dice::DiceCall;
     use croupier_domain::instant::keno::{KenoRisk, Picks};
     use croupier_domain::instant::plinko::PlinkoRisk;
-    use croupier_domain::instant::ServerSeed;
-    use croupier_domain::instant::{ClientSeed, GameParams, InstantBet, InstantCommand, InstantConfig, InstantLimits};
+    use croupier_domain::instant::{GameParams, InstantBet, InstantCommand, InstantConfig, InstantLimits};
     use croupier_domain::testkit::{code, deposit, id, CURRENCY};
     use croupier_domain::{Money, UserId};
     let ok = |cmd: Command| {
@@ -142,13 +163,7 @@ fn play_games(rt: &Runtime, clock: &ManualClock) {
         max_win: Money(50_000_000),
     });
     ok(Command::Instant(InstantCommand::Configure(Box::new(config))));
-    let rotate = |u: u64, n: u8| {
-        Command::Instant(InstantCommand::RotateSeed {
-            user: UserId(u),
-            server_seed: ServerSeed([n.wrapping_mul(31).wrapping_add(u as u8); 32]),
-            client_seed: ClientSeed::new(&format!("client{u}x{n}")).expect("client seed"),
-        })
-    };
+    let rotate = rotate_seed;
     let bet = |u: u64, name: &str, stake: i64, game: GameParams| {
         Command::Instant(InstantCommand::Bet(InstantBet {
             id: id(name),
@@ -199,6 +214,8 @@ pub struct GameFacts {
     pub crash_bets: std::collections::BTreeSet<String>,
     /// `shard:bet:user:nonce:seed_no:server_seed_hash:status:payout`.
     pub instant_bets: std::collections::BTreeSet<String>,
+    /// `shard:user:seed_no:server_seed_hash:client_seed:revealed seed` (`-` while in use).
+    pub seeds: std::collections::BTreeSet<String>,
 }
 
 impl GameFacts {
@@ -241,13 +258,21 @@ impl GameFacts {
             };
             f.instant_bets.insert(format!("{shard}:{i}:{}:{}:{}:{hash}:{status}:{payout}", user.0, b.nonce, b.seed_no));
         }
+        for (user, p) in inst.players() {
+            for (i, pair) in p.pairs.iter().enumerate() {
+                let revealed = p.revealed(i as u32).map_or_else(|| "-".to_owned(), |r| r.server_seed.to_hex());
+                let (hash, client) = (pair.server_seed.hash(), pair.client_seed.as_str());
+                f.seeds.insert(format!("{shard}:{}:{i}:{hash}:{client}:{revealed}", user.0));
+            }
+        }
         f
     }
 
-    fn extend(&mut self, other: GameFacts) {
+    pub fn extend(&mut self, other: GameFacts) {
         self.terms.extend(other.terms);
         self.crash_bets.extend(other.crash_bets);
         self.instant_bets.extend(other.instant_bets);
+        self.seeds.extend(other.seeds);
     }
 
     pub async fn of_sql(db: &Db) -> GameFacts {
@@ -275,7 +300,15 @@ impl GameFacts {
             )
             .await
             .unwrap();
-        GameFacts { terms: set(terms), crash_bets: set(bets), instant_bets: set(instant) }
+        let seeds = db
+            .pairs(
+                "SELECT CAST(shard AS TEXT) || ':' || CAST(user_id AS TEXT) || ':' || CAST(seed_no AS TEXT) || ':' \
+                 || server_seed_hash || ':' || client_seed || ':' || COALESCE(server_seed, '-'), CAST(0 AS BIGINT) \
+                 FROM instant_seeds",
+            )
+            .await
+            .unwrap();
+        GameFacts { terms: set(terms), crash_bets: set(bets), instant_bets: set(instant), seeds: set(seeds) }
     }
 }
 
@@ -286,6 +319,9 @@ pub async fn assert_games(db: &Db, history: &History) {
     assert_eq!(sql.terms, history.games.terms, "crash_terms equals the engine's terms");
     assert_eq!(sql.crash_bets, history.games.crash_bets, "crash_bets equals the engine's bets");
     assert_eq!(sql.instant_bets, history.games.instant_bets, "instant_bets equals the engine's bets");
+    assert_eq!(sql.seeds, history.games.seeds, "instant_seeds: every pair, revealed exactly when rotated");
+    let revealed = db.scalar("SELECT COUNT(*) FROM instant_seeds WHERE server_seed IS NOT NULL").await.unwrap();
+    assert!(revealed > 0, "some seeds were revealed");
     // What the bets' rows say was paid is what the ledger paid the players.
     for (table, kind) in [("crash_bets", "crash_bet"), ("instant_bets", "instant_bet")] {
         let rows = db.scalar(&format!("SELECT COALESCE(CAST(SUM(payout) AS BIGINT), 0) FROM {table}")).await.unwrap();
