@@ -100,7 +100,7 @@ CREATE TABLE instant_seeds (
 CREATE TABLE instant_bets (
     shard INTEGER NOT NULL,
     bet_no INTEGER NOT NULL,
-    bet_id TEXT NOT NULL,
+    order_no TEXT NOT NULL,
     user_id BIGINT NOT NULL,
     account_no INTEGER NOT NULL,
     currency TEXT NOT NULL,
@@ -125,3 +125,4 @@ CREATE TABLE instant_bets (
     PRIMARY KEY (shard, bet_no)
 );
 CREATE INDEX instant_bets_user ON instant_bets (user_id, seed_no, nonce);
+CREATE INDEX instant_bets_order ON instant_bets (user_id, order_no);

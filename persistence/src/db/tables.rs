@@ -575,7 +575,7 @@ impl Table for InstantBetRow {
     const COLS: &'static [&'static str] = &[
         "shard",
         "bet_no",
-        "bet_id",
+        "order_no",
         "user_id",
         "account_no",
         "currency",
@@ -601,7 +601,7 @@ impl Table for InstantBetRow {
     fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
         q.bind(self.shard)
             .bind(self.bet_no)
-            .bind(&self.bet_id)
+            .bind(&self.order_no)
             .bind(self.user_id)
             .bind(self.account_no)
             .bind(&self.currency)
@@ -625,7 +625,7 @@ impl Table for InstantBetRow {
             .bind(self.position as i64)
     }
     fn copy(&self, o: &mut CopyLine<'_>) {
-        o.int(self.shard as i64).int(self.bet_no as i64).text(&self.bet_id).int(self.user_id);
+        o.int(self.shard as i64).int(self.bet_no as i64).text(&self.order_no).int(self.user_id);
         o.int(self.account_no as i64).text(&self.currency).text(self.game).text(&self.params).int(self.stake);
         o.int(self.seed_no as i64).text(&self.server_seed_hash).text(&self.client_seed).int(self.nonce);
         o.text(&self.outcome).int(self.multiplier).int(self.max_payout).opt(self.payout).text(self.status);

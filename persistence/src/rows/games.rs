@@ -174,7 +174,8 @@ pub struct SeedReveal {
 pub struct InstantBetRow {
     pub shard: u32,
     pub bet_no: u32,
-    pub bet_id: String,
+    /// The caller's id of the bet (idempotency key per player).
+    pub order_no: String,
     pub user_id: i64,
     pub account_no: u32,
     pub currency: String,
@@ -598,7 +599,7 @@ pub(super) fn map_instant(
             let mut row = InstantBetRow {
                 shard,
                 bet_no: p.bet.0,
-                bet_id: p.id.as_str().to_owned(),
+                order_no: p.id.as_str().to_owned(),
                 user_id: user_column(user.0)?,
                 account_no: p.account.0,
                 currency: book.code(book.currency_of(p.account)),
