@@ -216,6 +216,9 @@ pub struct GameFacts {
     pub instant_bets: std::collections::BTreeSet<String>,
     /// `shard:user:seed_no:server_seed_hash:client_seed:revealed seed` (`-` while in use).
     pub seeds: std::collections::BTreeSet<String>,
+    /// What no row may hold: the server seeds in use and the hashes of flights that never
+    /// crashed, as hex. Not compared with SQL (`of_sql` leaves it empty).
+    pub secrets: std::collections::BTreeSet<String>,
 }
 
 impl GameFacts {
@@ -233,6 +236,9 @@ impl GameFacts {
             };
             let point = t.revealed().filter(|_| t.status == TermStatus::Closed).map(|f| f.crash_point.to_string());
             f.terms.insert(format!("{shard}:{i}:{status}:{}", point.as_deref().unwrap_or("-")));
+            if let (Some(flight), TermStatus::Cancelled) = (&t.flight, t.status) {
+                f.secrets.insert(croupier_domain::crash::fair::to_hex(&flight.hash));
+            }
         }
         for (i, b) in c.bets().iter().enumerate() {
             let payout = match b.state {
@@ -264,6 +270,7 @@ impl GameFacts {
                 let (hash, client) = (pair.server_seed.hash(), pair.client_seed.as_str());
                 f.seeds.insert(format!("{shard}:{}:{i}:{hash}:{client}:{revealed}", user.0));
             }
+            f.secrets.insert(p.current().server_seed.to_hex());
         }
         f
     }
@@ -273,6 +280,7 @@ impl GameFacts {
         self.crash_bets.extend(other.crash_bets);
         self.instant_bets.extend(other.instant_bets);
         self.seeds.extend(other.seeds);
+        self.secrets.extend(other.secrets);
     }
 
     pub async fn of_sql(db: &Db) -> GameFacts {
@@ -308,7 +316,13 @@ impl GameFacts {
             )
             .await
             .unwrap();
-        GameFacts { terms: set(terms), crash_bets: set(bets), instant_bets: set(instant), seeds: set(seeds) }
+        GameFacts {
+            terms: set(terms),
+            crash_bets: set(bets),
+            instant_bets: set(instant),
+            seeds: set(seeds),
+            secrets: Default::default(),
+        }
     }
 }
 
