@@ -15,6 +15,9 @@ use croupier_domain::state::{Outcome, RoundStatus};
 use croupier_feed::Directory;
 use rustc_hash::FxHashMap;
 
+pub mod games;
+pub use games::*;
+
 /// `events`: every event, for downstream consumers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventRow {
@@ -219,6 +222,8 @@ pub struct Batch {
     pub grabs: Vec<GrabRow>,
     pub transfers: Vec<ShardTransferRow>,
     pub balances: Vec<BalanceRow>,
+    /// The crash and instant games' rows.
+    pub games: GamesBatch,
     /// The position reached per shard: (shard, position, events in this batch).
     pub positions: Vec<(u32, u64, u64)>,
     // Where a row of this batch sits, so later events of the same batch change it in place
@@ -262,6 +267,8 @@ pub struct ShardBook {
     /// What the shard's numbers name (currencies, accounts, packets), as every reader keeps it.
     pub dir: Directory,
     pub balances: FxHashMap<LedgerAccount, i64>,
+    /// What the games' rows need: channels' currencies, open terms' channels, seeds in use.
+    pub games: GamesBook,
 }
 
 impl ShardBook {
@@ -403,8 +410,21 @@ pub fn map_command(
     events: &[Event],
     batch: &mut Batch,
 ) -> Result<(), crate::ProjectError> {
+    map_command_with(book, shard, position, events, batch, &mut |_, _| None)
+}
+
+/// [`map_command`], with a way to read back an earlier journal record (`lookup`): a seed
+/// rotation reveals a seed committed before the projector's last restart.
+pub fn map_command_with(
+    book: &mut ShardBook,
+    shard: u32,
+    position: u64,
+    events: &[Event],
+    batch: &mut Batch,
+    lookup: Lookup<'_>,
+) -> Result<(), crate::ProjectError> {
     for (idx, e) in events.iter().enumerate() {
-        map_event(book, shard, position, idx as u32, e, batch)
+        map_event(book, shard, position, idx as u32, e, batch, &mut *lookup)
             .map_err(|reason| crate::ProjectError::Unprojectable { shard, seq: position, reason })?;
     }
     batch.set_position(shard, position, events.len() as u64);
@@ -418,6 +438,7 @@ fn map_event(
     idx: u32,
     e: &Event,
     b: &mut Batch,
+    lookup: Lookup<'_>,
 ) -> Result<(), String> {
     let at = event_time(e);
     b.events.push(EventRow {
@@ -651,13 +672,9 @@ fn map_event(
         | Event::PartnerTransactionRecorded { .. }
         | Event::TopologySet(_)
         | Event::TransfersAcked { .. } => {}
-        // Crash terms and bets have no tables of their own yet (issue 14: `crash_terms`,
-        // `crash_bets` still to come); their money is in `wallet_ledger` (above) and every event,
-        // the secret of a flight withheld, in the event table.
-        Event::Crash(_) => {}
-        // Instant games: the `events` row (a server seed in it is written as its hash, see
-        // `ServerSeed`'s serialization) and the `wallet_ledger` lines; no table of their own yet.
-        Event::Instant(_) => {}
+        // The games' own tables (`rows::games`); their money is in `wallet_ledger` (above).
+        Event::Crash(c) => games::map_crash(book, shard, position, c, b)?,
+        Event::Instant(i) => games::map_instant(book, shard, position, i, b, lookup)?,
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::db::{Db, Fault};
 use crate::driver::{open_sources, Handle, Shared};
-use crate::rows::{finish_balances, map_command, Batch, ShardBook};
+use crate::rows::{finish_balances, map_command_with, Batch, ShardBook};
 use crate::ProjectError;
 use croupier_feed::{shards as shard_ids, ShardFeed};
 use rustc_hash::FxHashMap;
@@ -93,6 +93,7 @@ struct Mapped {
 /// being written; the channel holds one batch, so the reader is never far ahead of the
 /// database.
 fn spawn_reader(
+    data_dir: std::path::PathBuf,
     mut sources: Vec<ShardFeed>,
     mut books: FxHashMap<u32, ShardBook>,
     batch_events: u64,
@@ -112,9 +113,11 @@ fn spawn_reader(
                 // The first command that cannot be mapped ends the run: the batch holding it
                 // is dropped unwritten, so the stored position stays before it.
                 let mut unmapped = None;
+                // An earlier record read back (a seed committed before this run, revealed now).
+                let mut lookup = |shard: u32, position: u64| read_back(&data_dir, shard, position);
                 let read = src.read(per_shard, |pos, events| {
                     if unmapped.is_none() {
-                        unmapped = map_command(book, shard, pos, events, &mut batch).err();
+                        unmapped = map_command_with(book, shard, pos, events, &mut batch, &mut lookup).err();
                     }
                 });
                 match read.map_err(ProjectError::from).and_then(|r| unmapped.map_or(Ok(r), Err)) {
@@ -146,6 +149,20 @@ fn spawn_reader(
     })
 }
 
+/// The events of journal record `position` of `shard`, if it can be read (it is durable: the
+/// projector has already read past it).
+fn read_back(data_dir: &std::path::Path, shard: u32, position: u64) -> Option<Vec<croupier_domain::event::Event>> {
+    let mut found = None;
+    let mut feed = ShardFeed::open(data_dir, shard, position.checked_sub(1)?);
+    feed.read(1, |pos, events| {
+        if pos == position {
+            found = Some(events.to_vec());
+        }
+    })
+    .ok()?;
+    found
+}
+
 async fn run(
     cfg: ProjectorConfig,
     shared: &Shared<ProjectReport>,
@@ -167,7 +184,7 @@ async fn run(
     }
     let (sources, mut ends) = open_sources(&cfg.data_dir, committed.iter().copied());
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let reader = spawn_reader(sources, books, cfg.batch_events, cfg.idle_poll, follow, tx)
+    let reader = spawn_reader(cfg.data_dir.clone(), sources, books, cfg.batch_events, cfg.idle_poll, follow, tx)
         .map_err(|e| ProjectError::Stopped(format!("cannot start the reader thread: {e}")))?;
     let start = Instant::now();
     let mut report = ProjectReport { shards: shards.len() as u32, ..Default::default() };

@@ -1,5 +1,5 @@
 //! Sub-commands that work on a data folder: `restore`, `journal verify|dump`,
-//! `snapshot create|list` and `replay --round`.
+//! `snapshot create|list` and `replay --round` (`replay --term`: `term_replay`).
 //!
 //! The data folder's layout is `croupier_store::layout`'s alone.
 
@@ -347,8 +347,13 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub data: DataDir,
     /// The round id, as given to `game_start`.
+    #[arg(long, required_unless_present = "term", conflicts_with = "term")]
+    pub round: Option<String>,
+    /// A crash term, `<channel>:<number>`: re-derives its crash point from the revealed hash
+    /// and the channel's salt, recomputes every payout and the totals, and fails on any
+    /// mismatch with the journal.
     #[arg(long)]
-    pub round: String,
+    pub term: Option<String>,
     /// One JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
@@ -356,7 +361,12 @@ pub struct ReplayArgs {
 
 /// Seed 000's game replay: a round's events, bets and settlements in journal order.
 pub fn replay(args: &ReplayArgs) -> Result<()> {
-    let wanted = ExtId::new(&args.round).map_err(|e| anyhow::anyhow!("--round {:?}: {e}", args.round))?;
+    let round = match (&args.round, &args.term) {
+        (_, Some(term)) => return crate::term_replay::replay_term(&args.data, term, args.json),
+        (Some(round), None) => round,
+        (None, None) => bail!("give --round or --term"),
+    };
+    let wanted = ExtId::new(round).map_err(|e| anyhow::anyhow!("--round {round:?}: {e}"))?;
     let mut found = false;
     for shard in shards(&args.data.data_dir)? {
         let dir = journal_dir(&args.data.data_dir, shard);
@@ -396,7 +406,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         })?;
     }
     if !found {
-        bail!("no round {:?} in {}", args.round, args.data.data_dir.display());
+        bail!("no round {round:?} in {}", args.data.data_dir.display());
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod fair;
 mod project;
 mod serve;
 mod soak;
+mod term_replay;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -47,7 +48,8 @@ enum Command {
     /// Write or list snapshots.
     #[command(subcommand)]
     Snapshot(data::SnapshotCommand),
-    /// Print one round's events, bets and settlements in order (seed 000's game replay).
+    /// Print one round's events, bets and settlements in order (seed 000's game replay), or
+    /// (--term <channel>:<number>) verify a crash term: crash point, payouts and totals.
     Replay(data::ReplayArgs),
     /// Burn-in: drive a durable shard with a seeded random command stream until killed,
     /// printing `ack <position> <digest>` per durable batch; restarts continue the history

@@ -8,7 +8,7 @@
 
 mod tables;
 
-use crate::rows::{Batch, RoundUpdate, ShardBook};
+use crate::rows::{Batch, GamesBatch, RoundUpdate, SeedInUse, ShardBook};
 use crate::ProjectError;
 use croupier_domain::ids::{AccountNo, Code, CurrencyId, ExtId, PacketNo, UserId};
 use croupier_feed::CurrencyName;
@@ -24,6 +24,8 @@ use tables::{CopyLine, Table};
 
 const SQLITE_SCHEMA: &str = include_str!("../../db/sqlite/0001_schema.sql");
 const PG_SCHEMA: &str = include_str!("../../db/postgres/0001_schema.sql");
+const SQLITE_GAMES: &str = include_str!("../../db/sqlite/0002_games.sql");
+const PG_GAMES: &str = include_str!("../../db/postgres/0002_games.sql");
 
 /// Tables a rebuild empties, children first; the projected ones, then `projector_position`.
 pub const TABLES: &[&str] = &[
@@ -38,6 +40,12 @@ pub const TABLES: &[&str] = &[
     "red_packet_grabs",
     "shard_transfers",
     "balances",
+    "crash_channels",
+    "crash_terms",
+    "crash_term_totals",
+    "crash_bets",
+    "instant_seeds",
+    "instant_bets",
     "projector_position",
 ];
 
@@ -47,17 +55,16 @@ pub const PROJECTED_TABLES: &[&str] = match TABLES.split_last() {
     None => &[],
 };
 
-fn migrator(schema: &'static str) -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("schema"),
-            MigrationType::Simple,
-            Cow::Borrowed(schema),
-            false,
-        )]),
-        ..Migrator::DEFAULT
-    }
+/// The migrations in order; a database migrated before a later one gets only what it lacks
+/// (sqlx checks each applied one's checksum, so an applied file is never edited).
+fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = files
+        .iter()
+        .map(|&(version, name, sql)| {
+            Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, Cow::Borrowed(sql), false)
+        })
+        .collect();
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
 }
 
 /// A position per shard: (journal position of the last projected command, events projected).
@@ -106,8 +113,8 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), ProjectError> {
         match self {
-            Db::Sqlite(p) => migrator(SQLITE_SCHEMA).run(p).await?,
-            Db::Pg(p) => migrator(PG_SCHEMA).run(p).await?,
+            Db::Sqlite(p) => migrator(&[(1, "schema", SQLITE_SCHEMA), (2, "games", SQLITE_GAMES)]).run(p).await?,
+            Db::Pg(p) => migrator(&[(1, "schema", PG_SCHEMA), (2, "games", PG_GAMES)]).run(p).await?,
         }
         Ok(())
     }
@@ -215,6 +222,39 @@ impl Db {
             let id = r.text(2)?;
             let id = ExtId::new(&id).map_err(|e| bad(format!("packet {i} has id {id:?}: {e}")))?;
             book.dir.set_packet(PacketNo(i), id, AccountNo(sender));
+        }
+        let (q5, q6, q7) = match self {
+            Db::Sqlite(_) => (
+                "SELECT channel_no, currencies FROM crash_channels WHERE shard = ?",
+                "SELECT term_no, channel_no FROM crash_terms WHERE shard = ? AND status NOT IN ('closed', 'cancelled')",
+                "SELECT s.user_id, s.seed_no, s.server_seed_hash, s.client_seed, s.position FROM instant_seeds s \
+                 WHERE s.shard = ?1 AND s.seed_no = (SELECT MAX(seed_no) FROM instant_seeds m \
+                 WHERE m.shard = ?1 AND m.user_id = s.user_id)",
+            ),
+            Db::Pg(_) => (
+                "SELECT channel_no::int8, currencies FROM crash_channels WHERE shard = $1",
+                "SELECT term_no::int8, channel_no::int8 FROM crash_terms WHERE shard = $1 \
+                 AND status NOT IN ('closed', 'cancelled')",
+                "SELECT DISTINCT ON (user_id) user_id, seed_no::int8, server_seed_hash, client_seed, position \
+                 FROM instant_seeds WHERE shard = $1 ORDER BY user_id, seed_no DESC",
+            ),
+        };
+        for r in fetch!(q5) {
+            let i = number("crash_channels", r.i64(0)?)?;
+            let codes = r.text(1)?;
+            book.games.channels.insert(i, codes.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect());
+        }
+        for r in fetch!(q6) {
+            let term = number("crash_terms", r.i64(0)?)?;
+            book.games.term_channel.insert(term, number("crash_terms channel", r.i64(1)?)?);
+        }
+        for r in fetch!(q7) {
+            let user = u64::try_from(r.i64(0)?).map_err(|_| bad("instant_seeds has a negative user_id".into()))?;
+            let seed_no = number("instant_seeds", r.i64(1)?)?;
+            let position = u64::try_from(r.i64(4)?).map_err(|_| bad("instant_seeds has a negative position".into()))?;
+            // The seed itself is in no row: read back from the journal if a rotation reveals it.
+            let seed = SeedInUse { seed_no, hash: r.text(2)?, client_seed: r.text(3)?, position, secret: None };
+            book.games.seeds.insert(user, seed);
         }
         for r in fetch!(q4) {
             let (kind, reference, currency) = (r.text(0)?, r.i64(1)?, r.text(2)?);
@@ -407,6 +447,7 @@ async fn write_sqlite(pool: &SqlitePool, b: &Batch, budget: &mut Budget) -> Resu
         .await?;
     }
     insert_sqlite(&mut tx, &b.balances, budget).await?;
+    games_sqlite(&mut tx, &b.games, budget).await?;
     let now = now_ms();
     for &(shard, position, events) in &b.positions {
         budget.spend()?;
@@ -423,6 +464,106 @@ async fn write_sqlite(pool: &SqlitePool, b: &Batch, budget: &mut Budget) -> Resu
     }
     budget.spend()?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The games' rows: new rows first, then the changes to rows of earlier transactions.
+async fn games_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    g: &GamesBatch,
+    budget: &mut Budget,
+) -> Result<(), ProjectError> {
+    insert_sqlite(conn, &g.channels, budget).await?;
+    insert_sqlite(conn, &g.terms, budget).await?;
+    insert_sqlite(conn, &g.totals, budget).await?;
+    insert_sqlite(conn, &g.crash_bets, budget).await?;
+    insert_sqlite(conn, &g.seeds, budget).await?;
+    insert_sqlite(conn, &g.instant_bets, budget).await?;
+    for &(shard, channel, paused) in &g.pauses {
+        budget.spend()?;
+        sqlx::query("UPDATE crash_channels SET paused = ? WHERE shard = ? AND channel_no = ?")
+            .bind(paused)
+            .bind(shard)
+            .bind(channel)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for r in &g.reveals {
+        budget.spend()?;
+        sqlx::query("UPDATE instant_seeds SET server_seed = ? WHERE shard = ? AND user_id = ? AND seed_no = ?")
+            .bind(&r.server_seed)
+            .bind(r.shard)
+            .bind(r.user_id)
+            .bind(r.seed_no)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for u in &g.term_updates {
+        budget.spend()?;
+        let c = &u.change;
+        sqlx::query(
+            "UPDATE crash_terms SET status = COALESCE(?, status), starting_at = COALESCE(?, starting_at), \
+             took_off_at = COALESCE(?, took_off_at), game = COALESCE(?, game), hash = COALESCE(?, hash), \
+             crash_point = COALESCE(?, crash_point), crashed_at = COALESCE(?, crashed_at), \
+             ended_at = COALESCE(?, ended_at) WHERE shard = ? AND term_no = ?",
+        )
+        .bind(c.status)
+        .bind(c.starting_at)
+        .bind(c.took_off_at)
+        .bind(c.game)
+        .bind(c.hash.as_deref())
+        .bind(c.crash_point)
+        .bind(c.crashed_at)
+        .bind(c.ended_at)
+        .bind(u.shard)
+        .bind(u.term_no)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // A crash settles every bet of a term in one command: the changes go into a temporary
+    // table in multi-row inserts and are applied by one `UPDATE ... FROM` each, not one
+    // statement per bet.
+    if !g.crash_settles.is_empty() {
+        budget.spend()?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_crash_settle (shard INTEGER, bet_no INTEGER, status TEXT, \
+             multiplier INTEGER, payout INTEGER, cashout_kind TEXT, settled_at INTEGER)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("DELETE FROM tmp_crash_settle").execute(&mut *conn).await?;
+        insert_sqlite(conn, &g.crash_settles, budget).await?;
+        budget.spend()?;
+        sqlx::query(
+            "UPDATE crash_bets SET status = t.status, multiplier = t.multiplier, payout = t.payout, \
+             cashout_kind = t.cashout_kind, settled_at = t.settled_at FROM tmp_crash_settle t \
+             WHERE crash_bets.shard = t.shard AND crash_bets.bet_no = t.bet_no",
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !g.instant_changes.is_empty() {
+        budget.spend()?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_instant_change (shard INTEGER, bet_no INTEGER, revealed INTEGER, \
+             payout INTEGER, status TEXT, settle_reason TEXT, mine_tile INTEGER, settled_at INTEGER)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("DELETE FROM tmp_instant_change").execute(&mut *conn).await?;
+        insert_sqlite(conn, &g.instant_changes, budget).await?;
+        budget.spend()?;
+        sqlx::query(
+            "UPDATE instant_bets SET revealed = instant_bets.revealed | t.revealed, \
+             payout = COALESCE(t.payout, instant_bets.payout), status = COALESCE(t.status, instant_bets.status), \
+             settle_reason = COALESCE(t.settle_reason, instant_bets.settle_reason), \
+             mine_tile = COALESCE(t.mine_tile, instant_bets.mine_tile), \
+             settled_at = COALESCE(t.settled_at, instant_bets.settled_at) \
+             FROM tmp_instant_change t WHERE instant_bets.shard = t.shard AND instant_bets.bet_no = t.bet_no",
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -478,6 +619,100 @@ async fn copy_pg<T: Table>(
     let mut copy = conn.copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", T::COLS.join(","))).await?;
     copy.send(buf.as_bytes()).await?;
     copy.finish().await?;
+    Ok(())
+}
+
+/// The games' rows: `COPY` for new rows and for the changes to bets of earlier transactions
+/// (a crash settles every bet of a term at once), joined in one `UPDATE` each.
+async fn games_pg(
+    conn: &mut sqlx::PgConnection,
+    g: &GamesBatch,
+    buf: &mut String,
+    budget: &mut Budget,
+) -> Result<(), ProjectError> {
+    copy_pg(conn, "crash_channels", &g.channels, buf, budget).await?;
+    copy_pg(conn, "crash_terms", &g.terms, buf, budget).await?;
+    copy_pg(conn, "crash_term_totals", &g.totals, buf, budget).await?;
+    copy_pg(conn, "crash_bets", &g.crash_bets, buf, budget).await?;
+    copy_pg(conn, "instant_seeds", &g.seeds, buf, budget).await?;
+    copy_pg(conn, "instant_bets", &g.instant_bets, buf, budget).await?;
+    for &(shard, channel, paused) in &g.pauses {
+        budget.spend()?;
+        sqlx::query("UPDATE crash_channels SET paused = $1 WHERE shard = $2 AND channel_no = $3")
+            .bind(paused)
+            .bind(shard as i32)
+            .bind(channel as i32)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for r in &g.reveals {
+        budget.spend()?;
+        sqlx::query("UPDATE instant_seeds SET server_seed = $1 WHERE shard = $2 AND user_id = $3 AND seed_no = $4")
+            .bind(&r.server_seed)
+            .bind(r.shard as i32)
+            .bind(r.user_id)
+            .bind(r.seed_no as i32)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for u in &g.term_updates {
+        budget.spend()?;
+        let c = &u.change;
+        sqlx::query(
+            "UPDATE crash_terms SET status = COALESCE($1, status), starting_at = COALESCE($2, starting_at), \
+             took_off_at = COALESCE($3, took_off_at), game = COALESCE($4, game), hash = COALESCE($5, hash), \
+             crash_point = COALESCE($6, crash_point), crashed_at = COALESCE($7, crashed_at), \
+             ended_at = COALESCE($8, ended_at) WHERE shard = $9 AND term_no = $10",
+        )
+        .bind(c.status)
+        .bind(c.starting_at)
+        .bind(c.took_off_at)
+        .bind(c.game)
+        .bind(c.hash.as_deref())
+        .bind(c.crash_point)
+        .bind(c.crashed_at)
+        .bind(c.ended_at)
+        .bind(u.shard as i32)
+        .bind(u.term_no as i32)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !g.crash_settles.is_empty() {
+        budget.spend()?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_crash_settle (shard INTEGER, bet_no INTEGER, status TEXT, \
+             multiplier BIGINT, payout BIGINT, cashout_kind TEXT, settled_at BIGINT) ON COMMIT DELETE ROWS",
+        )
+        .execute(&mut *conn)
+        .await?;
+        copy_pg(conn, "tmp_crash_settle", &g.crash_settles, buf, budget).await?;
+        sqlx::query(
+            "UPDATE crash_bets b SET status = t.status, multiplier = t.multiplier, payout = t.payout, \
+             cashout_kind = t.cashout_kind, settled_at = t.settled_at FROM tmp_crash_settle t \
+             WHERE b.shard = t.shard AND b.bet_no = t.bet_no",
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !g.instant_changes.is_empty() {
+        budget.spend()?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_instant_change (shard INTEGER, bet_no INTEGER, revealed BIGINT, \
+             payout BIGINT, status TEXT, settle_reason TEXT, mine_tile BIGINT, settled_at BIGINT) \
+             ON COMMIT DELETE ROWS",
+        )
+        .execute(&mut *conn)
+        .await?;
+        copy_pg(conn, "tmp_instant_change", &g.instant_changes, buf, budget).await?;
+        sqlx::query(
+            "UPDATE instant_bets b SET revealed = b.revealed | t.revealed, payout = COALESCE(t.payout, b.payout), \
+             status = COALESCE(t.status, b.status), settle_reason = COALESCE(t.settle_reason, b.settle_reason), \
+             mine_tile = COALESCE(t.mine_tile, b.mine_tile), settled_at = COALESCE(t.settled_at, b.settled_at) \
+             FROM tmp_instant_change t WHERE b.shard = t.shard AND b.bet_no = t.bet_no",
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -575,6 +810,7 @@ async fn write_pg(pool: &PgPool, b: &Batch, budget: &mut Budget) -> Result<(), P
         .execute(&mut *tx)
         .await?;
     }
+    games_pg(&mut tx, &b.games, buf, budget).await?;
     let now = now_ms();
     for &(shard, position, events) in &b.positions {
         budget.spend()?;

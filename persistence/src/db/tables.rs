@@ -393,3 +393,266 @@ impl Table for BalanceRow {
         o.int(self.balance).end();
     }
 }
+
+impl Table for CrashChannelRow {
+    const NAME: &'static str = "crash_channels";
+    const COLS: &'static [&'static str] = &[
+        "shard",
+        "channel_no",
+        "channel_id",
+        "terminating_hash",
+        "salt",
+        "length",
+        "currencies",
+        "config",
+        "paused",
+        "position",
+    ];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.channel_no)
+            .bind(&self.channel_id)
+            .bind(&self.terminating_hash)
+            .bind(&self.salt)
+            .bind(self.length)
+            .bind(&self.currencies)
+            .bind(&self.config)
+            .bind(self.paused)
+            .bind(self.position as i64)
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.channel_no as i64).text(&self.channel_id).text(&self.terminating_hash);
+        o.text(&self.salt).int(self.length).text(&self.currencies).text(&self.config).boolean(self.paused);
+        o.int(self.position as i64).end();
+    }
+}
+
+impl Table for CrashTermRow {
+    const NAME: &'static str = "crash_terms";
+    const COLS: &'static [&'static str] = &[
+        "shard",
+        "term_no",
+        "channel_no",
+        "number",
+        "status",
+        "opened_at",
+        "starting_at",
+        "took_off_at",
+        "game",
+        "hash",
+        "crash_point",
+        "crashed_at",
+        "ended_at",
+    ];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.term_no)
+            .bind(self.channel_no)
+            .bind(self.number)
+            .bind(self.status)
+            .bind(self.opened_at)
+            .bind(self.starting_at)
+            .bind(self.took_off_at)
+            .bind(self.game)
+            .bind(self.hash.as_deref())
+            .bind(self.crash_point)
+            .bind(self.crashed_at)
+            .bind(self.ended_at)
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.term_no as i64).int(self.channel_no as i64).int(self.number);
+        o.text(self.status).int(self.opened_at).int(self.starting_at).opt(self.took_off_at).opt(self.game);
+        o.opt_text(self.hash.as_deref()).opt(self.crash_point).opt(self.crashed_at).opt(self.ended_at).end();
+    }
+}
+
+impl Table for CrashTotalsRow {
+    const NAME: &'static str = "crash_term_totals";
+    const COLS: &'static [&'static str] = &["shard", "term_no", "currency", "bets", "staked", "paid", "rake"];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.term_no)
+            .bind(&self.currency)
+            .bind(self.bets)
+            .bind(self.staked)
+            .bind(self.paid)
+            .bind(self.rake)
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.term_no as i64).text(&self.currency).int(self.bets).int(self.staked);
+        o.int(self.paid).int(self.rake).end();
+    }
+}
+
+impl Table for CrashBetRow {
+    const NAME: &'static str = "crash_bets";
+    const COLS: &'static [&'static str] = &[
+        "shard",
+        "bet_no",
+        "term_no",
+        "order_no",
+        "user_id",
+        "account_no",
+        "currency",
+        "stake",
+        "requested",
+        "target",
+        "status",
+        "multiplier",
+        "payout",
+        "cashout_kind",
+        "placed_at",
+        "settled_at",
+        "position",
+    ];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.bet_no)
+            .bind(self.term_no)
+            .bind(&self.order_no)
+            .bind(self.user_id)
+            .bind(self.account_no)
+            .bind(&self.currency)
+            .bind(self.stake)
+            .bind(self.requested)
+            .bind(self.target)
+            .bind(self.status)
+            .bind(self.multiplier)
+            .bind(self.payout)
+            .bind(self.cashout_kind)
+            .bind(self.placed_at)
+            .bind(self.settled_at)
+            .bind(self.position as i64)
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.bet_no as i64).int(self.term_no as i64).text(&self.order_no);
+        o.int(self.user_id).int(self.account_no as i64).text(&self.currency).int(self.stake).opt(self.requested);
+        o.int(self.target).text(self.status).opt(self.multiplier).opt(self.payout).opt_text(self.cashout_kind);
+        o.int(self.placed_at).opt(self.settled_at).int(self.position as i64).end();
+    }
+}
+
+impl Table for CrashBetSettle {
+    const NAME: &'static str = "tmp_crash_settle";
+    const COLS: &'static [&'static str] =
+        &["shard", "bet_no", "status", "multiplier", "payout", "cashout_kind", "settled_at"];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.bet_no)
+            .bind(self.status)
+            .bind(self.multiplier)
+            .bind(self.payout)
+            .bind(self.cashout_kind)
+            .bind(self.settled_at)
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.bet_no as i64).text(self.status).opt(self.multiplier).opt(self.payout);
+        o.opt_text(self.cashout_kind).int(self.settled_at).end();
+    }
+}
+
+impl Table for SeedRow {
+    const NAME: &'static str = "instant_seeds";
+    const COLS: &'static [&'static str] =
+        &["shard", "user_id", "seed_no", "server_seed_hash", "client_seed", "position", "server_seed"];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.user_id)
+            .bind(self.seed_no)
+            .bind(&self.server_seed_hash)
+            .bind(&self.client_seed)
+            .bind(self.position as i64)
+            .bind(self.server_seed.as_deref())
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.user_id).int(self.seed_no as i64).text(&self.server_seed_hash);
+        o.text(&self.client_seed).int(self.position as i64).opt_text(self.server_seed.as_deref()).end();
+    }
+}
+
+impl Table for InstantBetRow {
+    const NAME: &'static str = "instant_bets";
+    const COLS: &'static [&'static str] = &[
+        "shard",
+        "bet_no",
+        "order_no",
+        "user_id",
+        "account_no",
+        "currency",
+        "game",
+        "params",
+        "stake",
+        "seed_no",
+        "server_seed_hash",
+        "client_seed",
+        "nonce",
+        "outcome",
+        "multiplier",
+        "max_payout",
+        "payout",
+        "status",
+        "settle_reason",
+        "mine_tile",
+        "revealed",
+        "placed_at",
+        "settled_at",
+        "position",
+    ];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        q.bind(self.shard)
+            .bind(self.bet_no)
+            .bind(&self.order_no)
+            .bind(self.user_id)
+            .bind(self.account_no)
+            .bind(&self.currency)
+            .bind(self.game)
+            .bind(&self.params)
+            .bind(self.stake)
+            .bind(self.seed_no)
+            .bind(&self.server_seed_hash)
+            .bind(&self.client_seed)
+            .bind(self.nonce)
+            .bind(&self.outcome)
+            .bind(self.multiplier)
+            .bind(self.max_payout)
+            .bind(self.payout)
+            .bind(self.status)
+            .bind(self.settle_reason)
+            .bind(self.mine_tile)
+            .bind(self.revealed)
+            .bind(self.placed_at)
+            .bind(self.settled_at)
+            .bind(self.position as i64)
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        o.int(self.shard as i64).int(self.bet_no as i64).text(&self.order_no).int(self.user_id);
+        o.int(self.account_no as i64).text(&self.currency).text(self.game).text(&self.params).int(self.stake);
+        o.int(self.seed_no as i64).text(&self.server_seed_hash).text(&self.client_seed).int(self.nonce);
+        o.text(&self.outcome).int(self.multiplier).int(self.max_payout).opt(self.payout).text(self.status);
+        o.opt_text(self.settle_reason).opt(self.mine_tile).int(self.revealed).int(self.placed_at);
+        o.opt(self.settled_at).int(self.position as i64).end();
+    }
+}
+
+impl Table for InstantChange {
+    const NAME: &'static str = "tmp_instant_change";
+    const COLS: &'static [&'static str] =
+        &["shard", "bet_no", "revealed", "payout", "status", "settle_reason", "mine_tile", "settled_at"];
+    fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        let s = self.settled;
+        q.bind(self.shard)
+            .bind(self.bet_no)
+            .bind(self.revealed)
+            .bind(s.map(|s| s.payout))
+            .bind(s.map(|_| "settled"))
+            .bind(s.map(|s| s.reason))
+            .bind(s.and_then(|s| s.mine_tile))
+            .bind(s.map(|s| s.at))
+    }
+    fn copy(&self, o: &mut CopyLine<'_>) {
+        let s = self.settled;
+        o.int(self.shard as i64).int(self.bet_no as i64).int(self.revealed).opt(s.map(|s| s.payout));
+        o.opt_text(s.map(|_| "settled")).opt_text(s.map(|s| s.reason)).opt(s.and_then(|s| s.mine_tile));
+        o.opt(s.map(|s| s.at)).end();
+    }
+}

@@ -92,6 +92,7 @@ async fn crash_and_check(dir: &std::path::Path, url: &str, history: &History) {
     assert!(settled > 0, "some orders are settled");
     let drawn = db.scalar("SELECT COUNT(*) FROM game_round_info WHERE game_status >= 5").await.unwrap();
     assert!(drawn > 0, "some rounds are drawn");
+    assert_games(&db, history).await;
     db.close().await;
 }
 
@@ -119,6 +120,7 @@ async fn postgres_exactly_once_and_ledger_equals_engine() {
     let db = Db::connect(&url).await.unwrap();
     assert_exactly_once(&db, history.events).await;
     assert_eq!(sql_balances(&db).await, history.balances);
+    assert_games(&db, &history).await;
     db.close().await;
     drop_schema(&base, &schema).await;
 }
@@ -148,6 +150,7 @@ async fn the_projector_follows_a_live_runtime() {
     let db = Db::connect(&url).await.unwrap();
     assert_exactly_once(&db, history.events).await;
     assert_eq!(sql_balances(&db).await, history.balances);
+    assert_games(&db, &history).await;
     db.close().await;
 }
 
@@ -190,6 +193,14 @@ async fn batch_size_does_not_change_the_tables() {
     let r = project(config(dir.path(), &large, 10_000_000), |_| {}).await.unwrap();
     assert_eq!(r.transactions, 1);
     let (a, b) = (dump(&small).await, dump(&large).await);
+    // No row anywhere holds a secret: a server seed in use, a hash of a flight that never crashed.
+    assert!(history.games.secrets.len() > 12, "seeds in use and the stopped flight's hash");
+    for (name, rows) in &a {
+        for cell in rows.iter().flatten().flatten() {
+            let cell = cell.to_lowercase();
+            assert!(!history.games.secrets.iter().any(|s| cell.contains(s)), "{name} holds a secret: {cell}");
+        }
+    }
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(!x.is_empty(), "{name} has rows");
         assert_eq!(x, y, "table {name} differs between batch sizes");
@@ -198,5 +209,41 @@ async fn batch_size_does_not_change_the_tables() {
     let db = Db::connect(&small).await.unwrap();
     assert!(db.scalar("SELECT COUNT(*) FROM orders WHERE bill_status = 2").await.unwrap() > 0);
     assert!(db.scalar("SELECT COUNT(*) FROM red_packet_grabs").await.unwrap() > 0);
+    // Games' rows changed by later transactions: bets settled at the crash, plinko confirmed,
+    // mines revealed.
+    assert!(
+        db.scalar("SELECT COUNT(*) FROM crash_bets WHERE status = 'lost' OR status = 'cashed_out'").await.unwrap() > 0
+    );
+    assert!(db.scalar("SELECT COUNT(*) FROM instant_bets WHERE revealed <> 0").await.unwrap() > 0);
+    assert_games(&db, &history).await;
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_committed_before_the_projector_restarted_is_revealed_after() {
+    // The projector keeps the seeds in use in memory only; a rotation projected by a later
+    // run reveals a seed it must read back from the journal.
+    let dir = tempfile::tempdir().unwrap();
+    let history = build_history(dir.path(), 2, 300, 43);
+    let url = croupier_persistence::default_sql_url(dir.path());
+    let r = project(config(dir.path(), &url, 10_000), |_| {}).await.unwrap();
+    assert_eq!(r.events, history.events);
+    let db = Db::connect(&url).await.unwrap();
+    let unrevealed = db.scalar("SELECT COUNT(*) FROM instant_seeds WHERE server_seed IS NULL").await.unwrap();
+    assert_eq!(unrevealed, 12, "one pair in use per player");
+    db.close().await;
+    // The runtime continues the same journals and every player rotates once more.
+    let (rt, _) = start_runtime(dir.path(), 2, croupier_domain::Timestamp(1_800_000_000_000));
+    for u in 1..=12 {
+        rt.call(rotate_seed(u, 3)).unwrap_or_else(|r| panic!("rotation refused: {r}"));
+    }
+    let facts = game_facts(&rt, 2);
+    rt.shutdown(false).unwrap();
+    let r = project(config(dir.path(), &url, 10_000), |_| {}).await.unwrap();
+    assert_eq!(r.events, 12);
+    let db = Db::connect(&url).await.unwrap();
+    assert_eq!(GameFacts::of_sql(&db).await.seeds, facts.seeds, "every rotated seed revealed, none in use");
+    let unrevealed = db.scalar("SELECT COUNT(*) FROM instant_seeds WHERE server_seed IS NULL").await.unwrap();
+    assert_eq!(unrevealed, 12);
     db.close().await;
 }

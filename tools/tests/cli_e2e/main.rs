@@ -9,4 +9,5 @@ mod data;
 mod descriptors;
 mod http;
 mod project;
+mod term_replay;
 mod webdriver;
