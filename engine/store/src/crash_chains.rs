@@ -163,6 +163,17 @@ impl CrashChain {
         Ok(Some(CrashChain { salt, chain }))
     }
 
+    /// Removes `channel`'s chain: only for a chain no channel was created with (the engine
+    /// refused the channel it was drawn for), so a retry draws a fresh one.
+    pub fn discard_unused(data_dir: &Path, channel: &str) -> Result<(), VaultError> {
+        let file = crash_chain_file(data_dir, channel).ok_or_else(|| VaultError::InvalidName(channel.to_string()))?;
+        match std::fs::remove_file(&file) {
+            Ok(()) => sync_dir(&crash_chain_dir(data_dir)).map_err(Into::into),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&file)(e)),
+        }
+    }
+
     /// Games on the chain.
     pub fn length(&self) -> u64 {
         self.chain.length()
