@@ -35,6 +35,9 @@ pub enum Topic {
     Bets,
     /// `packet:<sender>:<packet_id>`: a red packet, its grabs and its expiry.
     Packet(UserId, ExtId),
+    /// `crash:<channel>`: a crash channel's terms (opened, bets closed, flying, crashed with
+    /// its hash, cancelled), its bets and cashouts, without who placed them.
+    Crash(ExtId),
 }
 
 impl Topic {
@@ -49,12 +52,18 @@ impl Topic {
         if let Some(id) = s.strip_prefix("round:") {
             return ExtId::new(id).map(Topic::Round).map_err(|e| format!("round id: {e}"));
         }
+        if let Some(id) = s.strip_prefix("crash:") {
+            return ExtId::new(id).map(Topic::Crash).map_err(|e| format!("crash channel id: {e}"));
+        }
         if let Some(rest) = s.strip_prefix("packet:") {
             let (sender, id) = rest.split_once(':').ok_or("topic packet:<sender>:<packet_id>")?;
             let sender: u64 = sender.parse().map_err(|_| "packet sender must be a user id")?;
             return ExtId::new(id).map(|id| Topic::Packet(UserId(sender), id)).map_err(|e| format!("packet id: {e}"));
         }
-        Err(format!("unknown topic {}: bets, balance, round:<id>, packet:<sender>:<id>", crate::error::quote(s)))
+        Err(format!(
+            "unknown topic {}: bets, balance, round:<id>, packet:<sender>:<id>, crash:<channel>",
+            crate::error::quote(s)
+        ))
     }
 
     pub fn name(&self) -> String {
@@ -63,6 +72,7 @@ impl Topic {
             Topic::Balance(_) => "balance".into(),
             Topic::Bets => "bets".into(),
             Topic::Packet(s, id) => format!("packet:{}:{}", s.0, id.as_str()),
+            Topic::Crash(id) => format!("crash:{}", id.as_str()),
         }
     }
 }
@@ -156,6 +166,98 @@ pub enum PushEvent {
         packet_id: ExtId,
         refund: Amount,
     },
+    CrashChannelPaused {
+        channel: ExtId,
+        paused: bool,
+    },
+    /// Bets are open until `starting_at`.
+    CrashTermOpened {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+        starting_at: u64,
+    },
+    CrashTermStarting {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+    },
+    /// Take-off: the multiplier is `floor(100 · e^(0.00006 · ms since at))` hundredths. The
+    /// crash point and game hash stay secret until the crash.
+    CrashTermFlying {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+    },
+    /// The crash, with the game's hash (check it with bustabit's verifier and the salt).
+    CrashTermCrashed {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+        game: u64,
+        hash: String,
+        crash_point: String,
+    },
+    CrashTermCancelled {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+    },
+    /// `user_id` and `order_no` only on the player's own `balance` topic.
+    CrashBetPlaced {
+        channel: ExtId,
+        number: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_no: Option<ExtId>,
+        amount: Amount,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        auto_cashout: Option<String>,
+        at: u64,
+    },
+    /// `user_id` and `order_no` only on the player's own `balance` topic.
+    CrashCashedOut {
+        channel: ExtId,
+        number: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_no: Option<ExtId>,
+        amount: Amount,
+        multiplier: String,
+        payout: Amount,
+        /// `manual`, `auto` or `cap` (the term's published profit cap was reached).
+        kind: &'static str,
+        at: u64,
+    },
+    /// The player's own bet lost, or came back (`cancelled` by the player, or refunded by
+    /// an emergency stop).
+    CrashBetEnded {
+        channel: ExtId,
+        number: u64,
+        order_no: ExtId,
+        state: &'static str,
+        amount: Amount,
+    },
+}
+
+/// What push remembers of the crash game to name its events: channel ids, each term's
+/// channel and number, and each *open* bet's term, player and order number (forgotten when
+/// the bet ends, so it stays as small as the open bets).
+#[derive(Default)]
+struct CrashNames {
+    channels: Vec<ExtId>,
+    terms: Vec<(u32, u64)>,
+    bets: HashMap<u32, (u32, UserId, ExtId)>,
+}
+
+impl CrashNames {
+    /// A term's channel id and number.
+    fn term(&self, term: u32) -> Option<(ExtId, u64)> {
+        let (ch, number) = *self.terms.get(term as usize)?;
+        Some((*self.channels.get(ch as usize)?, number))
+    }
 }
 
 /// One message: an event of the record at `position` in shard `shard`'s journal, under one
@@ -176,9 +278,14 @@ impl PushMsg {
     /// The JSON a subscriber of `topic` receives.
     pub fn to_json(&self, topic: &Topic) -> String {
         let mut event = self.event.clone();
-        if let (Topic::Bets, PushEvent::BetAccepted { user_id, order_no, .. }) = (topic, &mut event) {
-            *user_id = None;
-            *order_no = None;
+        match (topic, &mut event) {
+            (Topic::Bets, PushEvent::BetAccepted { user_id, order_no, .. })
+            | (Topic::Crash(_), PushEvent::CrashBetPlaced { user_id, order_no, .. })
+            | (Topic::Crash(_), PushEvent::CrashCashedOut { user_id, order_no, .. }) => {
+                *user_id = None;
+                *order_no = None;
+            }
+            _ => {}
         }
         #[derive(Serialize)]
         struct Out<'a> {
@@ -407,7 +514,15 @@ fn packet_named(n: &Directory, packet: PacketNo) -> Option<(ExtId, UserId, u8)> 
 }
 
 /// Turns one event into messages (and learns names from it).
-fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Directory, out: &mut Vec<PushMsg>) {
+fn translate(
+    shard: u32,
+    shards: usize,
+    position: u64,
+    e: &Event,
+    n: &mut Directory,
+    crash: &mut CrashNames,
+    out: &mut Vec<PushMsg>,
+) {
     n.learn(e);
     let mut push = |t: Topic, t2: Option<Topic>, event: PushEvent| {
         out.push(PushMsg { shard, position, topics: (t, t2), event });
@@ -538,12 +653,148 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Direct
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransfersAcked { .. } => {}
-        // The crash game has no push topic yet (issue 14: `crash:<channel>` is still to be
-        // built); its events must never be pushed before the crash anyway (`TermFlying`
-        // carries the game hash).
-        Event::Crash(_) => {}
+        Event::Crash(c) => translate_crash(c, n, crash, coordinates, push),
         // Instant games: not pushed yet (the live bet feed is not built; see ARCHITECTURE).
         Event::Instant(_) => {}
+    }
+}
+
+/// The crash game's events. Channel and term events are on every shard (broadcast): only
+/// the channel's coordinator shard pushes them. Bets are on their player's shard, pushed to
+/// the channel's topic (without who) and to the player's own `balance` topic. `TermFlying`
+/// carries the game hash and crash point: only its time is pushed; they come with the crash.
+fn translate_crash(
+    c: &croupier_domain::crash::CrashEvent,
+    n: &Directory,
+    names: &mut CrashNames,
+    coordinates: impl Fn(&ExtId) -> bool,
+    mut push: impl FnMut(Topic, Option<Topic>, PushEvent),
+) {
+    use croupier_domain::crash::fair::{format_multiplier, to_hex};
+    use croupier_domain::crash::CrashEvent as C;
+    let term_event = |names: &CrashNames,
+                      term: u32,
+                      make: &dyn Fn(ExtId, u64) -> PushEvent,
+                      push: &mut dyn FnMut(Topic, Option<Topic>, PushEvent)| {
+        if let Some((ch, number)) = names.term(term).filter(|(ch, _)| coordinates(ch)) {
+            push(Topic::Crash(ch), None, make(ch, number));
+        }
+    };
+    match c {
+        C::ChannelCreated { channel, def } => {
+            let i = channel.index();
+            if names.channels.len() <= i {
+                names.channels.resize(i + 1, def.channel);
+            }
+            names.channels[i] = def.channel;
+        }
+        C::ChannelPaused { channel, paused } => {
+            if let Some(ch) = names.channels.get(channel.index()).copied().filter(|ch| coordinates(ch)) {
+                push(Topic::Crash(ch), None, PushEvent::CrashChannelPaused { channel: ch, paused: *paused });
+            }
+        }
+        C::TermOpened { term, channel, number, at, starting_at } => {
+            let i = term.index();
+            if names.terms.len() <= i {
+                names.terms.resize(i + 1, (channel.0, *number));
+            }
+            names.terms[i] = (channel.0, *number);
+            let (at, starting_at) = (at.0, starting_at.0);
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermOpened { channel, number, at, starting_at },
+                &mut push,
+            );
+        }
+        C::TermStarting { term, at } => {
+            let at = at.0;
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermStarting { channel, number, at },
+                &mut push,
+            );
+        }
+        C::TermFlying { term, flight } => {
+            let at = flight.at.0;
+            term_event(names, term.0, &|channel, number| PushEvent::CrashTermFlying { channel, number, at }, &mut push);
+        }
+        C::TermCrashed { term, at, game, hash, crash_point } => {
+            let (at, game, hash, point) = (at.0, *game, to_hex(hash), format_multiplier(*crash_point));
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermCrashed {
+                    channel,
+                    number,
+                    at,
+                    game,
+                    hash: hash.clone(),
+                    crash_point: point.clone(),
+                },
+                &mut push,
+            );
+        }
+        C::TermCancelled { term, at } => {
+            let at = at.0;
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermCancelled { channel, number, at },
+                &mut push,
+            );
+        }
+        C::TermClosed { .. } => {}
+        C::BetPlaced(b) => {
+            names.bets.insert(b.bet.0, (b.term.0, b.user, b.order_no));
+            let Some((channel, number)) = names.term(b.term.0) else { return };
+            let x = named(n, b.account).1;
+            let ev = PushEvent::CrashBetPlaced {
+                channel,
+                number,
+                user_id: Some(b.user.0),
+                order_no: Some(b.order_no),
+                amount: Amount(b.stake, x),
+                auto_cashout: b.requested.map(format_multiplier),
+                at: b.at.0,
+            };
+            push(Topic::Crash(channel), Some(Topic::Balance(b.user)), ev);
+        }
+        C::CashedOut { bet, account, stake, multiplier, payout, kind, at } => {
+            let Some((term, user, order_no)) = names.bets.remove(&bet.0) else { return };
+            let Some((channel, number)) = names.term(term) else { return };
+            let x = named(n, *account).1;
+            let ev = PushEvent::CrashCashedOut {
+                channel,
+                number,
+                user_id: Some(user.0),
+                order_no: Some(order_no),
+                amount: Amount(*stake, x),
+                multiplier: format_multiplier(*multiplier),
+                payout: Amount(*payout, x),
+                kind: kind.name(),
+                at: at.0,
+            };
+            push(Topic::Crash(channel), Some(Topic::Balance(user)), ev);
+        }
+        C::BetLost { bet, account, stake, .. } | C::BetReturned { bet, account, stake, .. } => {
+            let Some((term, user, order_no)) = names.bets.remove(&bet.0) else { return };
+            let Some((channel, number)) = names.term(term) else { return };
+            let state = match c {
+                C::BetReturned { cancelled: true, .. } => "cancelled",
+                C::BetReturned { .. } => "refunded",
+                _ => "lost",
+            };
+            let ev = PushEvent::CrashBetEnded {
+                channel,
+                number,
+                order_no,
+                state,
+                amount: Amount(*stake, named(n, *account).1),
+            };
+            push(Topic::Balance(user), None, ev);
+        }
     }
 }
 
@@ -599,6 +850,7 @@ fn tail(
     stop: &AtomicBool,
 ) {
     let mut names = Directory::default();
+    let mut crash = CrashNames::default();
     let mut msgs = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let mut last = 0;
@@ -606,7 +858,7 @@ fn tail(
             last = seq;
             let out = if seq > quiet_until { &mut msgs } else { &mut Vec::new() };
             for e in events {
-                translate(shard as u32, shards, seq, e, &mut names, out);
+                translate(shard as u32, shards, seq, e, &mut names, &mut crash, out);
             }
         });
         if last > quiet_until {

@@ -55,6 +55,9 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
         fund(&mut c, user, "100.00", &format!("dep-{user}")).await;
     }
     let (t1, t2, t3) = (c.session(1).await.unwrap(), c.session(2).await.unwrap(), c.session(3).await.unwrap());
+    // Player 1 follows the channel and their own bets.
+    let mut ws = ws_connect(srv.addr, Some(&t1)).await;
+    ws_subscribe(&mut ws, &["crash:moon", "balance"], json!({})).await;
 
     let create = json!({
         "channel": "moon", "pre_start_ms": 1500, "starting_ms": 100, "pause_ms": 200, "chain_length": 40,
@@ -150,7 +153,36 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
         }
         assert_eq!(cents(&available(&mut c, &t1).await), balance1);
         assert_eq!(cents(&available(&mut c, &t2).await), balance2);
-        if cashed.is_some() {
+        if let Some(m) = cashed {
+            // The push saw, once durable: the take-off without its secret, player 1's own
+            // cashout on `balance` and, without who, on the channel; the crash with the hash
+            // the history shows.
+            let (mut own, mut public, mut crash_seen) = (false, false, false);
+            while !(own && public && crash_seen) {
+                let msg = ws_next(&mut ws).await;
+                let (topic, ev) = (msg["topic"].as_str().unwrap_or(""), &msg["event"]);
+                if ev["number"] != number {
+                    continue;
+                }
+                match (topic, ev["type"].as_str().unwrap_or("")) {
+                    ("crash:moon", "crash_term_flying") => {
+                        assert!(ev["hash"].is_null() && ev["crash_point"].is_null(), "no secret in flight: {msg}")
+                    }
+                    ("balance", "crash_cashed_out") if ev["order_no"] == a1.as_str() => {
+                        assert_eq!(cents(ev["multiplier"].as_str().unwrap()), m, "{msg}");
+                        own = true;
+                    }
+                    ("crash:moon", "crash_cashed_out") => {
+                        assert!(ev["user_id"].is_null() && ev["order_no"].is_null(), "nobody named: {msg}");
+                        public |= cents(ev["multiplier"].as_str().unwrap()) == m;
+                    }
+                    ("crash:moon", "crash_term_crashed") => {
+                        assert_eq!((&ev["hash"], &ev["crash_point"]), (&term["hash"], &term["crash_point"]), "{msg}");
+                        crash_seen = true;
+                    }
+                    _ => {}
+                }
+            }
             won = true;
             break;
         }
