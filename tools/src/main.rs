@@ -60,7 +60,8 @@ enum Command {
     /// Per shard: the journal's last position, the SQL projection's position and how far it
     /// is behind (records and seconds).
     Status(project::StatusArgs),
-    /// Provably fair instant games: verify a bet from its seeds (Stake's algorithm).
+    /// Provably fair games: verify an instant bet from its seeds (Stake's algorithm), or crash
+    /// games from their hashes and salt (bustabit's).
     #[command(subcommand)]
     Fair(fair::FairCommand),
 }
