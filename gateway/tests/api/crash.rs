@@ -1,13 +1,19 @@
 //! The crash game over loopback: a channel whose terms run by themselves (the gateway's
 //! driver), a bet cashed out by hand paid `floor(stake × m)`, a cashout after the crash
 //! refused and the bet lost, a bet cancelled, the published history checked against the
-//! chain and bustabit's result function, and an emergency stop that refunds.
+//! chain and bustabit's result function, an emergency stop that refunds, and a chain used up.
+//!
+//! Flights last as long as their crash point says (100x is 77 s), so the test reads the
+//! channel's chain from the vault (a test may; nobody else can) and plays only a term whose
+//! crash point lets a quick cashout land and ends soon; a term it does not want is stopped at
+//! take-off (its game is then spent) and the channel resumed.
 
 use crate::common;
 
 use common::*;
 use croupier_domain::crash::fair::{crash_point, from_hex, previous};
 use croupier_gateway::client::Client;
+use croupier_store::crash_chains::CrashChain;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -39,6 +45,33 @@ async fn wait_for(c: &mut Client, token: &str, channel: &str, what: &str, pred: 
 
 fn status(v: &Value) -> (&str, u64) {
     (v["term"]["status"].as_str().unwrap_or("none"), v["term"]["number"].as_u64().unwrap_or(0))
+}
+
+/// Waits for the next term in `pre_start` whose game's crash point is in `range` (hundredths),
+/// stopping the others at take-off; returns the channel's view and the crash point.
+async fn term_crashing_in(
+    c: &mut Client,
+    token: &str,
+    chain: &CrashChain,
+    range: std::ops::RangeInclusive<u64>,
+) -> (Value, u64) {
+    loop {
+        let v = wait_for(c, token, "moon", "a term in pre_start", |v| status(v).0 == "pre_start").await;
+        let game = v["games_revealed"].as_u64().unwrap() + 1;
+        let point = crash_point(&chain.game(game).unwrap(), SALT.as_bytes());
+        if range.contains(&point) {
+            return (v, point);
+        }
+        let number = status(&v).1;
+        wait_for(c, token, "moon", "the take-off", |v| {
+            status(v).1 > number || !["pre_start", "starting"].contains(&status(v).0)
+        })
+        .await;
+        let a = c.operator("/api/crash/stop", &json!({"channel": "moon"})).await.unwrap();
+        assert!(a.status == 200 || a.code() == "CRASH_INVALID_TERM_TRANSITION", "{}", String::from_utf8_lossy(&a.body));
+        let a = c.operator("/api/crash/resume", &json!({"channel": "moon"})).await.unwrap();
+        assert_eq!(a.status, 200);
+    }
 }
 
 /// Minor units of a decimal string with two places.
@@ -79,6 +112,8 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
     let mut bad = create.clone();
     bad["channel"] = json!("../etc");
     assert_eq!(c.operator("/api/crash/channels", &bad).await.unwrap().code(), "INVALID_ID");
+    let chain = CrashChain::open(srv.data_dir(), "moon").unwrap().expect("the vault keeps the chain");
+    assert_eq!(chain.terminating_hash(), terminating);
 
     // A bet cancelled while bets are open is returned.
     let v = wait_for(&mut c, &t3, "moon", "a term in pre_start", |v| status(v).0 == "pre_start").await;
@@ -98,7 +133,8 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
     let (mut balance1, mut balance2) = (10_000i64, 10_000i64);
     let mut won = false;
     for attempt in 0..15 {
-        let v = wait_for(&mut c, &t1, "moon", "a term in pre_start", |v| status(v).0 == "pre_start").await;
+        // 1.30x is 4.4 s into the flight, 5.00x 26.8 s.
+        let (v, point) = term_crashing_in(&mut c, &t1, &chain, 130..=500).await;
         let number = status(&v).1;
         let (a1, b2) = (format!("a{attempt}"), format!("b{attempt}"));
         let (st1, p1) =
@@ -141,7 +177,7 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
         let terms = get(&mut c, &t1, "/api/crash/channels/moon/terms").await;
         let term = terms["terms"].as_array().unwrap().iter().find(|t| t["number"] == number).unwrap().clone();
         assert_eq!(term["status"], "closed", "{term} ({done})");
-        let point = cents(term["crash_point"].as_str().unwrap()) as u64;
+        assert_eq!(cents(term["crash_point"].as_str().unwrap()) as u64, point, "the vault's game: {term}");
         if let Some(m) = cashed {
             assert!(m as u64 <= point, "a cashout at {m} under a crash at {point}");
         }
@@ -187,7 +223,7 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
             break;
         }
     }
-    assert!(won, "no manual cashout landed in 15 terms");
+    assert!(won, "no manual cashout landed in 15 terms crashing at 1.30x or more");
 
     // The history: every crashed term's hash chains down to the terminating hash, and its
     // crash point is bustabit's for that hash and the salt.
@@ -234,5 +270,22 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
     // Starting a term early closes its bets now.
     let a = c.operator("/api/crash/start", &json!({"channel": "moon"})).await.unwrap();
     assert!(a.status == 200 || a.code() == "CRASH_INVALID_TERM_TRANSITION", "{}", String::from_utf8_lossy(&a.body));
+
+    // A chain of one game: once it is spent (here stopped at take-off), no term opens and
+    // starting one is refused clearly.
+    let mut tiny = create.clone();
+    tiny["channel"] = json!("tiny");
+    tiny["chain_length"] = json!(1);
+    let a = c.operator("/api/crash/channels", &tiny).await.unwrap();
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    wait_for(&mut c, &t3, "tiny", "its take-off", |v| !["none", "pre_start", "starting"].contains(&status(v).0)).await;
+    let a = c.operator("/api/crash/stop", &json!({"channel": "tiny"})).await.unwrap();
+    assert!(a.status == 200 || a.code() == "CRASH_INVALID_TERM_TRANSITION", "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(c.operator("/api/crash/resume", &json!({"channel": "tiny"})).await.unwrap().status, 200);
+    let used_up = get(&mut c, &t3, "/api/crash/channels/tiny").await;
+    assert_eq!((used_up["games_revealed"].as_u64(), status(&used_up).1), (Some(1), 1), "{used_up}");
+    assert!(used_up["next_term_in_ms"].is_null(), "no next term: {used_up}");
+    let a = c.operator("/api/crash/start", &json!({"channel": "tiny"})).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (409, "CRASH_CHAIN_EXHAUSTED"), "{}", String::from_utf8_lossy(&a.body));
     srv.stop().await;
 }

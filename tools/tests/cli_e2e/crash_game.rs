@@ -5,8 +5,9 @@
 //! lost.
 //!
 //! The test reads the channel's chain from the vault (a test may; nobody else can) to pick a
-//! term whose crash point is at least 2.00x, so the flight lasts at least 11.5 s and the kill
-//! lands while it flies.
+//! term whose crash point is 2.00x to 4.00x, so the flight lasts 11.5 to 23 s: the kill lands
+//! while it flies, and the restarted server finishes it soon. Terms it does not want are
+//! stopped at take-off (their game is then spent) and the channel resumed.
 
 use croupier_domain::crash::fair::crash_point;
 use croupier_gateway::client::Client;
@@ -130,7 +131,7 @@ fn a_term_killed_in_flight_finishes_after_restart_and_acknowledged_cashouts_stan
             let game = v["games_revealed"].as_u64().unwrap() + 1;
             let point = crash_point(&chain.game(game).unwrap(), salt.as_bytes());
             let number = status(&v).1;
-            if point >= 200 {
+            if (200..=400).contains(&point) {
                 let (k1, k2) = (format!("k1-{number}"), format!("k2-{number}"));
                 let bet = |order: &str| json!({"channel": "k9", "order_no": order, "amount": "10.00"});
                 let (s1, b1) = post(&mut c, &t1, "/api/crash/bets", bet(&k1)).await;
@@ -138,7 +139,17 @@ fn a_term_killed_in_flight_finishes_after_restart_and_acknowledged_cashouts_stan
                 assert!(s1 == 200 && s2 == 200, "bets refused in pre_start: {b1} {b2}");
                 break (number, point, k1, k2);
             }
-            wait_for(&mut c, &t1, "the next term", |v| status(v).1 > number).await;
+            wait_for(&mut c, &t1, "the take-off", |v| {
+                status(v).1 > number || !["pre_start", "starting"].contains(&status(v).0.as_str())
+            })
+            .await;
+            let a = c.operator("/api/crash/stop", &json!({"channel": "k9"})).await.unwrap();
+            assert!(
+                a.status == 200 || a.code() == "CRASH_INVALID_TERM_TRANSITION",
+                "{}",
+                String::from_utf8_lossy(&a.body)
+            );
+            assert_eq!(c.operator("/api/crash/resume", &json!({"channel": "k9"})).await.unwrap().status, 200);
         };
 
         let flying = wait_for(&mut c, &t1, "the flight", |v| status(v).0 == "flying").await;
