@@ -144,10 +144,13 @@ fn next_step(s: &croupier_domain::state::State, channel: ExtId, now: u64) -> Ste
             at: t.takeoff_at(&ch.config).0,
             game: ch.revealed + 1,
         },
-        Some(t) if t.status == TermStatus::Flying => {
-            let f = t.flight.as_ref().expect("a flying term has its flight");
-            Step { cmd: Some(CrashCommand::Crash { channel, number }), at: f.at.0 + f.crash_after_ms, ..idle }
-        }
+        // `evolve` sets the flight with the status; without one there is nothing to wait for.
+        Some(t) if t.status == TermStatus::Flying => match &t.flight {
+            Some(f) => {
+                Step { cmd: Some(CrashCommand::Crash { channel, number }), at: f.at.0 + f.crash_after_ms, ..idle }
+            }
+            None => idle,
+        },
         _ if ch.paused || ch.revealed >= ch.length => idle,
         last => {
             let at = last.and_then(|t| t.ended_at).map_or(now, |e| e.0 + ch.config.pause_ms);
@@ -350,16 +353,17 @@ fn term_view(t: &croupier_domain::crash::Term, ch: &croupier_domain::crash::Chan
         TermStatus::PreStart => v.countdown_ms = Some(t.starting_at.0.saturating_sub(now)),
         TermStatus::Starting => v.countdown_ms = Some(t.takeoff_at(&ch.config).0.saturating_sub(now)),
         TermStatus::Flying => {
-            let f = t.flight.as_ref().expect("a flying term has its flight");
             // Never past the crash point: the secret is public only from the crash on, and
             // the multiplier stops there anyway.
-            let elapsed = now.saturating_sub(f.at.0).min(f.crash_after_ms);
-            v.multiplier = Some(format_multiplier(curve::multiplier_at(elapsed).min(f.crash_point)));
+            if let Some(f) = &t.flight {
+                let elapsed = now.saturating_sub(f.at.0).min(f.crash_after_ms);
+                v.multiplier = Some(format_multiplier(curve::multiplier_at(elapsed).min(f.crash_point)));
+            }
         }
         TermStatus::Closed | TermStatus::Cancelled => {}
     }
-    // Only a crashed term reveals its game: a cancelled one that flew keeps it secret? No:
-    // its hash was revealed to the engine and the game is spent, so showing it hides nothing.
+    // A term that is over shows its game: crashed, or cancelled in flight (the game is spent;
+    // its hash only tells games already played).
     if let Some(f) = t.revealed() {
         v.crash_point = Some(format_multiplier(f.crash_point));
         if t.status == TermStatus::Closed {

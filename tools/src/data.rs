@@ -1,5 +1,5 @@
 //! Sub-commands that work on a data folder: `restore`, `journal verify|dump`,
-//! `snapshot create|list` and `replay --round`.
+//! `snapshot create|list` and `replay --round|--term`.
 //!
 //! The data folder's layout is `croupier_store::layout`'s alone.
 
@@ -347,8 +347,13 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub data: DataDir,
     /// The round id, as given to `game_start`.
-    #[arg(long)]
-    pub round: String,
+    #[arg(long, required_unless_present = "term", conflicts_with = "term")]
+    pub round: Option<String>,
+    /// A crash term, `<channel>:<number>`: re-derives its crash point from the revealed hash
+    /// and the salt, checks the hash is on the published chain, and re-derives every bet's
+    /// outcome and payout; exits 1 when anything differs.
+    #[arg(long, value_name = "CHANNEL:NUMBER")]
+    pub term: Option<String>,
     /// One JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
@@ -356,7 +361,10 @@ pub struct ReplayArgs {
 
 /// Seed 000's game replay: a round's events, bets and settlements in journal order.
 pub fn replay(args: &ReplayArgs) -> Result<()> {
-    let wanted = ExtId::new(&args.round).map_err(|e| anyhow::anyhow!("--round {:?}: {e}", args.round))?;
+    let Some(round_id) = &args.round else {
+        return replay_term(args, args.term.as_deref().unwrap_or_default());
+    };
+    let wanted = ExtId::new(round_id).map_err(|e| anyhow::anyhow!("--round {round_id:?}: {e}"))?;
     let mut found = false;
     for shard in shards(&args.data.data_dir)? {
         let dir = journal_dir(&args.data.data_dir, shard);
@@ -396,7 +404,173 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         })?;
     }
     if !found {
-        bail!("no round {:?} in {}", args.round, args.data.data_dir.display());
+        bail!("no round {round_id:?} in {}", args.data.data_dir.display());
+    }
+    Ok(())
+}
+
+/// What one shard's replay of a crash term found.
+#[derive(Default)]
+struct TermCheck {
+    bets: u64,
+    cashed_out: u64,
+    lost: u64,
+    returned: u64,
+    open: u64,
+    payouts: i128,
+    mismatches: Vec<String>,
+}
+
+/// `replay --term <channel>:<number>`: replays every shard's journal and re-derives the
+/// term's crash point and each bet's outcome from what the journal committed to (the
+/// revealed hash, the salt, the take-off time, each bet's stake, target and cashout time).
+fn replay_term(args: &ReplayArgs, spec: &str) -> Result<()> {
+    use croupier_domain::crash::fair::{crash_point, format_multiplier, previous, to_hex};
+    use croupier_domain::crash::{curve, payout, CashoutKind, CrashBetState, TermStatus};
+    let (channel, number) =
+        spec.rsplit_once(':').ok_or_else(|| anyhow::anyhow!("--term {spec:?}: <channel>:<number>"))?;
+    let channel = ExtId::new(channel).map_err(|e| anyhow::anyhow!("--term channel {channel:?}: {e}"))?;
+    let number: u64 = number.parse().map_err(|_| anyhow::anyhow!("--term number {number:?}: a term number"))?;
+    let mut total = TermCheck::default();
+    let mut summary = None;
+    for shard in shards(&args.data.data_dir)? {
+        let dir = journal_dir(&args.data.data_dir, shard);
+        let mut state = State::new();
+        let mut report = RestoreReport::default();
+        croupier_store::replay_into(&mut state, &dir, 0, &mut report, |_, _| {})?;
+        let crash = state.crash();
+        let Some(ch_no) = crash.channel_by_id(&channel) else { bail!("no crash channel {channel} on shard {shard}") };
+        let ch = crash.channel(ch_no);
+        let Some(t) = crash.terms().iter().find(|t| t.channel == ch_no && t.number == number) else {
+            bail!("no term {number} of channel {channel} on shard {shard}")
+        };
+        let mut c = TermCheck::default();
+        let flight = t.flight.as_ref();
+        let derived = flight.map(|f| crash_point(&f.hash, ch.salt.as_bytes()));
+        if let (Some(f), Some(point)) = (flight, derived) {
+            if point != f.crash_point {
+                c.mismatches
+                    .push(format!("shard {shard}: journaled crash point {} but the hash gives {point}", f.crash_point));
+            }
+            if curve::elapsed_to_reach(point) != f.crash_after_ms {
+                c.mismatches.push(format!(
+                    "shard {shard}: crash time {} ms, the curve says {}",
+                    f.crash_after_ms,
+                    curve::elapsed_to_reach(point)
+                ));
+            }
+            // Game k hashes down to game 0, the published terminating hash, in k steps.
+            let mut h = f.hash;
+            for _ in 0..f.game {
+                h = previous(&h);
+            }
+            if h != ch.terminating_hash {
+                c.mismatches.push(format!("shard {shard}: game {} is not on the published chain", f.game));
+            }
+        }
+        for &b in &t.bets {
+            let bet = crash.bet(b);
+            c.bets += 1;
+            let why = match (bet.state, flight, derived) {
+                (CrashBetState::Open, ..) => {
+                    c.open += 1;
+                    (t.status.is_over()).then(|| "open in a term that is over".to_string())
+                }
+                (CrashBetState::Cancelled | CrashBetState::Refunded, ..) => {
+                    c.returned += 1;
+                    (bet.state == CrashBetState::Refunded && t.status != TermStatus::Cancelled)
+                        .then(|| "refunded in a term that was not stopped".to_string())
+                }
+                (CrashBetState::CashedOut { multiplier, payout: paid, kind, at }, Some(f), Some(point)) => {
+                    c.cashed_out += 1;
+                    c.payouts += paid.0 as i128;
+                    let elapsed = at.0.saturating_sub(f.at.0);
+                    let expected = match kind {
+                        CashoutKind::Manual => curve::multiplier_at(elapsed),
+                        CashoutKind::Auto => bet.target,
+                        CashoutKind::Cap => f.caps.get(bet.slot as usize).copied().flatten().unwrap_or(0),
+                    };
+                    if paid != payout(bet.stake, multiplier) {
+                        Some(format!("paid {} for {} at {}", paid.0, bet.stake.0, format_multiplier(multiplier)))
+                    } else if multiplier != expected || multiplier > point {
+                        Some(format!(
+                            "{} cashout at {} where {} was due (crash {})",
+                            kind.name(),
+                            format_multiplier(multiplier),
+                            format_multiplier(expected),
+                            format_multiplier(point)
+                        ))
+                    } else if kind == CashoutKind::Manual && elapsed >= f.crash_after_ms {
+                        Some(format!("manual cashout {elapsed} ms after take-off, at or past the crash"))
+                    } else {
+                        None
+                    }
+                }
+                (CrashBetState::Lost, Some(f), Some(point)) => {
+                    c.lost += 1;
+                    let cap = f.caps.get(bet.slot as usize).copied().flatten();
+                    let left =
+                        (bet.target <= point && cap.is_none_or(|c| bet.target <= c)) || cap.is_some_and(|c| point > c);
+                    left.then(|| {
+                        format!("lost, but it left the flight before the crash at {}", format_multiplier(point))
+                    })
+                }
+                (state, ..) => Some(format!("{} without a flight", state.name())),
+            };
+            if let Some(why) = why {
+                c.mismatches.push(format!("shard {shard}: bet {} of user {}: {why}", bet.order_no, bet.user.0));
+            }
+        }
+        summary.get_or_insert((t.status, flight.map(|f| (f.game, to_hex(&f.hash), f.crash_point)), derived, ch.salt));
+        total.bets += c.bets;
+        total.cashed_out += c.cashed_out;
+        total.lost += c.lost;
+        total.returned += c.returned;
+        total.open += c.open;
+        total.payouts += c.payouts;
+        total.mismatches.extend(c.mismatches);
+    }
+    let Some((status, flight, derived, salt)) = summary else { bail!("no shard in {}", args.data.data_dir.display()) };
+    let matches = total.mismatches.is_empty();
+    let v = json!({
+        "channel": channel.as_str(),
+        "term": number,
+        "status": status.name(),
+        "game": flight.as_ref().map(|f| f.0),
+        "hash": flight.as_ref().map(|f| f.1.clone()),
+        "salt": salt.as_str(),
+        "crash_point": flight.as_ref().map(|f| format_multiplier(f.2)),
+        "derived_crash_point": derived.map(format_multiplier),
+        "bets": total.bets,
+        "cashed_out": total.cashed_out,
+        "lost": total.lost,
+        "returned": total.returned,
+        "open": total.open,
+        "payouts_minor_units": total.payouts.to_string(),
+        "matches": matches,
+        "mismatches": total.mismatches,
+    });
+    if args.json {
+        println!("{v}");
+    } else {
+        println!(
+            "term {number} of {channel}: {}, crash point {} (derived {}), {} bets: {} cashed out, {} lost, {} returned, {} open; {}",
+            status.name(),
+            v["crash_point"].as_str().unwrap_or("-"),
+            v["derived_crash_point"].as_str().unwrap_or("-"),
+            total.bets,
+            total.cashed_out,
+            total.lost,
+            total.returned,
+            total.open,
+            if matches { "everything matches" } else { "MISMATCH" }
+        );
+        for m in &total.mismatches {
+            println!("  {m}");
+        }
+    }
+    if !matches {
+        bail!("term {number} of {channel} does not replay to what was journaled");
     }
     Ok(())
 }

@@ -47,7 +47,8 @@ enum Command {
     /// Write or list snapshots.
     #[command(subcommand)]
     Snapshot(data::SnapshotCommand),
-    /// Print one round's events, bets and settlements in order (seed 000's game replay).
+    /// Print one round's events, bets and settlements in order (seed 000's game replay), or
+    /// re-derive a crash term's crash point and payouts and say whether they match (--term).
     Replay(data::ReplayArgs),
     /// Burn-in: drive a durable shard with a seeded random command stream until killed,
     /// printing `ack <position> <digest>` per durable batch; restarts continue the history

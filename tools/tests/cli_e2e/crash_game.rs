@@ -188,5 +188,26 @@ fn a_term_killed_in_flight_finishes_after_restart_and_acknowledged_cashouts_stan
         // And the channel goes on by itself.
         wait_for(&mut c, &t1, "a term after the restart", |v| status(v).1 > number).await;
         server.kill();
+
+        // The replay re-derives the crash point from the hash and salt and every payout.
+        let out = Command::new(env!("CARGO_BIN_EXE_croupier"))
+            .args(["replay", "--json", "--term", &format!("k9:{number}"), "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(
+            (r["matches"].as_bool(), r["bets"].as_u64(), r["cashed_out"].as_u64(), r["lost"].as_u64()),
+            (Some(true), Some(2), Some(1), Some(1)),
+            "{r}"
+        );
+        assert_eq!(cents(r["derived_crash_point"].as_str().unwrap()) as u64, point, "{r}");
+        assert_eq!(r["payouts_minor_units"], cents(&payout).to_string(), "{r}");
     });
 }
