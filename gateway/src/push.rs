@@ -231,6 +231,15 @@ pub enum PushEvent {
         kind: &'static str,
         at: u64,
     },
+    /// Cashouts of the term on one shard beyond the first
+    /// [`PUBLIC_CASHOUTS_PER_TERM`], which were not pushed one by one.
+    CrashCashoutsSummary {
+        channel: ExtId,
+        number: u64,
+        shard: u32,
+        cashouts: u64,
+        not_pushed: u64,
+    },
     /// The player's own bet lost, or came back (`cancelled` by the player, or refunded by
     /// an emergency stop).
     CrashBetEnded {
@@ -242,14 +251,23 @@ pub enum PushEvent {
     },
 }
 
+/// Most cashouts of one term one shard pushes one by one on `crash:<channel>`; the rest are
+/// counted in one `crash_cashouts_summary` when the term ends. A crash settles every auto
+/// cashout of the term in one command (100,000 in the benchmark's term): one message each
+/// would overflow every subscriber's queue and get them all dropped, and no client shows
+/// that many. Each player still gets their own on `balance`.
+pub const PUBLIC_CASHOUTS_PER_TERM: u32 = 100;
+
 /// What push remembers of the crash game to name its events: channel ids, each term's
-/// channel and number, and each *open* bet's term, player and order number (forgotten when
-/// the bet ends, so it stays as small as the open bets).
+/// channel and number, each *open* bet's term, player and order number (forgotten when the
+/// bet ends, so it stays as small as the open bets), and per running term the cashouts
+/// pushed and counted.
 #[derive(Default)]
 struct CrashNames {
     channels: Vec<ExtId>,
     terms: Vec<(u32, u64)>,
     bets: HashMap<u32, (u32, UserId, ExtId)>,
+    cashouts: HashMap<u32, (u32, u64)>,
 }
 
 impl CrashNames {
@@ -653,7 +671,7 @@ fn translate(
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransfersAcked { .. } => {}
-        Event::Crash(c) => translate_crash(c, n, crash, coordinates, push),
+        Event::Crash(c) => translate_crash(shard, c, n, crash, coordinates, push),
         // Instant games: not pushed yet (the live bet feed is not built; see ARCHITECTURE).
         Event::Instant(_) => {}
     }
@@ -664,6 +682,7 @@ fn translate(
 /// the channel's topic (without who) and to the player's own `balance` topic. `TermFlying`
 /// carries the game hash and crash point: only its time is pushed; they come with the crash.
 fn translate_crash(
+    shard: u32,
     c: &croupier_domain::crash::CrashEvent,
     n: &Directory,
     names: &mut CrashNames,
@@ -737,6 +756,7 @@ fn translate_crash(
             );
         }
         C::TermCancelled { term, at } => {
+            cashout_summary(shard, names, term.0, &mut push);
             let at = at.0;
             term_event(
                 names,
@@ -745,7 +765,7 @@ fn translate_crash(
                 &mut push,
             );
         }
-        C::TermClosed { .. } => {}
+        C::TermClosed { term, .. } => cashout_summary(shard, names, term.0, &mut push),
         C::BetPlaced(b) => {
             names.bets.insert(b.bet.0, (b.term.0, b.user, b.order_no));
             let Some((channel, number)) = names.term(b.term.0) else { return };
@@ -776,7 +796,14 @@ fn translate_crash(
                 kind: kind.name(),
                 at: at.0,
             };
-            push(Topic::Crash(channel), Some(Topic::Balance(user)), ev);
+            let (shown, total) = names.cashouts.entry(term).or_default();
+            *total += 1;
+            if *shown < PUBLIC_CASHOUTS_PER_TERM {
+                *shown += 1;
+                push(Topic::Crash(channel), Some(Topic::Balance(user)), ev);
+            } else {
+                push(Topic::Balance(user), None, ev);
+            }
         }
         C::BetLost { bet, account, stake, .. } | C::BetReturned { bet, account, stake, .. } => {
             let Some((term, user, order_no)) = names.bets.remove(&bet.0) else { return };
@@ -795,6 +822,27 @@ fn translate_crash(
             };
             push(Topic::Balance(user), None, ev);
         }
+    }
+}
+
+/// At a term's end on this shard: how many of its cashouts were not pushed one by one.
+fn cashout_summary(
+    shard: u32,
+    names: &mut CrashNames,
+    term: u32,
+    push: &mut impl FnMut(Topic, Option<Topic>, PushEvent),
+) {
+    let Some((shown, total)) = names.cashouts.remove(&term) else { return };
+    let Some((channel, number)) = names.term(term) else { return };
+    if total > u64::from(shown) {
+        let ev = PushEvent::CrashCashoutsSummary {
+            channel,
+            number,
+            shard,
+            cashouts: total,
+            not_pushed: total - u64::from(shown),
+        };
+        push(Topic::Crash(channel), None, ev);
     }
 }
 
@@ -877,6 +925,72 @@ fn tail(
             // caught up, wait a millisecond so the next poll finds many records at once.
             Ok(r) if r.caught_up => std::thread::sleep(PUSH_POLL),
             Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use croupier_domain::crash::fair::crash_point;
+    use croupier_domain::crash::{testkit, ChannelConfig, TermNo};
+    use croupier_domain::ids::Timestamp;
+    use croupier_domain::testkit::{default_limits, deposit, id, must, setup_commands};
+    use croupier_domain::{Command, Engine};
+
+    /// A term of 150 auto cashouts, through push: the channel's topic gets the term's phases,
+    /// the first 100 cashouts without who and one summary of the other 50; every player gets
+    /// their own cashout on `balance`; the flight's secret is not in any message.
+    #[test]
+    fn a_big_crash_is_pushed_in_bounded_messages_and_every_player_sees_their_own() {
+        let mut e = Engine::default();
+        let mut events = Vec::new();
+        let run = |e: &mut Engine, cmd: &Command, at: u64, events: &mut Vec<Event>| {
+            must(e, cmd, Timestamp(at));
+            events.extend(e.events().iter().cloned());
+        };
+        for c in setup_commands(default_limits()) {
+            run(&mut e, &c, 0, &mut events);
+        }
+        let chain = (0..)
+            .map(|i| testkit::chain(&format!("push-{i}"), 1))
+            .find(|c| crash_point(&c.game(1).unwrap(), testkit::salt().as_bytes()) >= 200)
+            .unwrap();
+        let config =
+            ChannelConfig { pre_start_ms: 1_000, starting_ms: 0, pause_ms: 0, limits: vec![testkit::limits()] };
+        run(&mut e, &testkit::create_channel(&chain, config), 0, &mut events);
+        run(&mut e, &testkit::open(1), 0, &mut events);
+        for user in 1..=150u64 {
+            run(&mut e, &deposit(user, 10_000, user), 1, &mut events);
+            run(&mut e, &testkit::bet(user, id("o"), 100, Some(150)), 2, &mut events);
+        }
+        run(&mut e, &testkit::close_bets(1), 1_000, &mut events);
+        run(&mut e, &testkit::take_off(1, chain.game(1).unwrap()), 1_000, &mut events);
+        let f = e.state().crash().term(TermNo(0)).flight.clone().unwrap();
+        run(&mut e, &testkit::crash(1), 1_000 + f.crash_after_ms, &mut events);
+
+        let (mut names, mut crash, mut out) = (Directory::default(), CrashNames::default(), Vec::new());
+        for (i, ev) in events.iter().enumerate() {
+            translate(0, 1, i as u64 + 1, ev, &mut names, &mut crash, &mut out);
+        }
+        let topic = Topic::Crash(id(testkit::CHANNEL));
+        let public: Vec<String> = out.iter().filter(|m| m.has(&topic)).map(|m| m.to_json(&topic)).collect();
+        let kinds = |k: &str| public.iter().filter(|j| j.contains(&format!("\"type\":\"{k}\""))).count();
+        assert_eq!(kinds("crash_cashed_out"), PUBLIC_CASHOUTS_PER_TERM as usize);
+        assert_eq!(kinds("crash_bet_placed"), 150);
+        assert_eq!((kinds("crash_term_flying"), kinds("crash_term_crashed")), (1, 1));
+        let summary: Vec<&String> = public.iter().filter(|j| j.contains("crash_cashouts_summary")).collect();
+        assert_eq!(summary.len(), 1);
+        assert!(summary[0].contains("\"cashouts\":150") && summary[0].contains("\"not_pushed\":50"), "{}", summary[0]);
+        assert!(public.iter().all(|j| !j.contains("user_id") && !j.contains("order_no")), "nobody is named");
+        let hash = croupier_domain::crash::fair::to_hex(&f.hash);
+        let flying = public.iter().find(|j| j.contains("crash_term_flying")).unwrap();
+        assert!(!flying.contains(&hash) && !flying.contains("crash_point"), "{flying}");
+        for user in 1..=150u64 {
+            let own = Topic::Balance(UserId(user));
+            let mine =
+                out.iter().filter(|m| m.has(&own) && matches!(m.event, PushEvent::CrashCashedOut { .. })).count();
+            assert_eq!(mine, 1, "user {user} sees their own cashout");
         }
     }
 }
