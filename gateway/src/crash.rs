@@ -183,6 +183,10 @@ fn ensure_driver(app: &AppState, channel: ExtId) {
 
 /// Runs `channel`'s terms until the server stops (see the module's documentation).
 async fn drive(app: AppState, channel: ExtId, wake: Arc<Notify>) {
+    // Load the chain now (a long one takes seconds to rebuild), not at the first take-off.
+    if let Err(e) = app.crash.chain(channel).await {
+        eprintln!("crash channel {channel}: {e}");
+    }
     let mut shutdown = app.shutdown.clone();
     // Sleeps until `ms` from now, a wake-up or the stop; false on the stop.
     let mut pause = async |ms: Option<u64>, wake: &Notify| -> bool {
@@ -799,12 +803,14 @@ pub async fn bet(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
     let user = app.player(&headers)?.user;
     let req: CrashBetRequest = parse_body(&body)?;
     let (currency, stake) = app.money(req.currency.as_deref(), &req.amount)?;
+    // A multiplier with at most two places, in hundredths; below 1.01 the engine answers
+    // `CRASH_TARGET_TOO_LOW`.
     let auto_cashout = match &req.auto_cashout {
         Some(m) => Some(
             amount::parse(m, 2)
                 .map_err(|_| {
                     ApiError::unprocessable(
-                        "CRASH_TARGET_TOO_LOW",
+                        "INVALID_MULTIPLIER",
                         format!("auto_cashout {}: a multiplier such as \"2.00\", at least 1.01", quote(m)),
                     )
                 })?

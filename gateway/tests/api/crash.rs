@@ -126,6 +126,12 @@ async fn terms_run_by_themselves_and_pay_cashouts_refuse_late_ones_and_refund_a_
         assert_eq!(b["code"], "CRASH_BETTING_CLOSED", "{b} in {v}");
     }
     assert_eq!(available(&mut c, &t3).await, "100.00");
+    let bet = |target: &str| json!({"channel": "moon", "order_no": "t1", "amount": "5.00", "auto_cashout": target});
+    let (st, refused) = post(&mut c, &t3, "/api/crash/bets", bet("2x")).await;
+    assert_eq!((st, refused["code"].as_str()), (422, Some("INVALID_MULTIPLIER")), "{refused}");
+    let (_, refused) = post(&mut c, &t3, "/api/crash/bets", bet("1.00")).await;
+    let code = refused["code"].as_str().unwrap_or("");
+    assert!(code == "CRASH_TARGET_TOO_LOW" || code == "CRASH_BETTING_CLOSED", "{refused}");
 
     // Term after term until a manual cashout lands below the crash point (a low crash point
     // can come before the poll sees the flight): it pays floor(stake × m); the other
