@@ -50,6 +50,8 @@ operator() {
 }
 operator /api/deposit '{"transfer_id":"st-1","user_id":42,"amount":"1000.00"}' >/dev/null
 operator /api/game_event '{"event":"game_start","round_id":"st-round","window_ms":3600000}' >/dev/null
+# A crash channel whose terms run by themselves, so its views and bets answer past 404.
+operator /api/crash/channels '{"channel":"st-crash","pre_start_ms":2000,"starting_ms":200,"pause_ms":200,"chain_length":1000,"limits":[{"min_stake":"1.00","max_stake":"100.00","max_profit_per_bet":"1000.00","max_profit_per_term":"10000.00"}]}' >/dev/null
 token="$(operator /api/sessions '{"user_id":42}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
 # Run from the temporary folder: schemathesis keeps a cache in its working directory.

@@ -33,7 +33,7 @@ use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 /// `n` bytes from the operating system's CSPRNG.
-fn os_random<const N: usize>() -> Result<[u8; N], ApiError> {
+pub(crate) fn os_random<const N: usize>() -> Result<[u8; N], ApiError> {
     let mut buf = [0u8; N];
     let mut filled = 0;
     // Bounded: getrandom returns at most 256 bytes short only when interrupted.

@@ -22,6 +22,7 @@ pub mod client;
 pub mod config;
 mod conn;
 pub mod console;
+pub mod crash;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -73,6 +74,8 @@ pub struct AppInner {
     pub shutdown: watch::Receiver<bool>,
     /// The web console's state (its demo, if any).
     pub console: console::Console,
+    /// The crash game's chains and term drivers.
+    pub crash: crash::CrashEdge,
 }
 
 pub type AppState = Arc<AppInner>;
@@ -241,6 +244,17 @@ pub fn router(app: AppState) -> Router {
         .route("/api/instant/bets/{id}/settle", post(instant::settle))
         .route("/api/instant/games", get(instant::games))
         .route("/api/fair/verify", post(instant::verify))
+        .route("/api/crash/channels", post(crash::create_channel))
+        .route("/api/crash/pause", post(crash::pause))
+        .route("/api/crash/resume", post(crash::resume))
+        .route("/api/crash/start", post(crash::start_term))
+        .route("/api/crash/stop", post(crash::emergency_stop))
+        .route("/api/crash/channels/{channel}", get(crash::channel))
+        .route("/api/crash/channels/{channel}/terms", get(crash::terms))
+        .route("/api/crash/bets", post(crash::bet))
+        .route("/api/crash/bets/{order_no}/cancel", post(crash::cancel))
+        .route("/api/crash/bets/{order_no}/cashout", post(crash::cashout))
+        .route("/api/me/crash/bets/{order_no}", get(crash::my_bet))
         .route("/ws", get(ws::ws))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
@@ -280,6 +294,7 @@ impl Gateway {
         let revocations = Revocations::open(&data_dir)
             .map_err(|e| format!("{}: {e}", data_dir.join(revocations::FILE_NAME).display()))?;
         let hub = Arc::new(Hub::new(rt.shards(), cfg.push_buffer));
+        let crash = crash::CrashEdge::new(data_dir.clone());
         let pusher = Pusher::start(data_dir, rt.durable_watches(), hub.clone()).map_err(|e| format!("push: {e}"))?;
         let (tx, rx) = watch::channel(false);
         let app = Arc::new(AppInner {
@@ -291,10 +306,12 @@ impl Gateway {
             metrics: Default::default(),
             shutdown: rx,
             console: Default::default(),
+            crash,
         });
         let gw = Gateway { app, pusher: Some(pusher), shutdown: tx };
         gw.apply_setup().await?;
         tokio::spawn(instant::sweeper(gw.app.clone()));
+        tokio::spawn(crash::start_drivers(gw.app.clone()));
         Ok(gw)
     }
 

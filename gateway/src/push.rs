@@ -35,6 +35,9 @@ pub enum Topic {
     Bets,
     /// `packet:<sender>:<packet_id>`: a red packet, its grabs and its expiry.
     Packet(UserId, ExtId),
+    /// `crash:<channel>`: a crash channel's terms (opened, bets closed, flying, crashed with
+    /// its hash, cancelled), its bets and cashouts, without who placed them.
+    Crash(ExtId),
 }
 
 impl Topic {
@@ -49,12 +52,18 @@ impl Topic {
         if let Some(id) = s.strip_prefix("round:") {
             return ExtId::new(id).map(Topic::Round).map_err(|e| format!("round id: {e}"));
         }
+        if let Some(id) = s.strip_prefix("crash:") {
+            return ExtId::new(id).map(Topic::Crash).map_err(|e| format!("crash channel id: {e}"));
+        }
         if let Some(rest) = s.strip_prefix("packet:") {
             let (sender, id) = rest.split_once(':').ok_or("topic packet:<sender>:<packet_id>")?;
             let sender: u64 = sender.parse().map_err(|_| "packet sender must be a user id")?;
             return ExtId::new(id).map(|id| Topic::Packet(UserId(sender), id)).map_err(|e| format!("packet id: {e}"));
         }
-        Err(format!("unknown topic {}: bets, balance, round:<id>, packet:<sender>:<id>", crate::error::quote(s)))
+        Err(format!(
+            "unknown topic {}: bets, balance, round:<id>, packet:<sender>:<id>, crash:<channel>",
+            crate::error::quote(s)
+        ))
     }
 
     pub fn name(&self) -> String {
@@ -63,6 +72,7 @@ impl Topic {
             Topic::Balance(_) => "balance".into(),
             Topic::Bets => "bets".into(),
             Topic::Packet(s, id) => format!("packet:{}:{}", s.0, id.as_str()),
+            Topic::Crash(id) => format!("crash:{}", id.as_str()),
         }
     }
 }
@@ -156,6 +166,116 @@ pub enum PushEvent {
         packet_id: ExtId,
         refund: Amount,
     },
+    CrashChannelPaused {
+        channel: ExtId,
+        paused: bool,
+    },
+    /// Bets are open until `starting_at`.
+    CrashTermOpened {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+        starting_at: u64,
+    },
+    CrashTermStarting {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+    },
+    /// Take-off: the multiplier is `floor(100 · e^(0.00006 · ms since at))` hundredths. The
+    /// crash point and game hash stay secret until the crash.
+    CrashTermFlying {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+    },
+    /// The crash, with the game's hash (check it with bustabit's verifier and the salt).
+    CrashTermCrashed {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+        game: u64,
+        hash: String,
+        crash_point: String,
+    },
+    CrashTermCancelled {
+        channel: ExtId,
+        number: u64,
+        at: u64,
+    },
+    /// `user_id` and `order_no` only on the player's own `balance` topic.
+    CrashBetPlaced {
+        channel: ExtId,
+        number: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_no: Option<ExtId>,
+        amount: Amount,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        auto_cashout: Option<String>,
+        at: u64,
+    },
+    /// `user_id` and `order_no` only on the player's own `balance` topic.
+    CrashCashedOut {
+        channel: ExtId,
+        number: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_no: Option<ExtId>,
+        amount: Amount,
+        multiplier: String,
+        payout: Amount,
+        /// `manual`, `auto` or `cap` (the term's published profit cap was reached).
+        kind: &'static str,
+        at: u64,
+    },
+    /// Cashouts of the term on one shard beyond the first
+    /// [`PUBLIC_CASHOUTS_PER_TERM`], which were not pushed one by one.
+    CrashCashoutsSummary {
+        channel: ExtId,
+        number: u64,
+        shard: u32,
+        cashouts: u64,
+        not_pushed: u64,
+    },
+    /// The player's own bet lost, or came back (`cancelled` by the player, or refunded by
+    /// an emergency stop).
+    CrashBetEnded {
+        channel: ExtId,
+        number: u64,
+        order_no: ExtId,
+        state: &'static str,
+        amount: Amount,
+    },
+}
+
+/// Most cashouts of one term one shard pushes one by one on `crash:<channel>`; the rest are
+/// counted in one `crash_cashouts_summary` when the term ends. A crash settles every auto
+/// cashout of the term in one command (100,000 in the benchmark's term): one message each
+/// would overflow every subscriber's queue and get them all dropped, and no client shows
+/// that many. Each player still gets their own on `balance`.
+pub const PUBLIC_CASHOUTS_PER_TERM: u32 = 100;
+
+/// What push remembers of the crash game to name its events: channel ids, each term's
+/// channel and number, each *open* bet's term, player and order number (forgotten when the
+/// bet ends, so it stays as small as the open bets), and per running term the cashouts
+/// pushed and counted.
+#[derive(Default)]
+struct CrashNames {
+    channels: Vec<ExtId>,
+    terms: Vec<(u32, u64)>,
+    bets: HashMap<u32, (u32, UserId, ExtId)>,
+    cashouts: HashMap<u32, (u32, u64)>,
+}
+
+impl CrashNames {
+    /// A term's channel id and number.
+    fn term(&self, term: u32) -> Option<(ExtId, u64)> {
+        let (ch, number) = *self.terms.get(term as usize)?;
+        Some((*self.channels.get(ch as usize)?, number))
+    }
 }
 
 /// One message: an event of the record at `position` in shard `shard`'s journal, under one
@@ -176,9 +296,14 @@ impl PushMsg {
     /// The JSON a subscriber of `topic` receives.
     pub fn to_json(&self, topic: &Topic) -> String {
         let mut event = self.event.clone();
-        if let (Topic::Bets, PushEvent::BetAccepted { user_id, order_no, .. }) = (topic, &mut event) {
-            *user_id = None;
-            *order_no = None;
+        match (topic, &mut event) {
+            (Topic::Bets, PushEvent::BetAccepted { user_id, order_no, .. })
+            | (Topic::Crash(_), PushEvent::CrashBetPlaced { user_id, order_no, .. })
+            | (Topic::Crash(_), PushEvent::CrashCashedOut { user_id, order_no, .. }) => {
+                *user_id = None;
+                *order_no = None;
+            }
+            _ => {}
         }
         #[derive(Serialize)]
         struct Out<'a> {
@@ -407,7 +532,15 @@ fn packet_named(n: &Directory, packet: PacketNo) -> Option<(ExtId, UserId, u8)> 
 }
 
 /// Turns one event into messages (and learns names from it).
-fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Directory, out: &mut Vec<PushMsg>) {
+fn translate(
+    shard: u32,
+    shards: usize,
+    position: u64,
+    e: &Event,
+    n: &mut Directory,
+    crash: &mut CrashNames,
+    out: &mut Vec<PushMsg>,
+) {
     n.learn(e);
     let mut push = |t: Topic, t2: Option<Topic>, event: PushEvent| {
         out.push(PushMsg { shard, position, topics: (t, t2), event });
@@ -538,12 +671,178 @@ fn translate(shard: u32, shards: usize, position: u64, e: &Event, n: &mut Direct
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransfersAcked { .. } => {}
-        // The crash game has no push topic yet (issue 14: `crash:<channel>` is still to be
-        // built); its events must never be pushed before the crash anyway (`TermFlying`
-        // carries the game hash).
-        Event::Crash(_) => {}
+        Event::Crash(c) => translate_crash(shard, c, n, crash, coordinates, push),
         // Instant games: not pushed yet (the live bet feed is not built; see ARCHITECTURE).
         Event::Instant(_) => {}
+    }
+}
+
+/// The crash game's events. Channel and term events are on every shard (broadcast): only
+/// the channel's coordinator shard pushes them. Bets are on their player's shard, pushed to
+/// the channel's topic (without who) and to the player's own `balance` topic. `TermFlying`
+/// carries the game hash and crash point: only its time is pushed; they come with the crash.
+fn translate_crash(
+    shard: u32,
+    c: &croupier_domain::crash::CrashEvent,
+    n: &Directory,
+    names: &mut CrashNames,
+    coordinates: impl Fn(&ExtId) -> bool,
+    mut push: impl FnMut(Topic, Option<Topic>, PushEvent),
+) {
+    use croupier_domain::crash::fair::{format_multiplier, to_hex};
+    use croupier_domain::crash::CrashEvent as C;
+    let term_event = |names: &CrashNames,
+                      term: u32,
+                      make: &dyn Fn(ExtId, u64) -> PushEvent,
+                      push: &mut dyn FnMut(Topic, Option<Topic>, PushEvent)| {
+        if let Some((ch, number)) = names.term(term).filter(|(ch, _)| coordinates(ch)) {
+            push(Topic::Crash(ch), None, make(ch, number));
+        }
+    };
+    match c {
+        C::ChannelCreated { channel, def } => {
+            let i = channel.index();
+            if names.channels.len() <= i {
+                names.channels.resize(i + 1, def.channel);
+            }
+            names.channels[i] = def.channel;
+        }
+        C::ChannelPaused { channel, paused } => {
+            if let Some(ch) = names.channels.get(channel.index()).copied().filter(|ch| coordinates(ch)) {
+                push(Topic::Crash(ch), None, PushEvent::CrashChannelPaused { channel: ch, paused: *paused });
+            }
+        }
+        C::TermOpened { term, channel, number, at, starting_at } => {
+            let i = term.index();
+            if names.terms.len() <= i {
+                names.terms.resize(i + 1, (channel.0, *number));
+            }
+            names.terms[i] = (channel.0, *number);
+            let (at, starting_at) = (at.0, starting_at.0);
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermOpened { channel, number, at, starting_at },
+                &mut push,
+            );
+        }
+        C::TermStarting { term, at } => {
+            let at = at.0;
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermStarting { channel, number, at },
+                &mut push,
+            );
+        }
+        C::TermFlying { term, flight } => {
+            let at = flight.at.0;
+            term_event(names, term.0, &|channel, number| PushEvent::CrashTermFlying { channel, number, at }, &mut push);
+        }
+        C::TermCrashed { term, at, game, hash, crash_point } => {
+            let (at, game, hash, point) = (at.0, *game, to_hex(hash), format_multiplier(*crash_point));
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermCrashed {
+                    channel,
+                    number,
+                    at,
+                    game,
+                    hash: hash.clone(),
+                    crash_point: point.clone(),
+                },
+                &mut push,
+            );
+        }
+        C::TermCancelled { term, at } => {
+            cashout_summary(shard, names, term.0, &mut push);
+            let at = at.0;
+            term_event(
+                names,
+                term.0,
+                &|channel, number| PushEvent::CrashTermCancelled { channel, number, at },
+                &mut push,
+            );
+        }
+        C::TermClosed { term, .. } => cashout_summary(shard, names, term.0, &mut push),
+        C::BetPlaced(b) => {
+            names.bets.insert(b.bet.0, (b.term.0, b.user, b.order_no));
+            let Some((channel, number)) = names.term(b.term.0) else { return };
+            let x = named(n, b.account).1;
+            let ev = PushEvent::CrashBetPlaced {
+                channel,
+                number,
+                user_id: Some(b.user.0),
+                order_no: Some(b.order_no),
+                amount: Amount(b.stake, x),
+                auto_cashout: b.requested.map(format_multiplier),
+                at: b.at.0,
+            };
+            push(Topic::Crash(channel), Some(Topic::Balance(b.user)), ev);
+        }
+        C::CashedOut { bet, account, stake, multiplier, payout, kind, at } => {
+            let Some((term, user, order_no)) = names.bets.remove(&bet.0) else { return };
+            let Some((channel, number)) = names.term(term) else { return };
+            let x = named(n, *account).1;
+            let ev = PushEvent::CrashCashedOut {
+                channel,
+                number,
+                user_id: Some(user.0),
+                order_no: Some(order_no),
+                amount: Amount(*stake, x),
+                multiplier: format_multiplier(*multiplier),
+                payout: Amount(*payout, x),
+                kind: kind.name(),
+                at: at.0,
+            };
+            let (shown, total) = names.cashouts.entry(term).or_default();
+            *total += 1;
+            if *shown < PUBLIC_CASHOUTS_PER_TERM {
+                *shown += 1;
+                push(Topic::Crash(channel), Some(Topic::Balance(user)), ev);
+            } else {
+                push(Topic::Balance(user), None, ev);
+            }
+        }
+        C::BetLost { bet, account, stake, .. } | C::BetReturned { bet, account, stake, .. } => {
+            let Some((term, user, order_no)) = names.bets.remove(&bet.0) else { return };
+            let Some((channel, number)) = names.term(term) else { return };
+            let state = match c {
+                C::BetReturned { cancelled: true, .. } => "cancelled",
+                C::BetReturned { .. } => "refunded",
+                _ => "lost",
+            };
+            let ev = PushEvent::CrashBetEnded {
+                channel,
+                number,
+                order_no,
+                state,
+                amount: Amount(*stake, named(n, *account).1),
+            };
+            push(Topic::Balance(user), None, ev);
+        }
+    }
+}
+
+/// At a term's end on this shard: how many of its cashouts were not pushed one by one.
+fn cashout_summary(
+    shard: u32,
+    names: &mut CrashNames,
+    term: u32,
+    push: &mut impl FnMut(Topic, Option<Topic>, PushEvent),
+) {
+    let Some((shown, total)) = names.cashouts.remove(&term) else { return };
+    let Some((channel, number)) = names.term(term) else { return };
+    if total > u64::from(shown) {
+        let ev = PushEvent::CrashCashoutsSummary {
+            channel,
+            number,
+            shard,
+            cashouts: total,
+            not_pushed: total - u64::from(shown),
+        };
+        push(Topic::Crash(channel), None, ev);
     }
 }
 
@@ -599,6 +898,7 @@ fn tail(
     stop: &AtomicBool,
 ) {
     let mut names = Directory::default();
+    let mut crash = CrashNames::default();
     let mut msgs = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let mut last = 0;
@@ -606,7 +906,7 @@ fn tail(
             last = seq;
             let out = if seq > quiet_until { &mut msgs } else { &mut Vec::new() };
             for e in events {
-                translate(shard as u32, shards, seq, e, &mut names, out);
+                translate(shard as u32, shards, seq, e, &mut names, &mut crash, out);
             }
         });
         if last > quiet_until {
@@ -625,6 +925,72 @@ fn tail(
             // caught up, wait a millisecond so the next poll finds many records at once.
             Ok(r) if r.caught_up => std::thread::sleep(PUSH_POLL),
             Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use croupier_domain::crash::fair::crash_point;
+    use croupier_domain::crash::{testkit, ChannelConfig, TermNo};
+    use croupier_domain::ids::Timestamp;
+    use croupier_domain::testkit::{default_limits, deposit, id, must, setup_commands};
+    use croupier_domain::{Command, Engine};
+
+    /// A term of 150 auto cashouts, through push: the channel's topic gets the term's phases,
+    /// the first 100 cashouts without who and one summary of the other 50; every player gets
+    /// their own cashout on `balance`; the flight's secret is not in any message.
+    #[test]
+    fn a_big_crash_is_pushed_in_bounded_messages_and_every_player_sees_their_own() {
+        let mut e = Engine::default();
+        let mut events = Vec::new();
+        let run = |e: &mut Engine, cmd: &Command, at: u64, events: &mut Vec<Event>| {
+            must(e, cmd, Timestamp(at));
+            events.extend(e.events().iter().cloned());
+        };
+        for c in setup_commands(default_limits()) {
+            run(&mut e, &c, 0, &mut events);
+        }
+        let chain = (0..)
+            .map(|i| testkit::chain(&format!("push-{i}"), 1))
+            .find(|c| crash_point(&c.game(1).unwrap(), testkit::salt().as_bytes()) >= 200)
+            .unwrap();
+        let config =
+            ChannelConfig { pre_start_ms: 1_000, starting_ms: 0, pause_ms: 0, limits: vec![testkit::limits()] };
+        run(&mut e, &testkit::create_channel(&chain, config), 0, &mut events);
+        run(&mut e, &testkit::open(1), 0, &mut events);
+        for user in 1..=150u64 {
+            run(&mut e, &deposit(user, 10_000, user), 1, &mut events);
+            run(&mut e, &testkit::bet(user, id("o"), 100, Some(150)), 2, &mut events);
+        }
+        run(&mut e, &testkit::close_bets(1), 1_000, &mut events);
+        run(&mut e, &testkit::take_off(1, chain.game(1).unwrap()), 1_000, &mut events);
+        let f = e.state().crash().term(TermNo(0)).flight.clone().unwrap();
+        run(&mut e, &testkit::crash(1), 1_000 + f.crash_after_ms, &mut events);
+
+        let (mut names, mut crash, mut out) = (Directory::default(), CrashNames::default(), Vec::new());
+        for (i, ev) in events.iter().enumerate() {
+            translate(0, 1, i as u64 + 1, ev, &mut names, &mut crash, &mut out);
+        }
+        let topic = Topic::Crash(id(testkit::CHANNEL));
+        let public: Vec<String> = out.iter().filter(|m| m.has(&topic)).map(|m| m.to_json(&topic)).collect();
+        let kinds = |k: &str| public.iter().filter(|j| j.contains(&format!("\"type\":\"{k}\""))).count();
+        assert_eq!(kinds("crash_cashed_out"), PUBLIC_CASHOUTS_PER_TERM as usize);
+        assert_eq!(kinds("crash_bet_placed"), 150);
+        assert_eq!((kinds("crash_term_flying"), kinds("crash_term_crashed")), (1, 1));
+        let summary: Vec<&String> = public.iter().filter(|j| j.contains("crash_cashouts_summary")).collect();
+        assert_eq!(summary.len(), 1);
+        assert!(summary[0].contains("\"cashouts\":150") && summary[0].contains("\"not_pushed\":50"), "{}", summary[0]);
+        assert!(public.iter().all(|j| !j.contains("user_id") && !j.contains("order_no")), "nobody is named");
+        let hash = croupier_domain::crash::fair::to_hex(&f.hash);
+        let flying = public.iter().find(|j| j.contains("crash_term_flying")).unwrap();
+        assert!(!flying.contains(&hash) && !flying.contains("crash_point"), "{flying}");
+        for user in 1..=150u64 {
+            let own = Topic::Balance(UserId(user));
+            let mine =
+                out.iter().filter(|m| m.has(&own) && matches!(m.event, PushEvent::CrashCashedOut { .. })).count();
+            assert_eq!(mine, 1, "user {user} sees their own cashout");
         }
     }
 }

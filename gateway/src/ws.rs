@@ -16,8 +16,9 @@
 //!
 //! Client → server (JSON text frames), once authenticated:
 //! `{"op":"subscribe","topics":["round:r1","balance","bets","packet:7:p1"],"resume":{"0":41,"1":17}}`
-//! (`resume`: per shard, the last position received; `balance` is the token's player's) and
-//! `{"op":"ping"}`.
+//! (`resume`: per shard, the last position received; `balance` is the token's player's, with
+//! their own crash bets; `crash:<channel>` a crash channel's terms, bets and cashouts without
+//! who, the crash with its game hash) and `{"op":"ping"}`.
 //!
 //! Server → client: `{"type":"subscribed","topics":[...],"heads":{"0":52,...}}`,
 //! `{"type":"event","topic":"...","shard":0,"position":52,"event":{"type":"bet_accepted",...}}`,

@@ -1,6 +1,10 @@
 //! `croupier fair verify`: the outcome and payout of any instant-game bet (croupier's or
 //! Stake's) from its seeds, printed as JSON. The work is the domain's
 //! (`croupier_domain::instant::verify`), shared with the HTTP endpoint.
+//!
+//! `croupier fair crash`: crash points of published crash games (bustabit v2, the domain's
+//! `crash::fair`) and the check that each game's hash chains to the game before it, down to
+//! the channel's terminating hash when given.
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
@@ -16,6 +20,86 @@ pub enum FairCommand {
     /// --nonce N` and the game's parameters (dice: --target and --over/--under; keno: --picks
     /// and --risk; mines: --mines and --gems; plinko: --rows and --risk; blackjack: --cards).
     Verify(VerifyArgs),
+    /// Print the crash points of crash games and check their hash chain: `--hash H` (the
+    /// newest game's hash; repeat it to check published hashes, newest first, each the
+    /// sha256 of the one before in the list), `--salt S`, `--games N` games in all (walked
+    /// down from the oldest given), `--terminating T` to check the chain reaches the
+    /// channel's published terminating hash. Exits 1 when a check fails.
+    Crash(CrashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrashArgs {
+    /// A game hash (64 hex digits); repeat, newest first.
+    #[arg(long = "hash", required = true)]
+    hashes: Vec<String>,
+    /// The channel's salt (the HMAC key's text).
+    #[arg(long)]
+    salt: String,
+    /// How many games to print in all (at least the hashes given).
+    #[arg(long, default_value_t = 1)]
+    games: u64,
+    /// The channel's terminating hash (game 0): checked to be reached from the oldest game.
+    #[arg(long)]
+    terminating: Option<String>,
+}
+
+/// At most this many games printed, and hashed down to a terminating hash: a chain's length.
+const MAX_WALK: u64 = croupier_domain::crash::fair::Chain::MAX_LENGTH;
+
+fn run_crash(a: &CrashArgs) -> anyhow::Result<()> {
+    use croupier_domain::crash::fair::{crash_point, format_multiplier, from_hex, previous, to_hex};
+    let mut given = Vec::with_capacity(a.hashes.len());
+    for h in &a.hashes {
+        given.push(from_hex(h).ok_or_else(|| anyhow!("--hash {h:?}: 64 hex digits"))?);
+    }
+    if a.games > MAX_WALK {
+        bail!("--games: at most {MAX_WALK}");
+    }
+    let terminating = match &a.terminating {
+        Some(t) => Some(from_hex(t).ok_or_else(|| anyhow!("--terminating {t:?}: 64 hex digits"))?),
+        None => None,
+    };
+    // Newest first: each next game is the previous one's sha256 (given, checked, or computed).
+    let mut games = Vec::new();
+    let mut ok = true;
+    let total = a.games.max(given.len() as u64);
+    let mut hash = given[0];
+    for i in 0..total {
+        let before = previous(&hash);
+        let next_given = given.get(i as usize + 1);
+        let links = next_given.is_none_or(|n| *n == before);
+        ok &= links;
+        games.push(serde_json::json!({
+            "hash": to_hex(&hash),
+            "crash_point": format_multiplier(crash_point(&hash, a.salt.as_bytes())),
+            "hundredths": crash_point(&hash, a.salt.as_bytes()),
+            "chains_to_next": links,
+        }));
+        hash = *next_given.unwrap_or(&before);
+    }
+    let mut out = serde_json::json!({ "salt": a.salt, "games": games, "chain_ok": ok });
+    if let Some(t) = terminating {
+        // From the oldest game printed down to game 0.
+        let oldest = from_hex(games.last().and_then(|g| g["hash"].as_str()).unwrap_or_default()).unwrap_or(given[0]);
+        let mut h = oldest;
+        let mut game = None;
+        for k in 0..=MAX_WALK {
+            if h == t {
+                game = Some(k);
+                break;
+            }
+            h = previous(&h);
+        }
+        ok &= game.is_some();
+        out["terminating"] = serde_json::json!({ "hash": to_hex(&t), "reached": game.is_some(), "oldest_game": game });
+        out["chain_ok"] = ok.into();
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    if !ok {
+        bail!("the hashes do not form one chain");
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,7 +158,10 @@ pub struct VerifyArgs {
 }
 
 pub fn run(cmd: &FairCommand) -> anyhow::Result<()> {
-    let FairCommand::Verify(a) = cmd;
+    let a = match cmd {
+        FairCommand::Verify(a) => a,
+        FairCommand::Crash(a) => return run_crash(a),
+    };
     let params = match a.game {
         Game::Dice => {
             let call = match &a.target {

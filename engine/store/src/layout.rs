@@ -6,6 +6,7 @@
 //! <data>/shard-<n:04>/journal/*.seg  shard n's journal (croupier-journal)
 //! <data>/shard-<n:04>/skip           positions an operator set aside (`croupier journal skip`)
 //! <data>/snapshots/*.snap            every shard's snapshots (croupier-snapshots)
+//! <data>/crash-chains/<channel>.chain a crash channel's secret hash chain (`crash_chains`)
 //! ```
 //!
 //! Other files in the folder belong to their writers and are named there: `croupier.sqlite`
@@ -48,6 +49,28 @@ pub fn journal_dir(data_dir: &Path, shard: u32) -> PathBuf {
 /// `<data>/snapshots`, shared by all shards (file names carry the shard).
 pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("snapshots")
+}
+
+/// `<data>/crash-chains`: the crash channels' secret hash chains (see `crate::crash_chains`).
+pub fn crash_chain_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("crash-chains")
+}
+
+/// Whether `channel` can name a file in the data folder as it is: ASCII letters, digits,
+/// `-` and `_` only (no separator, no dot, so no way out of the folder and no hidden file).
+pub fn is_file_safe_name(channel: &str) -> bool {
+    !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `<data>/crash-chains/<channel>.chain`; `None` when the channel id cannot be a file name
+/// ([`is_file_safe_name`]).
+pub fn crash_chain_file(data_dir: &Path, channel: &str) -> Option<PathBuf> {
+    is_file_safe_name(channel).then(|| crash_chain_dir(data_dir).join(format!("{channel}.chain")))
+}
+
+/// The temporary name a chain file is written under before it is linked into place.
+pub fn crash_chain_temp(data_dir: &Path, channel: &str) -> Option<PathBuf> {
+    is_file_safe_name(channel).then(|| crash_chain_dir(data_dir).join(format!("{channel}.chain.tmp")))
 }
 
 /// The shard number of a `shard-<n>` folder name.
@@ -130,7 +153,7 @@ pub fn claim_shard_count(data_dir: &Path, shards: usize) -> Result<(), LayoutErr
     sync_dir(data_dir)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), LayoutError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LayoutError> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 

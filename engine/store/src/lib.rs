@@ -6,6 +6,7 @@
 //! and nothing here decides anything the domain has not.
 
 pub mod codec;
+pub mod crash_chains;
 pub mod layout;
 mod shard;
 

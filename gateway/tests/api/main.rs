@@ -6,6 +6,7 @@ mod common;
 
 mod auth_and_input;
 mod console;
+mod crash;
 mod faults;
 mod hostile_auth;
 mod hostile_clients;

@@ -147,3 +147,36 @@ fn bad_arguments_fail_with_a_clear_message() {
     let err = text(&out.stderr);
     assert!(err.contains("benchmark engine-bets failed") && err.contains("accounts must be"), "{err}");
 }
+
+/// `fair crash` against hashes and crash points bustabit's own verifier code printed (the
+/// domain's `crash::fair` vectors): points, chain links, the terminating hash reached, and a
+/// broken chain refused with exit 1.
+#[test]
+fn fair_crash_prints_bustabits_points_and_checks_the_chain() {
+    const SALT: &str = "00000000000000000001e08b7fd44f95e3e950ac65650a8031a6d5e1750e34be";
+    const H: [&str; 6] = [
+        "d044badb345afe2be773f67e47c408d6fd0d6f24e58ccafb07383d3fdb88a8ca",
+        "e2bf03f91a34e7d58dd35d1761035a10e096159c6e271b5b58cd4e255888f581",
+        "c0b4f45f07d48c53acdec67bf31938fe1d4e7db9416fd7035ab31e8fe57d617f",
+        "e12211f2aff95cceee3d6b4c6f9f3bc7bdbce281416d852f0f7ef2f5ec8c6786",
+        "3dde7dae96ea88159d95eb93db07d0ec1d231ac1d485c09ddb119cc74ab8f619",
+        "25524a5521159bbb6741a756a7abe1c696707c31a8bc1ca96168ffedb964cdf4",
+    ];
+    let out = croupier(&["fair", "crash", "--hash", H[0], "--salt", SALT, "--games", "3", "--terminating", H[5]]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let games = v["games"].as_array().unwrap();
+    let points: Vec<&str> = games.iter().map(|g| g["crash_point"].as_str().unwrap()).collect();
+    assert_eq!(points, ["1.53", "2.08", "2.49"]);
+    let hashes: Vec<&str> = games.iter().map(|g| g["hash"].as_str().unwrap()).collect();
+    assert_eq!(hashes, H[..3]);
+    assert_eq!((v["chain_ok"].as_bool(), v["terminating"]["oldest_game"].as_u64()), (Some(true), Some(3)), "{v}");
+
+    let given = croupier(&["fair", "crash", "--hash", H[0], "--hash", H[1], "--hash", H[2], "--salt", SALT]);
+    assert!(given.status.success(), "stderr: {}", text(&given.stderr));
+    let broken = croupier(&["fair", "crash", "--hash", H[0], "--hash", H[2], "--salt", SALT]);
+    assert!(!broken.status.success(), "a gap in the chain is refused");
+    let v: serde_json::Value = serde_json::from_str(&text(&broken.stdout)).expect("JSON");
+    assert_eq!(v["games"][0]["chains_to_next"], false, "{v}");
+    assert!(text(&broken.stderr).contains("do not form one chain"));
+}

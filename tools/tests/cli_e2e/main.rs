@@ -5,6 +5,7 @@ mod baselines;
 mod cli;
 mod console;
 mod crash;
+mod crash_game;
 mod data;
 mod descriptors;
 mod http;

@@ -58,6 +58,11 @@ impl TestServer {
         TestServer { addr, runtime, app, stop: Some(tx), task: Some(task), dir, shards, cfg }
     }
 
+    /// The server's data folder (tests may read what the server keeps there).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn client(&self) -> Client {
         Client::new(self.addr, KEY)
     }
