@@ -26,6 +26,7 @@
 pub mod alloc_count;
 pub mod baseline;
 pub mod bets;
+pub mod crash;
 pub mod dice;
 pub mod durable;
 pub mod grab;
@@ -62,10 +63,12 @@ pub enum Scenario {
     Mixed,
     /// Dice bets (seed 003) in process: [`dice::run`].
     EngineDice,
+    /// One crash term on the sharded runtime: placement, manual cashouts, the crash ([`crash`]).
+    Crash,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::EngineBets,
         Scenario::EngineSettle,
         Scenario::EngineGrab,
@@ -75,6 +78,7 @@ impl Scenario {
         Scenario::Grab,
         Scenario::Mixed,
         Scenario::EngineDice,
+        Scenario::Crash,
     ];
 
     /// The stable name used on the command line and in reports.
@@ -89,6 +93,7 @@ impl Scenario {
             Scenario::Grab => "grab",
             Scenario::Mixed => "mixed",
             Scenario::EngineDice => "engine-dice",
+            Scenario::Crash => "crash",
         }
     }
 }
