@@ -14,6 +14,9 @@
 //! `PlaceBet` through a `DurableShard`, journal and snapshots included, in a data folder that
 //! is kept) and `fsync` (the raw latency of a 4 KiB `fdatasync` on that folder's disk).
 //!
+//! [`sharded`] runs `bets`, `settle`, `grab` and `mixed` on the sharded runtime, and [`crash`]
+//! one term of the crash game on it (placement, manual cashouts, the crash), on a manual clock.
+//!
 //! Throughput is operations divided by the wall time of the measured loop (setup, checks and
 //! digest excluded). Latency: see [`measure`] (every 64th operation is timed on its own).
 //! `engine-bets` and `engine-grab` can also hand their commands to `Engine::execute_batch`
