@@ -283,10 +283,11 @@ pub(crate) fn run(
     let started = Instant::now();
     let answer = rt.call(kit::crash(1));
     let settle = started.elapsed();
-    match answer {
-        Ok(Reply::Crash(CrashReply::Settled { replayed: false, .. })) => {}
+    // The shards' answers are merged: the count is every shard's.
+    let answered = match answer {
+        Ok(Reply::Crash(CrashReply::Settled { bets, replayed: false, .. })) => bets as u64,
         other => return Err(Error::Verification(format!("the crash answered {other:?}"))),
-    }
+    };
 
     obs.phase(Phase::Verify, 0);
     let views = (0..shards).map(|i| settled(rt, i)).collect::<Result<Vec<_>, _>>()?;
@@ -295,9 +296,10 @@ pub(crate) fn run(
     let (manual, auto, lost, other) = (count(|v| v.manual), count(|v| v.auto), count(|v| v.lost), count(|v| v.other));
     let expected_auto = low_targets(bets);
     let expected = (cfg.cashouts, expected_auto, bets - cfg.cashouts - expected_auto, 0);
-    if !views.iter().all(|v| v.closed) || (manual, auto, lost, other) != expected {
+    if !views.iter().all(|v| v.closed) || (manual, auto, lost, other) != expected || answered != auto + lost {
         return Err(Error::Verification(format!(
-            "term closed on every shard: {}; (manual, auto, lost, other) = {:?}, expected {expected:?}",
+            "term closed on every shard: {}; (manual, auto, lost, other) = {:?}, expected {expected:?}; \
+             the crash answered {answered} settled",
             views.iter().all(|v| v.closed),
             (manual, auto, lost, other)
         )));
