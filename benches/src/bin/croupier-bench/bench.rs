@@ -330,7 +330,7 @@ pub struct BenchArgs {
     pub append: bool,
 
     /// Runtime scenarios and compare's croupier contenders: shard threads [default: the number
-    /// of cores]
+    /// of cores; crash: 2]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     pub shards: Option<u64>,
 
@@ -1299,7 +1299,7 @@ mod tests {
         assert_eq!((c.scenario, c.ops, c.accounts, c.cashouts, c.shards), (ShardedScenario::Crash, 1000, 1000, 50, 2));
         assert_eq!(c.durability, Durability::Fsync);
         let Plan::Sharded(d) = plan(&["crash"]).unwrap() else { panic!("crash runs on the runtime") };
-        assert_eq!((d.ops, d.accounts, d.cashouts), (1_000_000, 1_000_000, 100_000));
+        assert_eq!((d.ops, d.accounts, d.cashouts, d.shards), (1_000_000, 1_000_000, 100_000, 2));
         for args in [&["bets", "--cashouts", "5"][..], &["crash", "--grabs", "5"], &["crash", "--accounts", "5"]] {
             let e = plan(args).unwrap_err();
             assert!(e.to_string().contains("does not apply to"), "{args:?}: {e}");
