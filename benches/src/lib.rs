@@ -14,6 +14,9 @@
 //! `PlaceBet` through a `DurableShard`, journal and snapshots included, in a data folder that
 //! is kept) and `fsync` (the raw latency of a 4 KiB `fdatasync` on that folder's disk).
 //!
+//! [`sharded`] runs `bets`, `settle`, `grab` and `mixed` on the sharded runtime, and [`crash`]
+//! one term of the crash game on it (placement, manual cashouts, the crash), on a manual clock.
+//!
 //! Throughput is operations divided by the wall time of the measured loop (setup, checks and
 //! digest excluded). Latency: see [`measure`] (every 64th operation is timed on its own).
 //! `engine-bets` and `engine-grab` can also hand their commands to `Engine::execute_batch`
@@ -26,6 +29,7 @@
 pub mod alloc_count;
 pub mod baseline;
 pub mod bets;
+pub mod crash;
 pub mod dice;
 pub mod durable;
 pub mod grab;
@@ -62,10 +66,12 @@ pub enum Scenario {
     Mixed,
     /// Dice bets (seed 003) in process: [`dice::run`].
     EngineDice,
+    /// One crash term on the sharded runtime: placement, manual cashouts, the crash ([`crash`]).
+    Crash,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::EngineBets,
         Scenario::EngineSettle,
         Scenario::EngineGrab,
@@ -75,6 +81,7 @@ impl Scenario {
         Scenario::Grab,
         Scenario::Mixed,
         Scenario::EngineDice,
+        Scenario::Crash,
     ];
 
     /// The stable name used on the command line and in reports.
@@ -89,6 +96,7 @@ impl Scenario {
             Scenario::Grab => "grab",
             Scenario::Mixed => "mixed",
             Scenario::EngineDice => "engine-dice",
+            Scenario::Crash => "crash",
         }
     }
 }

@@ -31,12 +31,13 @@ use croupier_domain::state::Capacity;
 use croupier_domain::testkit::{self, GAME};
 use croupier_domain::{Command, Money, Reject, Reply, State};
 use croupier_journal::Durability;
-use croupier_runtime::{Completion, CompletionSlot, Runtime, RuntimeConfig, ShardStopped};
+use croupier_runtime::{Completion, CompletionSlot, ManualClock, Runtime, RuntimeConfig, ShardStopped};
 use hdrhistogram::Histogram;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The runtime scenarios.
@@ -46,6 +47,8 @@ pub enum ShardedScenario {
     Settle,
     Grab,
     Mixed,
+    /// One term of the crash game: placement, manual cashouts, the crash ([`crate::crash`]).
+    Crash,
 }
 
 impl ShardedScenario {
@@ -55,6 +58,7 @@ impl ShardedScenario {
             ShardedScenario::Settle => Scenario::Settle,
             ShardedScenario::Grab => Scenario::Grab,
             ShardedScenario::Mixed => Scenario::Mixed,
+            ShardedScenario::Crash => Scenario::Crash,
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct ShardedConfig {
     pub data_dir: Option<PathBuf>,
     /// Most commands a shard runs as one group commit.
     pub batch_max: usize,
+    /// crash: manual cashouts in `Flying` (at most half of `ops`, the bets without a target).
+    pub cashouts: u64,
 }
 
 impl ShardedConfig {
@@ -86,10 +92,12 @@ impl ShardedConfig {
             ShardedScenario::Settle => (1_000_000, 1_000_000),
             ShardedScenario::Grab => (1_000_000, 0),
             ShardedScenario::Mixed => (2_000_000, 100_000),
+            ShardedScenario::Crash => (1_000_000, 1_000_000),
         };
         ShardedConfig {
             scenario,
-            shards: cores,
+            // The crash term is specified on 2 shards (issue 14); the others fill the cores.
+            shards: if scenario == ShardedScenario::Crash { 2 } else { cores },
             producers: cores,
             window: 256,
             ops,
@@ -98,6 +106,7 @@ impl ShardedConfig {
             durability: Durability::Process,
             data_dir: None,
             batch_max: 256,
+            cashouts: if scenario == ShardedScenario::Crash { ops / 10 } else { 0 },
         }
     }
 }
@@ -121,14 +130,16 @@ pub struct ShardedReport {
     pub transfers: u64,
     /// mixed: rounds played by the croupier thread.
     pub rounds: u64,
+    /// crash: its three phases.
+    pub crash: Option<crate::crash::CrashPhases>,
 }
 
 /// A producer's tally.
-struct Tally {
-    latency_ns: Histogram<u64>,
-    accepted: u64,
-    rejected: u64,
-    busy: u64,
+pub(crate) struct Tally {
+    pub(crate) latency_ns: Histogram<u64>,
+    pub(crate) accepted: u64,
+    pub(crate) rejected: u64,
+    pub(crate) busy: u64,
 }
 
 impl Tally {
@@ -136,7 +147,7 @@ impl Tally {
         Tally { latency_ns: measure::latency_histogram(), accepted: 0, rejected: 0, busy: 0 }
     }
 
-    fn merge(&mut self, other: Tally) {
+    pub(crate) fn merge(&mut self, other: Tally) {
         self.latency_ns.add(other.latency_ns).expect("same histogram bounds");
         self.accepted += other.accepted;
         self.rejected += other.rejected;
@@ -225,14 +236,31 @@ fn drive_all(
     obs: &mut dyn Observer,
     next: impl Fn(u64) -> Command + Sync,
 ) -> (Tally, Duration) {
-    let done = AtomicU64::new(0);
     let producers = cfg.producers.max(1) as u64;
+    let lanes = (0..producers).map(|p| (p..ops).step_by(producers as usize)).collect();
+    drive_lanes(rt, cfg.window, lanes, obs, next)
+}
+
+/// Runs one producer per lane, each sending the commands `next(i)` for the `i` of its lane in
+/// order, reporting progress to `obs` from this thread, and merges their tallies.
+pub(crate) fn drive_lanes<L: IntoIterator<Item = u64> + Send>(
+    rt: &Runtime,
+    window: usize,
+    lanes: Vec<L>,
+    obs: &mut dyn Observer,
+    next: impl Fn(u64) -> Command + Sync,
+) -> (Tally, Duration) {
+    let done = AtomicU64::new(0);
     let started = Instant::now();
     let tallies = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..producers)
-            .map(|p| {
+        let handles: Vec<_> = lanes
+            .into_iter()
+            .map(|lane| {
                 let (done, next) = (&done, &next);
-                s.spawn(move || drive(rt, cfg.window, (p..ops).step_by(producers as usize), next, done))
+                s.spawn(move || {
+                    let tally = drive(rt, window, lane.into_iter(), next, done);
+                    (tally, Instant::now())
+                })
             })
             .collect();
         while !handles.iter().all(|h| h.is_finished()) {
@@ -241,12 +269,14 @@ fn drive_all(
         }
         handles.into_iter().map(|h| h.join().expect("producer thread")).collect::<Vec<_>>()
     });
-    let elapsed = started.elapsed();
+    // Until the last producer saw its last answer: not when this thread, which sleeps 100 ms
+    // between progress reports, noticed (that rounded every loop up to 100 ms).
+    let end = tallies.iter().map(|(_, end)| *end).max().unwrap_or(started);
     let mut tally = Tally::new();
-    for t in tallies {
+    for (t, _) in tallies {
         tally.merge(t);
     }
-    (tally, elapsed)
+    (tally, end.duration_since(started))
 }
 
 fn refused(step: impl Into<String>) -> impl FnOnce(Reject) -> Error {
@@ -254,12 +284,12 @@ fn refused(step: impl Into<String>) -> impl FnOnce(Reject) -> Error {
     move |reject| Error::Setup { step, reject }
 }
 
-fn call(rt: &Runtime, cmd: Command, step: &str) -> Result<Reply, Error> {
+pub(crate) fn call(rt: &Runtime, cmd: Command, step: &str) -> Result<Reply, Error> {
     rt.call(cmd).map_err(refused(step))
 }
 
-/// Configures the runtime (currency, game, red-packet bounds) and funds `accounts` users.
-fn configure(rt: &Runtime, cfg: &ShardedConfig, settings: Settings, obs: &mut dyn Observer) -> Result<(), Error> {
+/// Configures the runtime: the currency, the game, `settings`.
+fn configure_with(rt: &Runtime, settings: Settings) -> Result<(), Error> {
     for cmd in testkit::setup_commands(setup::limits()) {
         let cmd = match cmd {
             Command::Configure(_) => Command::Configure(settings),
@@ -267,6 +297,17 @@ fn configure(rt: &Runtime, cfg: &ShardedConfig, settings: Settings, obs: &mut dy
         };
         call(rt, cmd.clone(), &format!("{cmd:?}"))?;
     }
+    Ok(())
+}
+
+/// Configures the runtime with the default settings.
+pub(crate) fn configure_settings(rt: &Runtime) -> Result<(), Error> {
+    configure_with(rt, Settings::default())
+}
+
+/// Configures the runtime (currency, game, red-packet bounds) and funds `accounts` users.
+fn configure(rt: &Runtime, cfg: &ShardedConfig, settings: Settings, obs: &mut dyn Observer) -> Result<(), Error> {
+    configure_with(rt, settings)?;
     let amount = setup::deposit_cap(cfg.accounts + 1).min(1_000_000_000);
     obs.phase(Phase::Setup, cfg.accounts);
     let (tally, _) = drive_all(rt, cfg, cfg.accounts, obs, |i| testkit::deposit(i + 1, amount, i + 1));
@@ -283,7 +324,9 @@ fn runtime_config(cfg: &ShardedConfig, dir: &std::path::Path) -> RuntimeConfig {
     rc.batch_max = cfg.batch_max;
     rc.ring_capacity = (cfg.producers.max(1) * cfg.window.max(1) * 2).max(4_096);
     let per_shard = |n: u64| (n as usize / rc.shards) * 5 / 4 + 1_024;
-    rc.capacity = Capacity { accounts: per_shard(cfg.accounts.max(cfg.ops)), bets: per_shard(cfg.ops) };
+    // Crash bets are not round bets: the crash game sizes its own tables as they grow.
+    let round_bets = if cfg.scenario == ShardedScenario::Crash { 0 } else { per_shard(cfg.ops) };
+    rc.capacity = Capacity { accounts: per_shard(cfg.accounts.max(cfg.ops)), bets: round_bets };
     // Snapshots are measured by `croupier bench shard-bets`; here they would only add noise.
     rc.snapshot_every_records = None;
     rc
@@ -307,14 +350,21 @@ pub fn run(cfg: &ShardedConfig, obs: &mut dyn Observer) -> Result<ShardedReport,
         return Err(Error::Data(format!("{} is not empty: give an empty or new --data-dir", dir.display())));
     }
     let setup_started = Instant::now();
-    let (rt, _) = Runtime::start(runtime_config(cfg, &dir)).map_err(|e| Error::Data(format!("starting: {e}")))?;
+    let mut rc = runtime_config(cfg, &dir);
+    // The crash term's time is the bench's input: its commands are stamped by a clock it sets.
+    let clock = Arc::new(ManualClock::new(crate::crash::T0));
+    if cfg.scenario == ShardedScenario::Crash {
+        rc.clock = clock.clone();
+    }
+    let (rt, _) = Runtime::start(rc).map_err(|e| Error::Data(format!("starting: {e}")))?;
     let outcome = match cfg.scenario {
         ShardedScenario::Bets => run_bets(&rt, cfg, obs, setup_started),
         ShardedScenario::Settle => run_settle(&rt, cfg, obs, setup_started),
         ShardedScenario::Grab => run_grab(&rt, cfg, obs, setup_started),
         ShardedScenario::Mixed => run_mixed(&rt, cfg, obs, setup_started),
+        ShardedScenario::Crash => crate::crash::run(&rt, cfg, obs, setup_started, &clock),
     };
-    let (mut report, extra) = match outcome {
+    let (mut report, mut extra) = match outcome {
         Ok(r) => r,
         Err(e) => {
             let _ = rt.shutdown(false);
@@ -327,7 +377,7 @@ pub fn run(cfg: &ShardedConfig, obs: &mut dyn Observer) -> Result<ShardedReport,
     }
     let transfers_settled = extra.wait_transfers.then(|| extra.loop_end.elapsed());
     let views = shard_views(&rt)?;
-    if let Some(check) = extra.check {
+    if let Some(check) = extra.check.take() {
         check(&rt)?;
     }
     let stopped: Vec<ShardStopped> = rt.shutdown(false).map_err(|e| Error::Data(format!("stopping: {e}")))?;
@@ -348,6 +398,7 @@ pub fn run(cfg: &ShardedConfig, obs: &mut dyn Observer) -> Result<ShardedReport,
         transfers_settled,
         transfers: views.iter().map(|v| v.sent).sum(),
         rounds: extra.rounds,
+        crash: extra.crash,
     })
 }
 
@@ -358,15 +409,16 @@ fn tempdir() -> Result<tempfile::TempDir, Error> {
         .map_err(|e| Error::Data(format!("cannot create a temporary data folder: {e}")))
 }
 
-type Check = Box<dyn FnOnce(&Runtime) -> Result<(), Error>>;
+pub(crate) type Check = Box<dyn FnOnce(&Runtime) -> Result<(), Error>>;
 
 /// What a scenario hands back to [`run`] besides its report.
-struct Extra {
-    busy: u64,
-    rounds: u64,
-    wait_transfers: bool,
-    loop_end: Instant,
-    check: Option<Check>,
+pub(crate) struct Extra {
+    pub(crate) busy: u64,
+    pub(crate) rounds: u64,
+    pub(crate) wait_transfers: bool,
+    pub(crate) loop_end: Instant,
+    pub(crate) check: Option<Check>,
+    pub(crate) crash: Option<crate::crash::CrashPhases>,
 }
 
 struct ShardView {
@@ -392,7 +444,7 @@ fn shard_views(rt: &Runtime) -> Result<Vec<ShardView>, Error> {
         .collect()
 }
 
-fn report(scenario: Scenario, ops: u64, tally: Tally, elapsed: Duration, setup: Duration) -> Report {
+pub(crate) fn report(scenario: Scenario, ops: u64, tally: Tally, elapsed: Duration, setup: Duration) -> Report {
     Report {
         scenario,
         ops,
@@ -446,7 +498,14 @@ fn run_bets(
 ) -> Result<(Report, Extra), Error> {
     let (_, ready, tally, elapsed) = bets_on_a_round(rt, cfg, obs, Phase::Measure)?;
     let setup = ready.duration_since(setup_started);
-    let extra = Extra { busy: tally.busy, rounds: 0, wait_transfers: false, loop_end: Instant::now(), check: None };
+    let extra = Extra {
+        busy: tally.busy,
+        rounds: 0,
+        wait_transfers: false,
+        loop_end: Instant::now(),
+        check: None,
+        crash: None,
+    };
     if tally.rejected > 0 {
         return Err(Error::Verification(format!("{} bets were refused", tally.rejected)));
     }
@@ -483,7 +542,7 @@ fn run_settle(
     let mut r = report(Scenario::Settle, settled, tally, elapsed, setup);
     r.sampling = LatencySampling::Single;
     r.settle = Some(elapsed);
-    Ok((r, Extra { busy: 0, rounds: 1, wait_transfers: false, loop_end: Instant::now(), check: None }))
+    Ok((r, Extra { busy: 0, rounds: 1, wait_transfers: false, loop_end: Instant::now(), check: None, crash: None }))
 }
 
 fn run_grab(
@@ -509,8 +568,14 @@ fn run_grab(
         return Err(Error::Verification(format!("{} of {grabs} grabs got a share", tally.accepted)));
     }
     let check: Check = Box::new(move |rt| check_grab_credits(rt, packet, grabs));
-    let extra =
-        Extra { busy: tally.busy, rounds: 0, wait_transfers: true, loop_end: Instant::now(), check: Some(check) };
+    let extra = Extra {
+        busy: tally.busy,
+        rounds: 0,
+        wait_transfers: true,
+        loop_end: Instant::now(),
+        check: Some(check),
+        crash: None,
+    };
     Ok((report(Scenario::Grab, grabs, tally, elapsed, setup), extra))
 }
 
@@ -583,7 +648,8 @@ fn run_mixed(
         (tally, elapsed, croupier.join().expect("croupier thread"))
     });
     let rounds = rounds?;
-    let extra = Extra { busy: tally.busy, rounds, wait_transfers: true, loop_end: Instant::now(), check: None };
+    let extra =
+        Extra { busy: tally.busy, rounds, wait_transfers: true, loop_end: Instant::now(), check: None, crash: None };
     Ok((report(Scenario::Mixed, cfg.ops, tally, elapsed, setup), extra))
 }
 
@@ -674,6 +740,7 @@ mod tests {
                 ShardedScenario::Bets | ShardedScenario::Grab => assert_eq!(r.report.accepted, 3_000),
                 ShardedScenario::Settle => assert!(r.report.settle.is_some()),
                 ShardedScenario::Mixed => assert!(r.report.accepted + r.report.rejected == 3_000 && r.rounds >= 1),
+                ShardedScenario::Crash => unreachable!("benches/tests/crash.rs runs the crash term"),
             }
             if scenario == ShardedScenario::Grab {
                 assert!(r.transfers > 1_000, "most grabbers live on other shards: {}", r.transfers);

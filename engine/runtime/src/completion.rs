@@ -1,7 +1,7 @@
 //! Per-caller completions: a slot the caller owns and reuses, so that a command submitted and
 //! answered through it allocates nothing in steady state.
 
-use croupier_domain::Reply;
+use croupier_domain::{CrashReply, Reply};
 use croupier_store::Answer;
 use std::future::Future;
 use std::pin::Pin;
@@ -127,7 +127,8 @@ impl CompletionSlot {
 
     /// One shard's answer. For a broadcast the answers are merged: a reject wins over success,
     /// and among equals the lowest shard's answer is kept, except that settled-bet counts
-    /// ([`Reply::RoundSettled`]) are summed over every shard.
+    /// ([`Reply::RoundSettled`], a crash term's [`CrashReply::Settled`]) are summed over every
+    /// shard.
     pub(crate) fn complete(&self, shard: u32, answer: Answer) {
         let mut s = self.lock();
         debug_assert!(s.pending > 0, "answer for a slot that expects none");
@@ -187,6 +188,11 @@ fn merge_replies(first: Reply, second: Reply) -> Reply {
         (Reply::RoundSettled { round, bets: a, replayed: ra }, Reply::RoundSettled { bets: b, replayed: rb, .. }) => {
             Reply::RoundSettled { round, bets: a.saturating_add(b), replayed: ra && rb }
         }
+        // A crash or an emergency stop: each shard settled its own bets of the term.
+        (
+            Reply::Crash(CrashReply::Settled { term, bets: a, replayed: ra }),
+            Reply::Crash(CrashReply::Settled { bets: b, replayed: rb, .. }),
+        ) => Reply::Crash(CrashReply::Settled { term, bets: a.saturating_add(b), replayed: ra && rb }),
         (first, _) => first,
     }
 }
@@ -194,6 +200,7 @@ fn merge_replies(first: Reply, second: Reply) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use croupier_domain::crash::TermNo;
     use croupier_domain::ids::RoundNo;
     use croupier_domain::Reject;
 
@@ -208,6 +215,12 @@ mod tests {
         slot.complete(1, settled(1));
         assert_eq!(slot.wait(), settled(13));
         assert!(slot.try_wait().is_none());
+
+        let crashed = |bets| Ok(Reply::Crash(CrashReply::Settled { term: TermNo(4), bets, replayed: false }));
+        slot.arm(2);
+        slot.complete(1, crashed(500));
+        slot.complete(0, crashed(499));
+        assert_eq!(slot.wait(), crashed(999));
 
         slot.arm(3);
         slot.complete(2, Err(Reject::RoundClosed));

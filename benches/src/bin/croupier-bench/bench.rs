@@ -8,11 +8,14 @@ use clap::{value_parser, Args, ValueEnum};
 use croupier_benches::alloc_count;
 use croupier_benches::baseline::postgres::PgBetsConfig;
 use croupier_benches::baseline::redis::RedisGrabConfig;
+use croupier_benches::crash::CrashPhases;
 use croupier_benches::durable::{self, DurableBetsConfig, DurableBetsReport, FsyncReport};
+use croupier_benches::measure;
 use croupier_benches::sharded::{self, ShardedConfig, ShardedReport, ShardedScenario};
 use croupier_benches::{
     BetsConfig, Config, DiceConfig, GrabConfig, LatencySampling, Measured, Observer, Phase, Report, SettleConfig,
 };
+use croupier_domain::crash::fair;
 use croupier_journal::Durability;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -48,6 +51,22 @@ commands a shard runs as one group commit, default 256):
   mixed     --ops commands (default 2000000): 70% bets on the current round, 12% grabs of 16
             packets, 10% deposits, 8% withdrawals, while a croupier thread plays a round (stop,
             draw, end, start) every 20 ms. Refusals (closed round, no funds) are counted.
+  crash     One crash term (seed 001) on a manual clock: the bench stamps every command, so
+            nothing waits on a wall clock. Setup: --bets players funded, a channel whose one
+            game is the first seeded chain crashing at 3.00x-100.00x (computed with the
+            domain's fair.rs), term 1 opened. Measured: (1) --bets bets (stakes 1.00-100.00;
+            one in ten with an auto target of 1.01x-1.49x, four in ten with one above the
+            crash point, half without); (2) after bets close and take-off, --cashouts manual
+            cashouts (default --bets / 10) at the first millisecond of 2.00x; (3) one Crash,
+            timed until every shard has settled its bets (auto cashouts and losses) and
+            answered. Each shard's commands come from one producer in order, so a seed gives
+            one digest. Checked: every bet settled as planned, and the term sums to zero per
+            currency (house + players) on every shard. ops = bets + cashouts, seconds = the
+            two phases' time, latency over their commands, settle_ms = phase 3. JSON adds:
+            bets, placement_seconds, placement_per_sec, placement_latency_us, cashouts,
+            cashout_seconds, cashout_per_sec, cashout_latency_us, settled, auto_cashouts,
+            losses, crash_point, cashout_multiplier (hundredths), game_hash, stakes, payouts,
+            house_result, players_result.
   Latency is every command's, from just before submit until its producer saw the answer.
   JSON adds: shards, producers, window, durability, busy (submissions refused with BUSY and
   retried), positions (each shard's journal position), transfers, transfers_settled_ms,
@@ -109,7 +128,7 @@ Progress is drawn on stderr (updated every 65,536 operations) when stderr is a t
 
 JSON (--json), one object on stdout; these keys are stable:
   scenario, ops, seconds, ops_per_sec, latency_us {p50, p99, p999, max}, accepted,
-  rejected, digest, allocations, allocations_per_op, settle_ms (engine-settle, else null),
+  rejected, digest, allocations, allocations_per_op, settle_ms (engine-settle, settle, crash, else null),
   worst_batch_us (null for engine-settle), latency_sampling, setup_seconds, accounts, seed
   bets adds: durability, data_dir, round, batch, start_position, position (journal
   position at the end; digest is the live state's there), snapshots, max_snapshot_stall_ms
@@ -137,6 +156,8 @@ Examples:
   croupier bench engine-grab --grabs 5000000 --seed 7
   croupier bench bets --shards 2 --producers 2
   croupier bench grab --grabs 1000000 --json
+  croupier bench crash --json
+  croupier bench crash --bets 1000000 --shards 2 --cashouts 0 --durability fsync
   croupier bench shard-bets --data-dir /tmp/croupier-bench --durability fsync
   croupier bench fsync --data-dir /tmp/croupier-bench
   croupier bench pg-bets --duration 10 --connections 16
@@ -170,6 +191,9 @@ pub enum ScenarioArg {
     /// Runtime: bets, grabs, deposits and withdrawals while rounds are played (ops = commands)
     #[value(name = "mixed")]
     Mixed,
+    /// Runtime: one crash term: --bets bets, manual cashouts in Flying, the crash settling the rest (ops = bets + cashouts)
+    #[value(name = "crash")]
+    Crash,
     /// 4 KiB write + fdatasync on --data-dir's disk, the floor of fsync durability (ops = syncs)
     #[value(name = "fsync")]
     Fsync,
@@ -201,6 +225,7 @@ impl ScenarioArg {
             ScenarioArg::RtSettle => "settle",
             ScenarioArg::RtGrab => "grab",
             ScenarioArg::Mixed => "mixed",
+            ScenarioArg::Crash => "crash",
             ScenarioArg::Fsync => "fsync",
             ScenarioArg::HttpBets => "http-bets",
             ScenarioArg::PgBets => "pg-bets",
@@ -261,9 +286,14 @@ pub struct BenchArgs {
     pub accounts: Option<u64>,
 
     /// engine-settle and settle: open bets in the round that the one timed draw settles
-    /// [default: 1000000]
+    /// [default: 1000000]; crash: the term's bets, each from its own player [default: 1000000]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub bets: Option<u64>,
+
+    /// crash: manual cashouts in Flying, by players of bets without a target (at most half of
+    /// --bets) [default: --bets / 10]
+    #[arg(long, value_name = "N")]
+    pub cashouts: Option<u64>,
 
     /// engine-grab and grab: shares of the lucky packet, and distinct users grabbing it
     /// [default: 1000000]; compare: the same for croupier's grab contenders [default: 2000000]
@@ -300,7 +330,7 @@ pub struct BenchArgs {
     pub append: bool,
 
     /// Runtime scenarios and compare's croupier contenders: shard threads [default: the number
-    /// of cores]
+    /// of cores; crash: 2]
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     pub shards: Option<u64>,
 
@@ -408,7 +438,7 @@ impl BenchArgs {
             };
             bail!("--{flag} does not apply to {}; it sets {what} of {owners}", s.name())
         };
-        const RUNTIME: [ScenarioArg; 5] = [RtBets, RtSettle, RtGrab, Mixed, Compare];
+        const RUNTIME: [ScenarioArg; 6] = [RtBets, RtSettle, RtGrab, Mixed, Crash, Compare];
         if s == HttpBets {
             bail!("http-bets is run by http_bench::run_cli, not planned here");
         }
@@ -429,7 +459,10 @@ impl BenchArgs {
             misplaced("accounts", &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, Mixed], "the funded accounts")?;
         }
         if self.bets.is_some() {
-            misplaced("bets", &[Settle, RtSettle], "the size")?;
+            misplaced("bets", &[Settle, RtSettle, Crash], "the size")?;
+        }
+        if self.cashouts.is_some() {
+            misplaced("cashouts", &[Crash], "the manual cashouts")?;
         }
         if self.grabs.is_some() {
             misplaced("grabs", &[Grab, RtGrab, Compare], "the size")?;
@@ -437,7 +470,7 @@ impl BenchArgs {
         if self.seed.is_some() {
             misplaced(
                 "seed",
-                &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed, PgBets, RedisGrab, Compare],
+                &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed, Crash, PgBets, RedisGrab, Compare],
                 "the workload",
             )?;
         }
@@ -474,15 +507,15 @@ impl BenchArgs {
         if self.batch.is_some() {
             misplaced(
                 "batch",
-                &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed, Compare],
+                &[Bets, Settle, Grab, DurableBets, RtBets, RtSettle, RtGrab, Mixed, Crash, Compare],
                 "the batch size",
             )?;
         }
         if self.data_dir.is_some() {
-            misplaced("data-dir", &[DurableBets, Fsync, RtBets, RtSettle, RtGrab, Mixed], "the data folder")?;
+            misplaced("data-dir", &[DurableBets, Fsync, RtBets, RtSettle, RtGrab, Mixed, Crash], "the data folder")?;
         }
         if self.durability.is_some() {
-            misplaced("durability", &[DurableBets, RtBets, RtSettle, RtGrab, Mixed], "the durability")?;
+            misplaced("durability", &[DurableBets, RtBets, RtSettle, RtGrab, Mixed, Crash], "the durability")?;
         }
         if self.append {
             misplaced("append", &[DurableBets], "the data folder")?;
@@ -544,7 +577,7 @@ impl BenchArgs {
                 })
             }
             Fsync => Plan::Fsync { data_dir: data_dir()?, ops: self.ops.unwrap_or(FsyncReport::DEFAULT_OPS) },
-            RtBets | RtSettle | RtGrab | Mixed => Plan::Sharded(self.sharded_plan(seed)),
+            RtBets | RtSettle | RtGrab | Mixed | Crash => Plan::Sharded(self.sharded_plan(seed)),
             HttpBets => unreachable!("refused above"),
             PgBets => Plan::PgBets(self.pg_plan(seed)?),
             RedisGrab => Plan::RedisGrab(self.redis_plan(seed)?),
@@ -639,19 +672,24 @@ impl BenchArgs {
             ScenarioArg::RtSettle => ShardedScenario::Settle,
             ScenarioArg::RtGrab => ShardedScenario::Grab,
             ScenarioArg::Mixed => ShardedScenario::Mixed,
+            ScenarioArg::Crash => ShardedScenario::Crash,
             _ => ShardedScenario::Bets,
         };
         let d = ShardedConfig::new(scenario);
+        let ops = self.ops.or(self.bets).or(self.grabs).unwrap_or(d.ops);
+        // crash: one bet per player, so the players are the bets.
+        let accounts = if scenario == ShardedScenario::Crash { ops } else { self.accounts.unwrap_or(d.accounts) };
         ShardedConfig {
             shards: self.shards.map_or(d.shards, |n| n as usize),
             producers: self.producers.map_or(d.producers, |n| n as usize),
             window: self.window.map_or(d.window, |n| n as usize),
-            ops: self.ops.or(self.bets).or(self.grabs).unwrap_or(d.ops),
-            accounts: self.accounts.unwrap_or(d.accounts),
+            ops,
+            accounts,
             seed,
             durability: self.durability.map_or(d.durability, Into::into),
             data_dir: self.data_dir.clone(),
             batch_max: self.batch.map_or(d.batch_max, |b| b as usize),
+            cashouts: self.cashouts.unwrap_or(ops / 10),
             scenario,
         }
     }
@@ -860,7 +898,43 @@ pub(crate) fn sharded_json(r: &ShardedReport, seed: u64) -> serde_json::Value {
         "transfers_settled_ms": r.transfers_settled.map(|d| d.as_secs_f64() * 1_000.0),
         "rounds": r.rounds,
     });
-    extended(v, extra)
+    let v = extended(v, extra);
+    match &r.crash {
+        Some(c) => extended(v, crash_json(c)),
+        None => v,
+    }
+}
+
+/// The crash scenario's phases: rates, the settlement and what the term did.
+fn crash_json(c: &CrashPhases) -> serde_json::Value {
+    let latency = |h: &hdrhistogram::Histogram<u64>| {
+        serde_json::json!({
+            "p50": measure::quantile_us(h, 0.5),
+            "p99": measure::quantile_us(h, 0.99),
+            "p999": measure::quantile_us(h, 0.999),
+            "max": measure::max_us(h),
+        })
+    };
+    serde_json::json!({
+        "bets": c.bets,
+        "placement_seconds": c.placement.as_secs_f64(),
+        "placement_per_sec": c.placement_per_sec(),
+        "placement_latency_us": latency(&c.placement_latency_ns),
+        "cashouts": c.cashouts,
+        "cashout_seconds": c.cashout.as_secs_f64(),
+        "cashout_per_sec": (c.cashouts > 0).then(|| c.cashout_per_sec()),
+        "cashout_latency_us": (c.cashouts > 0).then(|| latency(&c.cashout_latency_ns)),
+        "settled": c.settled,
+        "auto_cashouts": c.auto_cashouts,
+        "losses": c.losses,
+        "crash_point": c.crash_point,
+        "cashout_multiplier": c.cashout_multiplier,
+        "game_hash": c.game_hash,
+        "stakes": c.stakes,
+        "payouts": c.payouts,
+        "house_result": c.house_result,
+        "players_result": c.players_result,
+    })
 }
 
 fn write_sharded_table(out: &mut dyn Write, r: &ShardedReport, seed: u64) -> std::io::Result<()> {
@@ -881,10 +955,69 @@ fn write_sharded_table(out: &mut dyn Write, r: &ShardedReport, seed: u64) -> std
         });
         row(out, "transfers", format!("{} between shards{settled}", thousands(r.transfers)))?;
     }
-    if r.rounds > 0 {
+    if r.rounds > 0 && r.crash.is_none() {
         row(out, "rounds", thousands(r.rounds))?;
     }
+    if let Some(c) = &r.crash {
+        write_crash_rows(out, c)?;
+    }
     Ok(())
+}
+
+fn write_crash_rows(out: &mut dyn Write, c: &CrashPhases) -> std::io::Result<()> {
+    let h = |h: &hdrhistogram::Histogram<u64>| {
+        latency_text(
+            measure::quantile_us(h, 0.5),
+            measure::quantile_us(h, 0.99),
+            measure::quantile_us(h, 0.999),
+            measure::max_us(h),
+        )
+    };
+    row(
+        out,
+        "placement",
+        format!(
+            "{} bets/s ({} bets in {:.3} s; µs {})",
+            thousands(c.placement_per_sec().round() as u64),
+            thousands(c.bets),
+            c.placement.as_secs_f64(),
+            h(&c.placement_latency_ns)
+        ),
+    )?;
+    if c.cashouts > 0 {
+        row(
+            out,
+            "cashouts",
+            format!(
+                "{} cashouts/s ({} at {} in {:.3} s; µs {})",
+                thousands(c.cashout_per_sec().round() as u64),
+                thousands(c.cashouts),
+                fair::format_multiplier(c.cashout_multiplier),
+                c.cashout.as_secs_f64(),
+                h(&c.cashout_latency_ns)
+            ),
+        )?;
+    }
+    row(
+        out,
+        "crash",
+        format!(
+            "{:.3} ms from the Crash to every bet settled ({} auto cashouts, {} losses) at {}",
+            c.settle.as_secs_f64() * 1e3,
+            thousands(c.auto_cashouts),
+            thousands(c.losses),
+            fair::format_multiplier(c.crash_point)
+        ),
+    )?;
+    row(
+        out,
+        "term",
+        format!(
+            "stakes {} payouts {} (minor units); house {:+}, players {:+}: sums to zero",
+            c.stakes, c.payouts, c.house_result, c.players_result
+        ),
+    )?;
+    row(out, "game hash", c.game_hash.clone())
 }
 
 fn durability_name(d: Durability) -> &'static str {
@@ -1105,7 +1238,7 @@ mod tests {
         let e = plan(&["engine-bets", "--data-dir", "d"]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "--data-dir does not apply to engine-bets; it sets the data folder of shard-bets, fsync, bets, settle, grab and mixed"
+            "--data-dir does not apply to engine-bets; it sets the data folder of shard-bets, fsync, bets, settle, grab, mixed and crash"
         );
         assert_eq!(
             plan(&["fsync", "--data-dir", "d"]).unwrap(),
@@ -1157,6 +1290,20 @@ mod tests {
         }
         assert!(plan(&["pg-bets", "--pg-url", "p", "--duration", "0"]).is_err());
         assert!(plan(&["pg-bets", "--pg-url", "p", "--funds", "1.001"]).is_err());
+    }
+
+    #[test]
+    fn crash_takes_its_bets_cashouts_and_the_runtime_flags() {
+        let p = plan(&["crash", "--bets", "1000", "--cashouts", "50", "--shards", "2", "--durability", "fsync"]);
+        let Plan::Sharded(c) = p.unwrap() else { panic!("crash runs on the runtime") };
+        assert_eq!((c.scenario, c.ops, c.accounts, c.cashouts, c.shards), (ShardedScenario::Crash, 1000, 1000, 50, 2));
+        assert_eq!(c.durability, Durability::Fsync);
+        let Plan::Sharded(d) = plan(&["crash"]).unwrap() else { panic!("crash runs on the runtime") };
+        assert_eq!((d.ops, d.accounts, d.cashouts, d.shards), (1_000_000, 1_000_000, 100_000, 2));
+        for args in [&["bets", "--cashouts", "5"][..], &["crash", "--grabs", "5"], &["crash", "--accounts", "5"]] {
+            let e = plan(args).unwrap_err();
+            assert!(e.to_string().contains("does not apply to"), "{args:?}: {e}");
+        }
     }
 
     #[test]
