@@ -269,3 +269,96 @@ fn without_a_demo_the_console_asks_for_a_session_token() {
     wait_until("the round picker", QUICK, || b.text("main").filter(|t| t.contains("Round id")));
     wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
 }
+
+/// The crash view against the demo's channel: a bet with an auto cashout at 1.01x placed with
+/// the keyboard, its result seen through the push (cashed out at 1.01x and paid
+/// floor(stake × 1.01), or lost to a crash at 1.00x), and the last terms' crash points and
+/// hashes verified in the browser (the self-test first shows the verifier refuses lies).
+#[test]
+fn a_visitor_bets_on_crash_with_an_auto_cashout_and_verifies_the_history() {
+    crate::webdriver::require_browser();
+    let server = Server::demo();
+    let b = Browser::start(1280, 900);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let url = &server.url;
+    // A term is at most 5 s of bets, 1 s closed, a flight, 2 s of pause: a 1.01x cashout is
+    // reached in under 200 ms of flight, and most flights end in seconds.
+    let term = Duration::from_secs(90);
+
+    s.step("crash selftest");
+    b.goto(&format!("{url}/#/verify"));
+    let result = wait_until("the browser's self-test", QUICK, || {
+        b.js("const e = document.getElementById('selftest'); return e && e.dataset.result || null;", json!([]))
+            .as_str()
+            .map(str::to_string)
+    });
+    let detail = b.text("#selftest").unwrap_or_default();
+    assert_eq!(result, "ok", "the verifiers failed in the browser:\n{detail}");
+    assert!(detail.contains("bustabit crash points") && detail.contains("out of chain order"), "{detail}");
+
+    s.step("open crash");
+    b.goto(&format!("{url}/#/crash"));
+    wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
+    // A term whose bets stay open for more than 2 s, so the bet lands in it.
+    wait_until("a crash term open for bets with 2 s left", term, || {
+        b.js(
+            "const s = document.getElementById('crash-status'); const m = document.getElementById('crash-multiplier');
+             return s && s.dataset.status === 'pre_start' ? Number(m.dataset.countdown) : null;",
+            json!([]),
+        )
+        .as_f64()
+        .filter(|left| *left > 2000.0)
+    });
+
+    s.step("crash bet");
+    b.type_into("#crash-stake", "5.00");
+    b.type_into("#crash-auto", "1.01");
+    b.js("document.getElementById('crash-bet').focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    let placed = wait_until("the bet shown as the player's", QUICK, || b.text("#crash-my-bet"));
+    assert!(placed.contains("5.00") && placed.contains("auto 1.01x"), "{placed}");
+    let term_no = b.text("#crash-term").unwrap_or_default();
+
+    s.step("crash result by the push");
+    let settled = wait_until("the bet settled by the push", term, || {
+        b.js(
+            "const e = document.querySelector('#crash-my-bet[data-push=yes]'); return e ? e.textContent : null;",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+
+    s.step("crash history verified");
+    // The term ends (it may fly on for a while after a 1.01x cashout), enters the history,
+    // and its crash point and hash are checked in the browser.
+    let row = format!("#crash-history tr[data-term='{term_no}']");
+    let verified = wait_until("the term verified in the browser", term, || {
+        b.js(
+            "const e = document.querySelector(arguments[0] + ' td[data-verified]'); return e ? e.dataset.verified : null;",
+            json!([row]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    let detail = b.js("return document.querySelector(arguments[0] + ' td[data-verified]').title;", json!([row]));
+    assert_eq!(verified, "ok", "{detail:?}");
+    assert!(detail.as_str().unwrap_or_default().contains("from the hash and salt"), "{detail:?}");
+    let crashed = b.text(&format!("{row} td.num")).unwrap_or_default();
+    if settled.contains("cashed out") {
+        assert!(settled.contains("at 1.01x (auto)") && settled.contains("paid 5.05"), "floor(5.00 × 1.01): {settled}");
+        assert_ne!(crashed, "1.00x", "a cashout at 1.01x in a term that crashed at once: {settled}");
+    } else {
+        assert!(settled.contains("lost"), "{settled}");
+        assert_eq!(crashed, "1.00x", "a 1.01x auto cashout is lost only to an instant crash: {settled}");
+    }
+    let failed = b.js("return document.querySelectorAll('#crash-history td[data-verified=failed]').length;", json!([]));
+    assert_eq!(failed, 0, "{:?}", b.text("#crash-history"));
+
+    s.step("crash at phone width");
+    b.set_window(390, 844);
+    b.goto(&format!("{url}/#/crash"));
+    wait_until("the crash view", QUICK, || b.text("#crash-bet"));
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the crash view is wider than a phone's screen");
+}
