@@ -335,6 +335,22 @@ mod tests {
         }
     }
 
+    /// The dice rolls of `lib/vectors.json` (Stake's verifier's, which the browser's self-test
+    /// recomputes with WebCrypto) are the engine's.
+    #[test]
+    fn the_browser_dice_vectors_are_the_engines_rolls() {
+        use croupier_domain::instant::{dice, fair::Stream};
+        let (bytes, _) = asset("lib/vectors.json").expect("the vectors");
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let cases = v["dice"].as_array().expect("dice");
+        assert!(cases.len() >= 3);
+        for c in cases {
+            let client = c["client"].as_str().unwrap().as_bytes();
+            let mut s = Stream::new(c["server"].as_str().unwrap().as_bytes(), client, c["nonce"].as_u64().unwrap());
+            assert_eq!(u64::from(dice::roll(&mut s)), c["roll"].as_u64().unwrap(), "{c}");
+        }
+    }
+
     /// Every share of a lucky packet, in grab order, by `croupier_domain::share_amount`.
     fn engine_split(seed: u64, total: i64, shares: u32) -> Vec<croupier_domain::Money> {
         let mut p: croupier_domain::state::RedPacket = serde_json::from_value(serde_json::json!({

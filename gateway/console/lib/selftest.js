@@ -9,6 +9,7 @@ import { toMinor, fromMinor } from './money.js';
 import { splitmix64, shareAmount, checkPacket, checkBet } from './verify.js';
 import { parse, buckets, quantile, byLabel } from './metrics.js';
 import { crashPoint, checkTerms, multiplierAt, formatHundredths } from './crash.js';
+import { diceRoll, checkDiceBet, formatRoll, seedHash } from './dice.js';
 
 const allOk = (found) => found.length > 0 && found.every((c) => c.ok);
 const someBad = (found) => found.some((c) => !c.ok);
@@ -101,6 +102,21 @@ export async function run() {
     const swapped = terms.map((t, i) => (i === 1 ? { ...t, hash: terms[2].hash, crash_point: terms[2].crash_point } : i === 2 ? { ...t, hash: terms[1].hash, crash_point: terms[1].crash_point } : t));
     const broken = await checkTerms({ ...published, terms: swapped });
     check('hashes out of chain order are refused', !broken.get(terms[1].number).ok && !broken.get(terms[2].number).ok);
+  });
+
+  await attempt('dice', async () => {
+    // Stake's verifier's rolls (lib/vectors.json, checked by a Rust test against the engine).
+    const v = (await (await fetch('/console/lib/vectors.json')).json()).dice;
+    const rolls = await Promise.all(v.map((c) => diceRoll(c.server, c.client, c.nonce)));
+    check("dice rolls equal Stake's verifier's", rolls.every((r, i) => r === v[i].roll), rolls.join(' '));
+    const c = v[0];
+    const bet = { amount: '10.00', multiplier: '2', payout: '20.00', outcome: `roll ${formatRoll(c.roll)}`,
+      server_seed: c.server, server_seed_hash: await seedHash(c.server), client_seed: c.client, nonce: c.nonce };
+    const call = { target: c.roll - 1, over: true };
+    check('a revealed dice bet verifies', allOk(await checkDiceBet(bet, call)));
+    check('another roll is refused', someBad(await checkDiceBet({ ...bet, outcome: 'roll 50.00' }, call)));
+    check('a seed that is not the committed one is refused', someBad(await checkDiceBet({ ...bet, server_seed_hash: '0'.repeat(64) }, call)));
+    check('a win on a losing call is refused', someBad(await checkDiceBet(bet, { target: c.roll, over: true })));
   });
 
   await attempt('metrics', () => {

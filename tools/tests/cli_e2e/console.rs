@@ -362,3 +362,68 @@ fn a_visitor_bets_on_crash_with_an_auto_cashout_and_verifies_the_history() {
     let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
     assert_eq!(fits, true, "the crash view is wider than a phone's screen");
 }
+
+/// The dice view: two rolls placed (one with the keyboard), the server seed revealed by a
+/// rotation, and both bets verified in the browser from the revealed seed (its hash, the roll
+/// from Stake's stream, the payout, the win against the call typed).
+#[test]
+fn a_visitor_rolls_dice_rotates_the_seeds_and_verifies_the_rolls_in_the_browser() {
+    crate::webdriver::require_browser();
+    let server = Server::demo();
+    let b = Browser::start(390, 844);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let url = &server.url;
+
+    s.step("open dice");
+    b.goto(&format!("{url}/#/dice"));
+    let committed = wait_until("the server seed's hash", QUICK, || {
+        b.text("#dice-seed-hash").filter(|t| t.len() == 64 && t.bytes().all(|c| c.is_ascii_hexdigit()))
+    });
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the dice view is wider than a phone's screen");
+
+    s.step("roll");
+    b.type_into("#dice-stake", "2.00");
+    b.type_into("#dice-target", "40.00");
+    b.js("document.getElementById('dice-roll').focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    let bet_id = || {
+        b.js(
+            "const e = document.querySelector('#dice-result span[data-bet]'); return e ? e.dataset.bet : null;",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    };
+    let first = wait_until("the first roll", QUICK, bet_id);
+    b.js(
+        "const o = document.getElementById('dice-over'); o.value = 'false'; o.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    b.click("#dice-roll");
+    wait_until("the second roll", QUICK, || bet_id().filter(|id| *id != first));
+    let rows = wait_until("both bets listed", QUICK, || {
+        b.js("return document.querySelectorAll('#dice-bets tr[data-bet]').length;", json!([]))
+            .as_u64()
+            .filter(|n| *n == 2)
+    });
+    assert_eq!(rows, 2);
+    let unrevealed = b.text("#dice-bets").unwrap_or_default();
+    assert!(unrevealed.contains("not revealed"), "nothing is verifiable before the rotation: {unrevealed}");
+
+    s.step("rotate and verify");
+    b.click("#dice-rotate");
+    wait_until("a new server seed hash", QUICK, || b.text("#dice-seed-hash").filter(|t| *t != committed));
+    let verified = wait_until("both bets verified in the browser", QUICK, || {
+        let marks = b.js(
+            "return [...document.querySelectorAll('#dice-bets td[data-verified]')].map((e) => e.dataset.verified + ' ' + e.title);",
+            json!([]),
+        );
+        marks.as_array().filter(|m| m.len() == 2).cloned()
+    });
+    for m in verified {
+        let m = m.as_str().unwrap_or_default();
+        assert!(m.starts_with("ok "), "{m}");
+        assert!(m.contains("from the seeds") && (m.contains("over 40.00") || m.contains("under 40.00")), "{m}");
+    }
+}
