@@ -272,10 +272,11 @@ fn without_a_demo_the_console_asks_for_a_session_token() {
 
 /// The crash view against the demo's channel: a bet with an auto cashout at 1.01x placed with
 /// the keyboard, its result seen through the push (cashed out at 1.01x and paid
-/// floor(stake × 1.01), or lost to a crash at 1.00x), and the last terms' crash points and
-/// hashes verified in the browser (the self-test first shows the verifier refuses lies).
+/// floor(stake × 1.01), or lost to a crash at 1.00x), the last terms' crash points and hashes
+/// verified in the browser (the self-test first shows the verifier refuses lies), then a bet
+/// in the next term cashed out by hand in the flight.
 #[test]
-fn a_visitor_bets_on_crash_with_an_auto_cashout_and_verifies_the_history() {
+fn a_visitor_bets_on_crash_cashes_out_automatically_and_by_hand_and_verifies_the_history() {
     crate::webdriver::require_browser();
     let server = Server::demo();
     let b = Browser::start(1280, 900);
@@ -354,6 +355,53 @@ fn a_visitor_bets_on_crash_with_an_auto_cashout_and_verifies_the_history() {
     }
     let failed = b.js("return document.querySelectorAll('#crash-history td[data-verified=failed]').length;", json!([]));
     assert_eq!(failed, 0, "{:?}", b.text("#crash-history"));
+
+    s.step("crash manual cashout");
+    // A bet without auto cashout in the next term, cashed out by hand (the keyboard) once the
+    // flight is under way: cashed out at the multiplier of that moment and paid floor(stake ×
+    // it), or lost if the term crashed first.
+    wait_until("the next term open for bets with 2 s left", term, || {
+        b.js(
+            "const s = document.getElementById('crash-status'); const m = document.getElementById('crash-multiplier');
+             return s && s.dataset.status === 'pre_start' && document.getElementById('crash-term').textContent !== arguments[0]
+               ? Number(m.dataset.countdown) : null;",
+            json!([term_no]),
+        )
+        .as_f64()
+        .filter(|left| *left > 2000.0)
+    });
+    b.type_into("#crash-auto", "");
+    b.click("#crash-bet");
+    wait_until("the second bet shown", QUICK, || b.text("#crash-my-bet").filter(|t| !t.contains("auto")));
+    wait_until("the cash out button enabled in the flight", term, || {
+        b.js(
+            "const c = document.getElementById('crash-cashout'); const s = document.getElementById('crash-status').dataset.status;
+             return !c.disabled ? 'flying' : (s === 'closed' ? 'crashed' : null);",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    b.js("const c = document.getElementById('crash-cashout'); if (!c.disabled) c.focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    let manual = wait_until("the manual bet settled by the push", term, || {
+        b.js(
+            "const e = document.querySelector('#crash-my-bet[data-push=yes]'); return e ? e.textContent : null;",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    eprintln!("console: manual bet: {manual}");
+    if manual.contains("cashed out") {
+        assert!(manual.contains("(manual)"), "{manual}");
+        let m: f64 = manual.split("cashed out at ").nth(1).and_then(|r| r.split('x').next()).unwrap().parse().unwrap();
+        let hundredths = (m * 100.0).round() as u64;
+        let want = format!("paid {}.{:02}", 5 * hundredths / 100, 5 * hundredths % 100);
+        assert!(manual.contains(&want), "floor(5.00 × {m}): {manual}");
+    } else {
+        assert!(manual.contains("lost"), "{manual}");
+    }
 
     s.step("crash at phone width");
     b.set_window(390, 844);
