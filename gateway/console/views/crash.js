@@ -77,7 +77,7 @@ class CrashView {
           h('p', { id: 'crash-auto-help', class: 'muted' }, 'Leave auto cashout empty to cash out by hand; at least 1.01.'),
           h('h2', {}, 'Your bet'), e.mine),
         h('section', { class: 'card' },
-          h('h2', {}, 'Cashouts this term'), e.cashouts)),
+          h('h2', {}, 'Bets and cashouts this term'), e.cashouts)),
       h('section', { class: 'card', 'aria-label': 'History' },
         h('h2', {}, 'Last terms, verified in this browser'),
         h('div', { class: 'scroll' }, h('table', {},
