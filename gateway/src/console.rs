@@ -307,6 +307,50 @@ mod tests {
         }
     }
 
+    /// The crash games of `lib/vectors.json` (bustabit's own results, which the browser's
+    /// self-test recomputes with WebCrypto) are the engine's crash points, and the chain's
+    /// lines each hash to the next (the self-test builds a published history from them).
+    #[test]
+    fn the_browser_crash_vectors_are_the_engines_crash_points() {
+        use croupier_domain::crash::fair::{chains_to, crash_point, from_hex};
+        let (bytes, _) = asset("lib/vectors.json").expect("the vectors");
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let c = &v["crash"];
+        let games = |salt: &str, list: &serde_json::Value| {
+            let list = list.as_array().expect("games");
+            assert!(list.len() >= 3);
+            for g in list {
+                let hash = from_hex(g[0].as_str().unwrap()).expect("a hash");
+                assert_eq!(crash_point(&hash, salt.as_bytes()), g[1].as_u64().unwrap(), "{g}");
+            }
+        };
+        let salt = c["salt"].as_str().unwrap();
+        games(salt, &c["chain"]);
+        games(salt, &c["extremes"]);
+        games(c["other_salt"]["salt"].as_str().unwrap(), &c["other_salt"]["games"]);
+        let chain: Vec<_> =
+            c["chain"].as_array().unwrap().iter().map(|g| from_hex(g[0].as_str().unwrap()).unwrap()).collect();
+        for w in chain.windows(2) {
+            assert!(chains_to(&w[0], &w[1]), "each line is the game before the one above");
+        }
+    }
+
+    /// The dice rolls of `lib/vectors.json` (Stake's verifier's, which the browser's self-test
+    /// recomputes with WebCrypto) are the engine's.
+    #[test]
+    fn the_browser_dice_vectors_are_the_engines_rolls() {
+        use croupier_domain::instant::{dice, fair::Stream};
+        let (bytes, _) = asset("lib/vectors.json").expect("the vectors");
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let cases = v["dice"].as_array().expect("dice");
+        assert!(cases.len() >= 3);
+        for c in cases {
+            let client = c["client"].as_str().unwrap().as_bytes();
+            let mut s = Stream::new(c["server"].as_str().unwrap().as_bytes(), client, c["nonce"].as_u64().unwrap());
+            assert_eq!(u64::from(dice::roll(&mut s)), c["roll"].as_u64().unwrap(), "{c}");
+        }
+    }
+
     /// Every share of a lucky packet, in grab order, by `croupier_domain::share_amount`.
     fn engine_split(seed: u64, total: i64, shares: u32) -> Vec<croupier_domain::Money> {
         let mut p: croupier_domain::state::RedPacket = serde_json::from_value(serde_json::json!({

@@ -8,7 +8,9 @@
 //! - a baccarat table opens a round, lets the runtime close its betting window, deals,
 //!   draws a result from the OS's random numbers, ends the round, and opens the next one;
 //! - a few house players (users 101 to 106) bet on each round at random moments, so the bet
-//!   feed and the operator's charts have something to show.
+//!   feed and the operator's charts have something to show;
+//! - a crash channel [`CRASH_CHANNEL`] with a short betting phase, whose terms the server's
+//!   own driver runs (the console's crash view watches it).
 
 use anyhow::{bail, Context, Result};
 use croupier_domain::rng::SplitMix64;
@@ -32,6 +34,14 @@ const STAKES: [&str; 5] = ["10.00", "20.00", "50.00", "100.00", "200.00"];
 /// How long the cards take to come out, and how long a result stays on the table.
 const DEAL: Duration = Duration::from_millis(1500);
 const SHOW: Duration = Duration::from_millis(2500);
+/// The demo's crash channel (the console's crash view opens it by default on a demo server),
+/// its phases (short, so the view is alive) and its chain (one game per term: 20,000 terms
+/// last more than a day at this pace, and the chain is drawn in well under a second).
+pub const CRASH_CHANNEL: &str = "demo";
+const CRASH_PRE_START_MS: u64 = 5000;
+const CRASH_STARTING_MS: u64 = 1000;
+const CRASH_PAUSE_MS: u64 = 2000;
+const CRASH_CHAIN: u64 = 20_000;
 /// After a failed call: wait, then start the round over.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -73,6 +83,11 @@ pub async fn run(
             tokio::time::sleep(RETRY).await;
         }
         eprintln!("demo: players {:?} funded; the table opens {}", PLAYERS.map(|p| p.0), round_id(&prefix, 1));
+        // The crash channel once; its terms then run by themselves. On a restart over the same
+        // data folder it exists already (its chain is in the vault), which is what we want.
+        if let Err(e) = demo.crash_channel().await {
+            eprintln!("demo: crash channel {CRASH_CHANNEL}: {e:#}");
+        }
         let mut n = 1;
         loop {
             let id = round_id(&prefix, n);
@@ -133,6 +148,26 @@ impl Demo {
             let body = json!({"transfer_id": format!("demo-fund-{user}"), "user_id": user, "amount": HOUSE_FUNDS});
             self.operator("/api/deposit", body).await?;
         }
+        Ok(())
+    }
+
+    /// Creates the demo's crash channel, unless it exists.
+    async fn crash_channel(&mut self) -> Result<()> {
+        let path = format!("/api/crash/channels/{CRASH_CHANNEL}");
+        let a = self.op.conn.request("GET", &path, &[], b"").await?;
+        if a.status == 200 {
+            return Ok(());
+        }
+        let body = json!({
+            "channel": CRASH_CHANNEL,
+            "pre_start_ms": CRASH_PRE_START_MS,
+            "starting_ms": CRASH_STARTING_MS,
+            "pause_ms": CRASH_PAUSE_MS,
+            "chain_length": CRASH_CHAIN,
+            "limits": [{"min_stake": "1.00", "max_stake": "500.00", "max_profit_per_bet": "50000.00", "max_profit_per_term": "200000.00"}],
+        });
+        self.operator("/api/crash/channels", body).await?;
+        eprintln!("demo: crash channel {CRASH_CHANNEL} runs its terms");
         Ok(())
     }
 

@@ -8,6 +8,8 @@
 import { toMinor, fromMinor } from './money.js';
 import { splitmix64, shareAmount, checkPacket, checkBet } from './verify.js';
 import { parse, buckets, quantile, byLabel } from './metrics.js';
+import { crashPoint, checkTerms, multiplierAt, formatHundredths } from './crash.js';
+import { diceRoll, checkDiceBet, formatRoll, seedHash } from './dice.js';
 
 const allOk = (found) => found.length > 0 && found.every((c) => c.ok);
 const someBad = (found) => found.some((c) => !c.ok);
@@ -74,6 +76,47 @@ export async function run() {
     check('a push gives the stake back', allOk(checkBet({ ...bet, outcome: 'push', payout: '10.00' })));
     check('a lost bet pays nothing', allOk(checkBet({ ...bet, outcome: 'lost', payout: '0.00' })) && someBad(checkBet({ ...bet, outcome: 'lost', payout: '10.00' })));
     check('floor, not rounding: 0.33 at 1.95 pays 0.64', allOk(checkBet({ ...bet, amount: '0.33', payout: '0.64' })));
+  });
+
+  await attempt('crash', async () => {
+    // bustabit's own results (lib/vectors.json, checked by a Rust test against the engine).
+    const v = (await (await fetch('/console/lib/vectors.json')).json()).crash;
+    const points = async (salt, games) => Promise.all(games.map(([hash]) => crashPoint(hash, salt)));
+    const chain = await points(v.salt, v.chain);
+    check('bustabit crash points of a chain', chain.every((p, i) => p === v.chain[i][1]), chain.join(' '));
+    const ext = await points(v.salt, v.extremes);
+    check('instant crashes and the highest busts', ext.every((p, i) => p === v.extremes[i][1]), ext.join(' '));
+    const other = await points(v.other_salt.salt, v.other_salt.games);
+    check('another salt', other.every((p, i) => p === v.other_salt.games[i][1]), other.join(' '));
+    check('the curve: 1.00x at take-off, 2.00x after 11,553 ms', multiplierAt(0) === 100 && multiplierAt(11552) === 199 && multiplierAt(11553) === 200);
+    // The chain's lines as games n..1 over a terminating hash (its last line).
+    const n = v.chain.length - 1;
+    const terms = v.chain.slice(0, n).map(([hash, p], i) => ({ number: n - i, game: n - i, hash, crash_point: formatHundredths(p) }));
+    const published = { salt: v.salt, terminating_hash: v.chain[n][0], terms };
+    const good = await checkTerms(published);
+    check('a published history verifies', good.size === n && [...good.values()].every((r) => r.ok));
+    const lied = await checkTerms({ ...published, terms: terms.map((t, i) => (i === 3 ? { ...t, crash_point: '9.99' } : t)) });
+    check('a crash point that is not the hash\'s is refused', !lied.get(terms[3].number).ok);
+    const resalted = await checkTerms({ ...published, salt: v.other_salt.salt });
+    check('another salt is refused', [...resalted.values()].some((r) => !r.ok));
+    const swapped = terms.map((t, i) => (i === 1 ? { ...t, hash: terms[2].hash, crash_point: terms[2].crash_point } : i === 2 ? { ...t, hash: terms[1].hash, crash_point: terms[1].crash_point } : t));
+    const broken = await checkTerms({ ...published, terms: swapped });
+    check('hashes out of chain order are refused', !broken.get(terms[1].number).ok && !broken.get(terms[2].number).ok);
+  });
+
+  await attempt('dice', async () => {
+    // Stake's verifier's rolls (lib/vectors.json, checked by a Rust test against the engine).
+    const v = (await (await fetch('/console/lib/vectors.json')).json()).dice;
+    const rolls = await Promise.all(v.map((c) => diceRoll(c.server, c.client, c.nonce)));
+    check("dice rolls equal Stake's verifier's", rolls.every((r, i) => r === v[i].roll), rolls.join(' '));
+    const c = v[0];
+    const bet = { amount: '10.00', multiplier: '2', payout: '20.00', outcome: `roll ${formatRoll(c.roll)}`,
+      server_seed: c.server, server_seed_hash: await seedHash(c.server), client_seed: c.client, nonce: c.nonce };
+    const call = { target: c.roll - 1, over: true };
+    check('a revealed dice bet verifies', allOk(await checkDiceBet(bet, call)));
+    check('another roll is refused', someBad(await checkDiceBet({ ...bet, outcome: 'roll 50.00' }, call)));
+    check('a seed that is not the committed one is refused', someBad(await checkDiceBet({ ...bet, server_seed_hash: '0'.repeat(64) }, call)));
+    check('a win on a losing call is refused', someBad(await checkDiceBet(bet, { target: c.roll, over: true })));
   });
 
   await attempt('metrics', () => {

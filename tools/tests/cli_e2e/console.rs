@@ -269,3 +269,210 @@ fn without_a_demo_the_console_asks_for_a_session_token() {
     wait_until("the round picker", QUICK, || b.text("main").filter(|t| t.contains("Round id")));
     wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
 }
+
+/// The crash view against the demo's channel: a bet with an auto cashout at 1.01x placed with
+/// the keyboard, its result seen through the push (cashed out at 1.01x and paid
+/// floor(stake × 1.01), or lost to a crash at 1.00x), the last terms' crash points and hashes
+/// verified in the browser (the self-test first shows the verifier refuses lies), then a bet
+/// in the next term cashed out by hand in the flight.
+#[test]
+fn a_visitor_bets_on_crash_cashes_out_automatically_and_by_hand_and_verifies_the_history() {
+    crate::webdriver::require_browser();
+    let server = Server::demo();
+    let b = Browser::start(1280, 900);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let url = &server.url;
+    // A term is 5 s of bets, 1 s closed, a flight, 2 s of pause. A flight lasts
+    // ln(crash point) / 0.00006 ms: 77 s to 100x (P = 1 %), 154 s to 10,000x (P = 0.01 %); the
+    // bound covers crash points to about a million (P ≈ 1e-6), it is not a timing assert.
+    let term = Duration::from_secs(240);
+
+    s.step("crash selftest");
+    b.goto(&format!("{url}/#/verify"));
+    let result = wait_until("the browser's self-test", QUICK, || {
+        b.js("const e = document.getElementById('selftest'); return e && e.dataset.result || null;", json!([]))
+            .as_str()
+            .map(str::to_string)
+    });
+    let detail = b.text("#selftest").unwrap_or_default();
+    assert_eq!(result, "ok", "the verifiers failed in the browser:\n{detail}");
+    assert!(detail.contains("bustabit crash points") && detail.contains("out of chain order"), "{detail}");
+
+    s.step("open crash");
+    b.goto(&format!("{url}/#/crash"));
+    wait_until("the push to be live", QUICK, || b.text("#push-state").filter(|t| t == "push: live"));
+    // A term whose bets stay open for more than 2 s, so the bet lands in it.
+    wait_until("a crash term open for bets with 2 s left", term, || {
+        b.js(
+            "const s = document.getElementById('crash-status'); const m = document.getElementById('crash-multiplier');
+             return s && s.dataset.status === 'pre_start' ? Number(m.dataset.countdown) : null;",
+            json!([]),
+        )
+        .as_f64()
+        .filter(|left| *left > 2000.0)
+    });
+
+    s.step("crash bet");
+    b.type_into("#crash-stake", "5.00");
+    b.type_into("#crash-auto", "1.01");
+    b.js("document.getElementById('crash-bet').focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    let placed = wait_until("the bet shown as the player's", QUICK, || b.text("#crash-my-bet"));
+    assert!(placed.contains("5.00") && placed.contains("auto 1.01x"), "{placed}");
+    let term_no = b.text("#crash-term").unwrap_or_default();
+
+    s.step("crash result by the push");
+    let settled = wait_until("the bet settled by the push", term, || {
+        b.js(
+            "const e = document.querySelector('#crash-my-bet[data-push=yes]'); return e ? e.textContent : null;",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+
+    s.step("crash history verified");
+    // The term ends (it may fly on for a while after a 1.01x cashout), enters the history,
+    // and its crash point and hash are checked in the browser.
+    let row = format!("#crash-history tr[data-term='{term_no}']");
+    let verified = wait_until("the term verified in the browser", term, || {
+        b.js(
+            "const e = document.querySelector(arguments[0] + ' td[data-verified]'); return e ? e.dataset.verified : null;",
+            json!([row]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    let detail = b.js("return document.querySelector(arguments[0] + ' td[data-verified]').title;", json!([row]));
+    assert_eq!(verified, "ok", "{detail:?}");
+    assert!(detail.as_str().unwrap_or_default().contains("from the hash and salt"), "{detail:?}");
+    let crashed = b.text(&format!("{row} td.num")).unwrap_or_default();
+    if settled.contains("cashed out") {
+        assert!(settled.contains("at 1.01x (auto)") && settled.contains("paid 5.05"), "floor(5.00 × 1.01): {settled}");
+        assert_ne!(crashed, "1.00x", "a cashout at 1.01x in a term that crashed at once: {settled}");
+    } else {
+        assert!(settled.contains("lost"), "{settled}");
+        assert_eq!(crashed, "1.00x", "a 1.01x auto cashout is lost only to an instant crash: {settled}");
+    }
+    let failed = b.js("return document.querySelectorAll('#crash-history td[data-verified=failed]').length;", json!([]));
+    assert_eq!(failed, 0, "{:?}", b.text("#crash-history"));
+
+    s.step("crash manual cashout");
+    // A bet without auto cashout in the next term, cashed out by hand (the keyboard) once the
+    // flight is under way: cashed out at the multiplier of that moment and paid floor(stake ×
+    // it), or lost if the term crashed first.
+    wait_until("the next term open for bets with 2 s left", term, || {
+        b.js(
+            "const s = document.getElementById('crash-status'); const m = document.getElementById('crash-multiplier');
+             return s && s.dataset.status === 'pre_start' && document.getElementById('crash-term').textContent !== arguments[0]
+               ? Number(m.dataset.countdown) : null;",
+            json!([term_no]),
+        )
+        .as_f64()
+        .filter(|left| *left > 2000.0)
+    });
+    b.type_into("#crash-auto", "");
+    b.click("#crash-bet");
+    wait_until("the second bet shown", QUICK, || b.text("#crash-my-bet").filter(|t| !t.contains("auto")));
+    wait_until("the cash out button enabled in the flight", term, || {
+        b.js(
+            "const c = document.getElementById('crash-cashout'); const s = document.getElementById('crash-status').dataset.status;
+             return !c.disabled ? 'flying' : (s === 'closed' ? 'crashed' : null);",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    b.js("const c = document.getElementById('crash-cashout'); if (!c.disabled) c.focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    let manual = wait_until("the manual bet settled by the push", term, || {
+        b.js(
+            "const e = document.querySelector('#crash-my-bet[data-push=yes]'); return e ? e.textContent : null;",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    });
+    eprintln!("console: manual bet: {manual}");
+    if manual.contains("cashed out") {
+        assert!(manual.contains("(manual)"), "{manual}");
+        let m: f64 = manual.split("cashed out at ").nth(1).and_then(|r| r.split('x').next()).unwrap().parse().unwrap();
+        let hundredths = (m * 100.0).round() as u64;
+        let want = format!("paid {}.{:02}", 5 * hundredths / 100, 5 * hundredths % 100);
+        assert!(manual.contains(&want), "floor(5.00 × {m}): {manual}");
+    } else {
+        assert!(manual.contains("lost"), "{manual}");
+    }
+
+    s.step("crash at phone width");
+    b.set_window(390, 844);
+    b.goto(&format!("{url}/#/crash"));
+    wait_until("the crash view", QUICK, || b.text("#crash-bet"));
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the crash view is wider than a phone's screen");
+}
+
+/// The dice view: two rolls placed (one with the keyboard), the server seed revealed by a
+/// rotation, and both bets verified in the browser from the revealed seed (its hash, the roll
+/// from Stake's stream, the payout, the win against the call typed).
+#[test]
+fn a_visitor_rolls_dice_rotates_the_seeds_and_verifies_the_rolls_in_the_browser() {
+    crate::webdriver::require_browser();
+    let server = Server::demo();
+    let b = Browser::start(390, 844);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let url = &server.url;
+
+    s.step("open dice");
+    b.goto(&format!("{url}/#/dice"));
+    let committed = wait_until("the server seed's hash", QUICK, || {
+        b.text("#dice-seed-hash").filter(|t| t.len() == 64 && t.bytes().all(|c| c.is_ascii_hexdigit()))
+    });
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the dice view is wider than a phone's screen");
+
+    s.step("roll");
+    b.type_into("#dice-stake", "2.00");
+    b.type_into("#dice-target", "40.00");
+    b.js("document.getElementById('dice-roll').focus();", json!([]));
+    b.keys(&["\u{E007}"]); // Enter
+    let bet_id = || {
+        b.js(
+            "const e = document.querySelector('#dice-result span[data-bet]'); return e ? e.dataset.bet : null;",
+            json!([]),
+        )
+        .as_str()
+        .map(str::to_string)
+    };
+    let first = wait_until("the first roll", QUICK, bet_id);
+    b.js(
+        "const o = document.getElementById('dice-over'); o.value = 'false'; o.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    b.click("#dice-roll");
+    wait_until("the second roll", QUICK, || bet_id().filter(|id| *id != first));
+    let rows = wait_until("both bets listed", QUICK, || {
+        b.js("return document.querySelectorAll('#dice-bets tr[data-bet]').length;", json!([]))
+            .as_u64()
+            .filter(|n| *n == 2)
+    });
+    assert_eq!(rows, 2);
+    let unrevealed = b.text("#dice-bets").unwrap_or_default();
+    assert!(unrevealed.contains("not revealed"), "nothing is verifiable before the rotation: {unrevealed}");
+
+    s.step("rotate and verify");
+    b.click("#dice-rotate");
+    wait_until("a new server seed hash", QUICK, || b.text("#dice-seed-hash").filter(|t| *t != committed));
+    let verified = wait_until("both bets verified in the browser", QUICK, || {
+        let marks = b.js(
+            "return [...document.querySelectorAll('#dice-bets td[data-verified]')].map((e) => e.dataset.verified + ' ' + e.title);",
+            json!([]),
+        );
+        marks.as_array().filter(|m| m.len() == 2).cloned()
+    });
+    for m in verified {
+        let m = m.as_str().unwrap_or_default();
+        assert!(m.starts_with("ok "), "{m}");
+        assert!(m.contains("from the seeds") && (m.contains("over 40.00") || m.contains("under 40.00")), "{m}");
+    }
+}
