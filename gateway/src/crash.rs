@@ -833,10 +833,7 @@ pub async fn cancel(
     headers: HeaderMap,
     Path(order_no): Path<String>,
 ) -> Result<Json<CrashBetView>, ApiError> {
-    let user = app.player(&headers)?.user;
-    let order_no = ext_id("order_no", &order_no)?;
-    let reply = app.engine.call(Command::Crash(CrashCommand::CancelBet { user, order_no })).await?;
-    Ok(Json(bet_view(&app, user, order_no, replayed(reply)).await?))
+    act_on_bet(&app, &headers, &order_no, |user, order_no| CrashCommand::CancelBet { user, order_no }).await
 }
 
 /// Cashes out at the multiplier of the moment the server takes the request: wins
@@ -849,10 +846,20 @@ pub async fn cashout(
     headers: HeaderMap,
     Path(order_no): Path<String>,
 ) -> Result<Json<CrashBetView>, ApiError> {
-    let user = app.player(&headers)?.user;
-    let order_no = ext_id("order_no", &order_no)?;
-    let reply = app.engine.call(Command::Crash(CrashCommand::Cashout { user, order_no })).await?;
-    Ok(Json(bet_view(&app, user, order_no, replayed(reply)).await?))
+    act_on_bet(&app, &headers, &order_no, |user, order_no| CrashCommand::Cashout { user, order_no }).await
+}
+
+/// A player's command on their own bet by order number, answered with the bet as it stands.
+async fn act_on_bet(
+    app: &AppState,
+    headers: &HeaderMap,
+    order_no: &str,
+    command: impl FnOnce(UserId, ExtId) -> CrashCommand,
+) -> Result<Json<CrashBetView>, ApiError> {
+    let user = app.player(headers)?.user;
+    let order_no = ext_id("order_no", order_no)?;
+    let reply = app.engine.call(Command::Crash(command(user, order_no))).await?;
+    Ok(Json(bet_view(app, user, order_no, replayed(reply)).await?))
 }
 
 /// The player's crash bet with this order number, as it stands.
