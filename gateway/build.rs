@@ -30,7 +30,11 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
+    // The folder of this build, read when the script runs: `env!` would bake in the folder the
+    // script was compiled in, and a target directory copied from another checkout would then
+    // embed that checkout's console.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("console");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     walk(&root, 0, &mut files);

@@ -351,6 +351,66 @@ mod tests {
         }
     }
 
+    /// The keno draws, mines boards and plinko paths of `lib/vectors.json` (Stake's
+    /// verifiers', which the browser's self-test recomputes with WebCrypto) are the engine's.
+    #[test]
+    fn the_browser_stake_vectors_are_the_engines_outcomes() {
+        use croupier_domain::instant::{fair::Stream, plinko};
+        let (bytes, _) = asset("lib/vectors.json").expect("the vectors");
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let cases = v["stake"].as_array().expect("stake cases");
+        assert!(cases.len() >= 3);
+        let numbers =
+            |x: &serde_json::Value| x.as_array().unwrap().iter().map(|n| n.as_u64().unwrap() as u8).collect::<Vec<_>>();
+        for c in cases {
+            let (server, client) = (c["server"].as_str().unwrap().as_bytes(), c["client"].as_str().unwrap().as_bytes());
+            let stream = || Stream::new(server, client, c["nonce"].as_u64().unwrap());
+            let mut keno = [0u8; 10];
+            stream().pick_distinct(40, &mut keno);
+            assert_eq!(keno.to_vec(), numbers(&c["keno"]), "{c}");
+            let mut mines = [0u8; 24];
+            stream().pick_distinct(25, &mut mines);
+            assert_eq!(mines.to_vec(), numbers(&c["mines"]), "{c}");
+            for p in c["plinko"].as_array().unwrap() {
+                let rows = p[0].as_u64().unwrap() as u8;
+                let risk = plinko::PlinkoRisk::from_name(p[1].as_str().unwrap()).unwrap();
+                let path = plinko::drop_ball(&mut stream(), rows);
+                assert_eq!(path.directions(), p[2].as_str().unwrap(), "{c}");
+                let m = plinko::PlinkoTable::stake(rows, risk).slots[path.slot() as usize];
+                assert_eq!(m.0, p[3].as_u64().unwrap() * 100, "{p}");
+            }
+        }
+    }
+
+    /// `lib/tables.json`, the tables the browser checks keno, plinko and mines multipliers
+    /// against, are the engine's defaults (Stake's).
+    #[test]
+    fn the_browser_tables_are_the_engines() {
+        use croupier_domain::instant::{keno::KenoRisk, plinko::PlinkoRisk, InstantConfig};
+        let (bytes, _) = asset("lib/tables.json").expect("the tables");
+        let t: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let c = InstantConfig::stake_defaults();
+        assert_eq!(t["mines_edge_bp"].as_u64(), Some(u64::from(c.mines_edge_bp)));
+        let hundredths = |ms: &[croupier_domain::instant::Multiplier]| {
+            ms.iter().map(|m| serde_json::json!(m.0 / 100)).collect::<Vec<_>>()
+        };
+        for risk in KenoRisk::ALL {
+            let table = c.keno_table(risk);
+            let rows: Vec<_> = table.payouts.iter().map(|row| serde_json::Value::Array(hundredths(row))).collect();
+            assert_eq!(t["keno"][risk.name()], serde_json::Value::Array(rows), "keno {}", risk.name());
+        }
+        let mut count = 0;
+        for rows in 8..=16u8 {
+            for risk in PlinkoRisk::ALL {
+                let slots = &c.plinko_table(rows, risk).slots;
+                assert!(slots.iter().all(|m| m.0 % 100 == 0), "hundredths are exact");
+                assert_eq!(t["plinko"][risk.name()][rows.to_string()], serde_json::Value::Array(hundredths(slots)));
+                count += 1;
+            }
+        }
+        assert_eq!(count, 27);
+    }
+
     /// Every share of a lucky packet, in grab order, by `croupier_domain::share_amount`.
     fn engine_split(seed: u64, total: i64, shares: u32) -> Vec<croupier_domain::Money> {
         let mut p: croupier_domain::state::RedPacket = serde_json::from_value(serde_json::json!({

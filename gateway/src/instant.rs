@@ -269,7 +269,52 @@ pub struct InstantBetView {
     pub nonce: u64,
     /// Why it ended: at_bet, confirmed, cashed_out, mine, swept.
     pub ended: Option<String>,
+    /// Mines: the tile (0 to 24) whose mine ended the game.
+    pub mine_tile: Option<u8>,
+    /// What was bet on, as the bet asked it (absent where the game takes no such
+    /// parameter), so a verifier needs nothing but this view.
+    #[serde(flatten)]
+    pub params: BetParamsView,
     pub replayed: bool,
+}
+
+/// A bet's parameters, named as in [`InstantBetRequest`].
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct BetParamsView {
+    /// Dice: the target, "0.00" to "100.00".
+    pub target: Option<String>,
+    /// Dice: a win above the target (else below it).
+    pub over: Option<bool>,
+    /// Keno: the numbers picked (1 to 40), ascending.
+    pub picks: Option<Vec<u8>>,
+    /// Keno and plinko: the risk.
+    pub risk: Option<String>,
+    /// Plinko: the rows.
+    pub rows: Option<u8>,
+    /// Mines: the mines.
+    pub mines: Option<u8>,
+}
+
+impl BetParamsView {
+    fn of(g: &GameParams) -> BetParamsView {
+        let none = BetParamsView::default();
+        match *g {
+            GameParams::Dice(c) => BetParamsView {
+                target: Some(format!("{}.{:02}", c.target / 100, c.target % 100)),
+                over: Some(c.over),
+                ..none
+            },
+            GameParams::Keno { risk, picks } => BetParamsView {
+                picks: Some(picks.tiles().map(|t| t + 1).collect()),
+                risk: Some(risk.name().into()),
+                ..none
+            },
+            GameParams::Plinko { rows, risk } => {
+                BetParamsView { rows: Some(rows), risk: Some(risk.name().into()), ..none }
+            }
+            GameParams::Mines { mines: count } => BetParamsView { mines: Some(count), ..none },
+        }
+    }
 }
 
 fn game_name(g: &GameParams) -> GameName {
@@ -359,6 +404,11 @@ fn bet_view(s: &EngineState, no: InstantNo, replayed: bool) -> InstantBetView {
         client_seed: pair.client_seed.as_str().into(),
         nonce: b.nonce,
         ended,
+        mine_tile: match b.state {
+            Phase::Settled { why: SettleReason::Mine { tile }, .. } => Some(tile),
+            _ => None,
+        },
+        params: BetParamsView::of(&b.game),
         replayed,
     }
 }
@@ -501,10 +551,13 @@ pub struct HistoryQuery {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HistoryAnswer {
     pub bets: Vec<InstantBetView>,
+    /// The player's mines game in play, if any, wherever it is in the history: what a page
+    /// reloaded in the middle of a game resumes (seed 003's `MINES_CHECK_ACTIVE`).
+    pub open_mines: Option<InstantBetView>,
 }
 
 /// The player's instant bets, newest first, each with what verifying it needs (its server
-/// seed once revealed by a rotation).
+/// seed once revealed by a rotation and its parameters), and the mines game in play.
 #[utoipa::path(get, path = "/api/me/instant/bets", tag = "instant", params(HistoryQuery),
     security(("player_token" = [])),
     responses((status = 200, description = "History", body = HistoryAnswer), ErrorResponses))]
@@ -515,13 +568,17 @@ pub async fn history(
 ) -> Result<Json<HistoryAnswer>, ApiError> {
     let user = app.player(&headers)?.user;
     let limit = q.limit.unwrap_or(50).clamp(1, 200) as usize;
-    let bets = app
+    let answer = app
         .engine
         .read(app.engine.shard_of(user), move |s| {
-            s.instant().bets_of_user(user).take(limit).map(|no| bet_view(s, no, false)).collect()
+            let inst = s.instant();
+            HistoryAnswer {
+                bets: inst.bets_of_user(user).take(limit).map(|no| bet_view(s, no, false)).collect(),
+                open_mines: inst.player(user).and_then(|p| p.open_mines).map(|no| bet_view(s, no, false)),
+            }
         })
         .await?;
-    Ok(Json(HistoryAnswer { bets }))
+    Ok(Json(answer))
 }
 
 // ---- tables and verification ----

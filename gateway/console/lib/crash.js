@@ -82,3 +82,31 @@ export async function checkTerms({ salt, terminating_hash: terminating, terms })
   }
   return out;
 }
+
+/** Most hashes computed to find a game's place on its chain (a channel's games revealed so
+ * far bound it further). */
+export const MAX_CHAIN_SEARCH = 200000;
+
+/**
+ * One game hash checked on its own, as a player pastes it: its crash point from the hash and
+ * the salt, and its place on the chain, found by hashing down (sha256 of game n's hash is
+ * game n − 1's) until the channel's published terminating hash (game 0) comes, at most
+ * `maxSteps` times. `expected` (optional) is the crash point shown for it ("2.53").
+ * Returns {ok, game, crashPoint, findings}.
+ */
+export async function checkHash({ hash, salt, terminating, maxSteps = MAX_CHAIN_SEARCH, expected = null }) {
+  const findings = [];
+  const cp = await crashPoint(hash, salt);
+  findings.push({ ok: true, text: `crash point ${formatHundredths(cp)}x from the hash and salt` });
+  if (expected !== null) findings.push({ ok: formatHundredths(cp) === expected, text: `the crash point shown is ${expected}x` });
+  let h = hash.toLowerCase();
+  let game = null;
+  for (let n = 1; n <= Math.min(maxSteps, MAX_CHAIN_SEARCH); n++) {
+    h = await previousHash(h);
+    if (h === terminating) { game = n; break; }
+  }
+  findings.push(game === null
+    ? { ok: false, text: `no chain to the terminating hash within ${Math.min(maxSteps, MAX_CHAIN_SEARCH)} games` }
+    : { ok: true, text: `game ${game}: sha256^${game} of the hash is the terminating hash ${terminating.slice(0, 12)}…` });
+  return { ok: findings.every((f) => f.ok), game, crashPoint: formatHundredths(cp), findings };
+}

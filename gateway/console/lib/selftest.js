@@ -8,8 +8,9 @@
 import { toMinor, fromMinor } from './money.js';
 import { splitmix64, shareAmount, checkPacket, checkBet } from './verify.js';
 import { parse, buckets, quantile, byLabel } from './metrics.js';
-import { crashPoint, checkTerms, multiplierAt, formatHundredths } from './crash.js';
+import { crashPoint, checkTerms, checkHash, multiplierAt, formatHundredths } from './crash.js';
 import { diceRoll, checkDiceBet, formatRoll, seedHash } from './dice.js';
+import { kenoDraw, minesPlace, plinkoPath, minesMultiplier, formatMultiplier, checkInstantBet, tables, plinkoMultiplier } from './instant.js';
 
 const allOk = (found) => found.length > 0 && found.every((c) => c.ok);
 const someBad = (found) => found.some((c) => !c.ok);
@@ -102,6 +103,12 @@ export async function run() {
     const swapped = terms.map((t, i) => (i === 1 ? { ...t, hash: terms[2].hash, crash_point: terms[2].crash_point } : i === 2 ? { ...t, hash: terms[1].hash, crash_point: terms[1].crash_point } : t));
     const broken = await checkTerms({ ...published, terms: swapped });
     check('hashes out of chain order are refused', !broken.get(terms[1].number).ok && !broken.get(terms[2].number).ok);
+    const one = await checkHash({ hash: terms[0].hash, salt: v.salt, terminating: published.terminating_hash, maxSteps: 50, expected: terms[0].crash_point });
+    check(`a pasted hash is found on its chain (game ${n}) with its crash point`, one.ok && one.game === n, one.findings.map((f) => f.text).join('; '));
+    const stray = await checkHash({ hash: v.other_salt.games[0][0], salt: v.salt, terminating: published.terminating_hash, maxSteps: 50 });
+    check('a hash of another chain is refused', !stray.ok && stray.game === null);
+    const wrong = await checkHash({ hash: terms[0].hash, salt: v.salt, terminating: published.terminating_hash, maxSteps: 50, expected: '9.99' });
+    check('a pasted hash with another crash point shown is refused', !wrong.ok);
   });
 
   await attempt('dice', async () => {
@@ -117,6 +124,50 @@ export async function run() {
     check('another roll is refused', someBad(await checkDiceBet({ ...bet, outcome: 'roll 50.00' }, call)));
     check('a seed that is not the committed one is refused', someBad(await checkDiceBet({ ...bet, server_seed_hash: '0'.repeat(64) }, call)));
     check('a win on a losing call is refused', someBad(await checkDiceBet(bet, { target: c.roll, over: true })));
+  });
+
+  await attempt('keno, mines, plinko', async () => {
+    // Stake's verifiers' boards (lib/vectors.json, checked by a Rust test against the engine).
+    const v = (await (await fetch('/console/lib/vectors.json')).json()).stake;
+    const t = await tables();
+    const keno = await Promise.all(v.map((c) => kenoDraw(c.server, c.client, c.nonce)));
+    check("keno draws equal Stake's verifiers'", keno.every((d, i) => d.join() === v[i].keno.map((x) => x + 1).join()), keno.join(' | '));
+    const mines = await Promise.all(v.map((c) => minesPlace(c.server, c.client, c.nonce, 24)));
+    check("mines boards (24 mines, in order) equal Stake's verifiers'", mines.every((m, i) => m.join() === v[i].mines.join()), mines.join(' | '));
+    const plinko = await Promise.all(v.flatMap((c) => c.plinko.map(([rows]) => plinkoPath(c.server, c.client, c.nonce, rows))));
+    const want = v.flatMap((c) => c.plinko);
+    check("plinko paths and multipliers equal Stake's verifiers'", plinko.every((p, i) => p === want[i][2]
+      && plinkoMultiplier(t, want[i][1], want[i][0], [...p].filter((x) => x === 'R').length) === BigInt(want[i][3]) * 100n), plinko.join(' '));
+    check('mines multipliers: 1 mine 1 gem 1.0312x, 3 mines 2 gems 1.2857x, 24 mines 1 gem 24.75x',
+      formatMultiplier(minesMultiplier(1, 1, 100)) === '1.0312' && formatMultiplier(minesMultiplier(3, 2, 100)) === '1.2857' && formatMultiplier(minesMultiplier(24, 1, 100)) === '24.75');
+    // Whole bets as the history shows them, then each one tampered with.
+    const c = v[0];
+    const common = { server_seed: c.server, server_seed_hash: await seedHash(c.server), client_seed: c.client, nonce: c.nonce, amount: '10.00' };
+    const drawn = c.keno.map((x) => x + 1);
+    // Two numbers drawn and one not: two hits.
+    const picks = [drawn[0], drawn[1], [...Array(40).keys()].map((x) => x + 1).find((x) => !drawn.includes(x))];
+    const hits = picks.filter((p) => drawn.includes(p)).length;
+    const km = BigInt(t.keno.classic[picks.length - 1][hits]) * 100n;
+    const kenoBet = { ...common, game: 'keno', picks, risk: 'classic', outcome: `drawn ${[...drawn].sort((a, b) => a - b).join(', ')}; ${hits} hits`,
+      multiplier: formatMultiplier(km), payout: fromMinor((1000n * km) / 10000n, 2) };
+    check('a revealed keno bet verifies', allOk(await checkInstantBet(kenoBet)));
+    check('another draw is refused', someBad(await checkInstantBet({ ...kenoBet, outcome: kenoBet.outcome.replace(/^drawn \d+/, 'drawn 41') })));
+    check('a keno payout above the table is refused', someBad(await checkInstantBet({ ...kenoBet, multiplier: '1000', payout: '10000.00' })));
+    const [rows, , path] = c.plinko[0];
+    const slot = [...path].filter((x) => x === 'R').length;
+    const pm = plinkoMultiplier(t, 'high', rows, slot);
+    const plinkoBet = { ...common, game: 'plinko', rows, risk: 'high', outcome: `path ${path} slot ${slot}`, multiplier: formatMultiplier(pm), payout: fromMinor((1000n * pm) / 10000n, 2) };
+    check('a revealed plinko bet verifies', allOk(await checkInstantBet(plinkoBet)));
+    check('a plinko path that is not the seeds\' is refused', someBad(await checkInstantBet({ ...plinkoBet, outcome: `path ${'R'.repeat(rows)} slot ${rows}` })));
+    const three = c.mines.slice(0, 3);
+    const gems = [0, 1, 2, 3, 4, 5].filter((x) => !three.includes(x)).slice(0, 2);
+    const mm = minesMultiplier(3, 2, t.mines_edge_bp);
+    const minesBet = { ...common, game: 'mines', mines: 3, ended: 'cashed_out', outcome: `gems at ${gems.join(', ')}; mines at ${[...three].sort((a, b) => a - b).join(', ')}`,
+      multiplier: formatMultiplier(mm), payout: fromMinor((1000n * mm) / 10000n, 2) };
+    check('a revealed mines game verifies', allOk(await checkInstantBet(minesBet)));
+    check('mines moved after the game are refused', someBad(await checkInstantBet({ ...minesBet, outcome: `gems at ${gems.join(', ')}; mines at ${three[0]}, ${three[1]}, ${(three[2] + 1) % 25}` })));
+    check('a gem on a mine is refused', someBad(await checkInstantBet({ ...minesBet, outcome: `gems at ${three[0]}, ${gems[1]}; mines at ${[...three].sort((a, b) => a - b).join(', ')}` })));
+    check('a seed that is not the committed one is refused', someBad(await checkInstantBet({ ...minesBet, server_seed_hash: '0'.repeat(64) })));
   });
 
   await attempt('metrics', () => {

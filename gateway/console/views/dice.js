@@ -1,7 +1,7 @@
 // Dice (seed 003, Stake's): roll over or under a target, settled at once. The current server
 // seed's hash is shown before any bet; rotating the seeds reveals the old server seed, and
 // every bet made with it is then verified here (lib/dice.js): the seed against its hash, the
-// roll from the seeds, the payout, and for bets placed on this page the win against the call.
+// roll from the seeds, the payout, and the win against the call the bet view repeats.
 
 import { h, fill, randomId } from '../lib/dom.js';
 import { checkDiceBet, formatRoll } from '../lib/dice.js';
@@ -20,8 +20,11 @@ export default {
   },
 };
 
-/** The calls this page placed, by bet id (the bet view does not repeat the target). */
-const calls = new Map();
+/** The call as the bet view repeats it: target "40.00" → hundredths. */
+function callOf(b) {
+  const m = /^(\d{1,3})\.(\d{2})$/.exec(b.target ?? '');
+  return m ? { target: Number(m[1]) * 100 + Number(m[2]), over: b.over !== false } : null;
+}
 
 class DiceView {
   constructor(root, ctx) {
@@ -99,7 +102,6 @@ class DiceView {
     const c = this.call();
     if (!c) return this.ctx.fail(new Error('The target is a number such as 49.50.'));
     const id = randomId('dice');
-    calls.set(id, c);
     this.el.roll.disabled = true;
     try {
       const b = await this.ctx.api.post('/api/instant/bets', { id, game: 'dice', amount: this.el.stake.value.trim(), target: this.el.target.value.trim(), over: c.over });
@@ -138,7 +140,7 @@ class DiceView {
       const rows = await Promise.all(dice.map(async (b) => {
         const check = h('td', { class: 'muted' }, 'seed not revealed yet');
         if (b.server_seed) {
-          const found = await checkDiceBet(b, calls.get(b.id) || null);
+          const found = await checkDiceBet(b, callOf(b));
           const ok = found.every((f) => f.ok);
           check.className = ok ? 'ok' : 'bad';
           check.dataset.verified = ok ? 'ok' : 'failed';

@@ -41,9 +41,13 @@ async fn seeds_bets_and_verification_over_http() {
     let keno = json!({"id": "k1", "game": "keno", "amount": "1.00", "picks": [1, 2, 3, 4, 5], "risk": "high"});
     let (status, k) = post(&mut c, &token, "/api/instant/bets", keno).await;
     assert_eq!((status, k["nonce"].as_u64()), (200, Some(1)), "{k}");
+    // The view repeats what was bet on, so a verifier needs nothing else.
+    assert_eq!((k["picks"].clone(), k["risk"].as_str()), (json!([1, 2, 3, 4, 5]), Some("high")), "{k}");
+    assert!(k["rows"].is_null() && k["mines"].is_null() && k["target"].is_null(), "{k}");
     let plinko = json!({"id": "p1", "game": "plinko", "amount": "1.00", "rows": 8, "risk": "low"});
     let (status, p) = post(&mut c, &token, "/api/instant/bets", plinko).await;
     assert_eq!((status, p["state"].as_str()), (200, Some("open")), "{p}");
+    assert_eq!((p["rows"].as_u64(), p["risk"].as_str()), (Some(8), Some("low")), "{p}");
     let (status, settled) = post(&mut c, &token, "/api/instant/bets/p1/settle", json!(null)).await;
     assert_eq!(
         (status, settled["state"].as_str(), settled["ended"].as_str()),
@@ -62,7 +66,9 @@ async fn seeds_bets_and_verification_over_http() {
     let history = c.player(&token, "GET", "/api/me/instant/bets?limit=10", None).await.unwrap().json();
     let bets = history["bets"].as_array().unwrap();
     assert_eq!(bets.len(), 3);
+    assert!(history["open_mines"].is_null(), "{history}");
     let d1 = bets.iter().find(|b| b["id"] == "d1").unwrap();
+    assert_eq!((d1["target"].as_str(), d1["over"].as_bool()), (Some("50.00"), Some(true)), "{d1}");
     assert_eq!(d1["server_seed"].as_str(), Some(revealed.as_str()));
     let check = json!({"game": "dice", "server_seed": revealed, "client_seed": d1["client_seed"], "nonce": 0,
         "target": "50.00", "over": true});
@@ -95,6 +101,20 @@ async fn a_mines_game_survives_a_restart() {
     assert_eq!((status, refused["code"].as_str()), (409, Some("GAME_IN_PROGRESS")));
     let srv = srv.restart().await;
     let mut c = srv.client();
+    // A page reloaded in the game finds it, with its mines count, whatever came after it.
+    let dice = json!({"id": "d9", "game": "dice", "amount": "1.00", "target": "50.00"});
+    let (_, d) = post(&mut c, &token, "/api/instant/bets", dice).await;
+    assert_eq!(d["state"], "settled", "{d}");
+    // What the balance holds besides the mines game: 100.00 − the dice stake + its payout.
+    let cents = |a: &str| a.replace('.', "").parse::<i64>().unwrap();
+    let dice_payout = cents(d["payout"].as_str().unwrap());
+    let after = |mines_payout: i64| {
+        let c = 100_00 - 1_00 + dice_payout - 1_00 + mines_payout;
+        format!("{}.{:02}", c / 100, c % 100)
+    };
+    let history = c.player(&token, "GET", "/api/me/instant/bets?limit=1", None).await.unwrap().json();
+    assert_eq!(history["bets"][0]["id"], "d9");
+    assert_eq!((history["open_mines"]["id"].as_str(), history["open_mines"]["mines"].as_u64()), (Some("m1"), Some(1)));
     // One mine of 25: tile 0 is a gem (cash out at 1.0312×) or the mine (nothing back).
     let (status, r) = post(&mut c, &token, "/api/instant/bets/m1/reveal", json!({"tile": 0})).await;
     assert_eq!(status, 200, "{r}");
@@ -103,11 +123,13 @@ async fn a_mines_game_survives_a_restart() {
         let (status, out) = post(&mut c, &token, "/api/instant/bets/m1/cashout", json!(null)).await;
         assert_eq!((status, out["payout"].as_str(), out["ended"].as_str()), (200, Some("1.03"), Some("cashed_out")));
         assert!(out["outcome"].as_str().unwrap().contains("mines at"), "{out}");
-        assert_eq!(available(&mut c, &token).await, "100.03");
+        assert!(r["mine_tile"].is_null(), "{r}");
+        assert_eq!(available(&mut c, &token).await, after(1_03));
     } else {
         assert_eq!((r["ended"].as_str(), r["payout"].as_str()), (Some("mine"), Some("0.00")), "{r}");
         assert!(r["outcome"].as_str().unwrap().contains("mines at 0"), "{r}");
-        assert_eq!(available(&mut c, &token).await, "99.00");
+        assert_eq!(r["mine_tile"], 0, "{r}");
+        assert_eq!(available(&mut c, &token).await, after(0));
     }
     srv.stop().await;
 }
