@@ -109,7 +109,7 @@ async fn a_mines_game_survives_a_restart() {
     let cents = |a: &str| a.replace('.', "").parse::<i64>().unwrap();
     let dice_payout = cents(d["payout"].as_str().unwrap());
     let after = |mines_payout: i64| {
-        let c = 100_00 - 1_00 + dice_payout - 1_00 + mines_payout;
+        let c = 10_000 - 100 + dice_payout - 100 + mines_payout;
         format!("{}.{:02}", c / 100, c % 100)
     };
     let history = c.player(&token, "GET", "/api/me/instant/bets?limit=1", None).await.unwrap().json();
@@ -124,7 +124,7 @@ async fn a_mines_game_survives_a_restart() {
         assert_eq!((status, out["payout"].as_str(), out["ended"].as_str()), (200, Some("1.03"), Some("cashed_out")));
         assert!(out["outcome"].as_str().unwrap().contains("mines at"), "{out}");
         assert!(r["mine_tile"].is_null(), "{r}");
-        assert_eq!(available(&mut c, &token).await, after(1_03));
+        assert_eq!(available(&mut c, &token).await, after(103));
     } else {
         assert_eq!((r["ended"].as_str(), r["payout"].as_str()), (Some("mine"), Some("0.00")), "{r}");
         assert!(r["outcome"].as_str().unwrap().contains("mines at 0"), "{r}");

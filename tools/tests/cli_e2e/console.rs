@@ -358,7 +358,10 @@ fn a_visitor_bets_on_crash_cashes_out_automatically_and_by_hand_and_verifies_the
     let failed = b.js("return document.querySelectorAll('#crash-history td[data-verified=failed]').length;", json!([]));
     assert_eq!(failed, 0, "{:?}", b.text("#crash-history"));
     if let Some(path) = std::env::var_os("CROUPIER_CRASH_SCREENSHOT") {
+        // Tall enough for the verified history under the flight.
+        b.set_window(1280, 1150);
         b.screenshot(std::path::Path::new(&path)).expect("the README's crash screenshot");
+        b.set_window(1280, 900);
     }
 
     s.step("crash manual cashout");
