@@ -70,7 +70,7 @@ class KenoView {
     e.board.append(...this.buttons);
     fill(this.root,
       h('h1', {}, 'Keno'),
-      h('div', { class: 'grid two' },
+      h('div', { class: 'grid two controls-first' },
         h('section', { class: 'card stack', 'aria-label': 'Numbers' }, e.result, e.board),
         h('section', { class: 'card stack', 'aria-label': 'Bet' },
           h('div', { class: 'row' },

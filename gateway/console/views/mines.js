@@ -55,7 +55,7 @@ class MinesView {
     for (let r = 0; r < SIDE; r++) e.board.append(h('div', { role: 'row', class: 'mines-row' }, this.tiles.slice(r * SIDE, r * SIDE + SIDE)));
     fill(this.root,
       h('h1', {}, 'Mines'),
-      h('div', { class: 'grid two' },
+      h('div', { class: 'grid two controls-first' },
         h('section', { class: 'card stack', 'aria-label': 'Board' }, e.result, e.board),
         h('section', { class: 'card stack', 'aria-label': 'Bet' },
           h('div', { class: 'row' },

@@ -58,7 +58,7 @@ class PlinkoView {
     });
     fill(this.root,
       h('h1', {}, 'Plinko'),
-      h('div', { class: 'grid two' },
+      h('div', { class: 'grid two controls-first' },
         h('section', { class: 'card stack', 'aria-label': 'Board' }, e.canvas, e.slots),
         h('section', { class: 'card stack', 'aria-label': 'Bet' },
           h('div', { class: 'row' },
