@@ -87,6 +87,9 @@ class MinesView {
         this.game = a.open_mines;
         this.el.count.value = String(this.game.mines);
         this.el.stake.value = this.game.amount;
+      } else if (this.open()) {
+        // The game shown ended elsewhere (another tab, or the sweeper after 5 idle minutes).
+        this.game = a.bets.find((b) => b.id === this.game.id) || null;
       }
       this.render();
       this.renderGames(a.bets.filter((b) => b.game === 'mines').slice(0, 15));
@@ -128,6 +131,7 @@ class MinesView {
       if (!this.open()) this.finished();
     } catch (err) {
       this.ctx.fail(err);
+      this.load();
     } finally {
       this.busy = false;
       this.render();
@@ -143,6 +147,7 @@ class MinesView {
       this.finished();
     } catch (err) {
       this.ctx.fail(err);
+      this.load();
     } finally {
       this.busy = false;
       this.render();
