@@ -132,7 +132,9 @@ class CrashView {
         const cls = Number(t.crash_point) >= 2 ? 'won' : 'lost';
         return h('tr', { dataset: { term: t.number } },
           h('td', {}, `#${t.number}`), h('td', { class: `num ${cls}` }, `${t.crash_point}x`),
-          h('td', {}, h('code', { class: 'hash', title: t.hash }, `${t.hash.slice(0, 16)}…`)), check);
+          // The hash opens Verify with it filled in: no copying a 64-digit hash on a phone.
+          h('td', {}, h('a', { href: `#/verify/crash/${encodeURIComponent(this.channel)}/${t.hash}`, 'aria-label': `Verify term ${t.number}'s hash` },
+            h('code', { class: 'hash', title: t.hash }, `${t.hash.slice(0, 16)}…`))), check);
       }));
       fill(this.el.fair, `salt ${a.salt} · terminating hash ${a.terminating_hash}`);
       const results = await checkTerms(shown);

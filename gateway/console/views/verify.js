@@ -50,13 +50,14 @@ export default {
     const crash = crashCard(ctx);
     fill(root, h('h1', {}, 'Verify'),
       h('p', { class: 'muted' }, 'Every check here runs in your browser with the engine\'s published rules; the server is only asked for what it already shows you.'),
+      // The checks a player came for first; the verifiers' own self-test (long) last.
+      h('div', { class: 'grid two' }, needs(instant.el), crash.el),
       h('div', { class: 'grid two' },
         h('section', { class: 'card stack' }, h('h2', {}, 'A red packet\'s split'),
           needs(h('form', { class: 'row', onsubmit: checkLink }, h('label', { class: 'wide' }, 'Packet link', link), h('button', { type: 'submit' }, 'Check'))), packetOut,
           h('h2', {}, 'Your settled bets'),
           needs(h('button', { id: 'verify-bets-run', onclick: checkBets }, 'Check my last 100 bets')), betsOut),
-        h('section', { class: 'card stack' }, h('h2', {}, 'The verifiers themselves'), selfOut)),
-      h('div', { class: 'grid two' }, needs(instant.el), crash.el));
+        h('section', { class: 'card stack' }, h('h2', {}, 'The verifiers themselves'), selfOut)));
     if (ctx.player) instant.load();
     run().then((results) => {
       selfOut.dataset.result = results.every((r) => r.ok) ? 'ok' : 'failed';
@@ -169,5 +170,12 @@ function crashCard(ctx) {
       h('button', { id: 'verify-crash-run', type: 'submit' }, 'Check')),
     h('p', { class: 'muted' }, 'bustabit\'s crash point from the hash and the channel\'s salt, and sha256 applied until the channel\'s published terminating hash comes: the game\'s number on the chain.'),
     out);
+  // #/verify/crash/<channel>/<hash> (the crash view's history links here): checked at once.
+  const [kind, c, x] = ctx.params;
+  if (kind === 'crash' && c && x) {
+    channel.value = c;
+    hash.value = x;
+    queueMicrotask(() => submit({ preventDefault() {} }).then(() => el.scrollIntoView({ block: 'start' })));
+  }
   return { el };
 }

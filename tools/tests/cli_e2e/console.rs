@@ -509,9 +509,9 @@ fn floor_payout(stake: &str, multiplier: &str) -> String {
 /// keyboard: a mines game (one mine) started, a gem revealed, the page reloaded in the middle
 /// of the game and the game resumed, then cashed out at 1.0312x; a keno quick pick settled; a
 /// plinko ball dropped and its bet confirmed by the page when the animation ends (not by the
-/// sweeper); the seeds rotated in Verify and the three bets verified in the browser; and a
-/// crash game's hash, copied from the crash view's history, checked in Verify (its crash point
-/// and its chain to the channel's terminating hash).
+/// sweeper); the seeds rotated in Verify and the three bets verified in the browser; a crash
+/// game's hash, followed from the crash view's history, checked in Verify (its crash point and
+/// its chain to the channel's terminating hash), and a hash typed in that is on no chain refused.
 #[test]
 fn a_visitor_plays_mines_keno_and_plinko_and_verifies_them_and_a_crash_hash_in_the_browser() {
     crate::webdriver::require_browser();
@@ -665,11 +665,12 @@ fn a_visitor_plays_mines_keno_and_plinko_and_verifies_them_and_a_crash_hash_in_t
     assert_eq!(hash.len(), 64, "{hash}");
 
     s.step("crash hash verified");
-    b.goto(&format!("{url}/#/verify"));
-    wait_until("the crash form", QUICK, || b.text("#verify-crash-run"));
-    b.type_into("#verify-crash-hash", &hash);
-    b.keys(&["\u{E007}"]); // Enter submits the form
+    // The history's hash is a link to Verify with the hash filled in and checked at once.
+    b.js("document.querySelector(`#crash-history a[href$='${arguments[0]}']`).focus();", json!([hash]));
+    b.keys(&["\u{E007}"]); // Enter follows the link
     let result = wait_until("the hash checked in the browser", QUICK, || data(&b, "#verify-crash", "result"));
+    let typed = b.js("return document.getElementById('verify-crash-hash').value;", json!([]));
+    assert_eq!(typed, hash.as_str(), "the form shows the hash checked");
     let detail = b.text("#verify-crash").unwrap_or_default();
     assert_eq!(result, "ok", "{detail}");
     assert_eq!(format!("{}x", data(&b, "#verify-crash", "crashPoint").unwrap_or_default()), crashed, "{detail}");
