@@ -271,7 +271,7 @@ pub struct InstantBetView {
     pub ended: Option<String>,
     /// Mines: the tile (0 to 24) whose mine ended the game.
     pub mine_tile: Option<u8>,
-    /// What was bet on, as the bet asked it (absent where the game takes no such
+    /// What was bet on, as the bet asked it (null where the game takes no such
     /// parameter), so a verifier needs nothing but this view.
     #[serde(flatten)]
     pub params: BetParamsView,
