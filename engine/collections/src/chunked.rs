@@ -50,13 +50,21 @@ impl<T> Clone for Chunked<T> {
     }
 }
 
+/// Replaces a chunk a clone still shares with a copy of its own. Out of line: it runs once
+/// per chunk after a snapshot, never on the steady path.
+#[cold]
+#[inline(never)]
+fn copy_shared<T: Clone>(chunk: &mut Arc<Vec<T>>) {
+    let mut fresh = new_chunk();
+    fresh.extend_from_slice(chunk);
+    *chunk = Arc::new(fresh);
+}
+
 /// The chunk, made unique first by copying it if a clone still shares it.
 #[inline]
 fn unique<T: Clone>(chunk: &mut Arc<Vec<T>>) -> &mut Vec<T> {
     if Arc::strong_count(chunk) != 1 {
-        let mut fresh = new_chunk();
-        fresh.extend_from_slice(chunk);
-        *chunk = Arc::new(fresh);
+        copy_shared(chunk);
     } else {
         // `strong_count` is a Relaxed load: it tells us the last other handle is gone, but
         // does not order our writes after that handle's reads (a snapshot thread that just
@@ -112,12 +120,20 @@ impl<T> Chunked<T> {
     {
         let chunk = self.len >> CHUNK_BITS;
         if chunk == self.chunks.len() {
-            self.chunks.push(Arc::new(new_chunk()));
+            self.add_chunk();
         }
         let c = unique(&mut self.chunks[chunk]);
         debug_assert!(c.len() < CHUNK && c.capacity() == CHUNK, "a chunk never grows past its capacity");
         c.push(value);
         self.len += 1;
+    }
+
+    /// Out of line: once per [`CHUNK`] pushes, and keeping it apart keeps `push` small
+    /// enough to inline on the bet path.
+    #[cold]
+    #[inline(never)]
+    fn add_chunk(&mut self) {
+        self.chunks.push(Arc::new(new_chunk()));
     }
 
     #[inline]

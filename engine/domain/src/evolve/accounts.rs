@@ -33,7 +33,7 @@ pub(super) fn account_opened(state: &mut State, account: AccountNo, user: UserId
         returned_today: Money::ZERO,
         exposure: Money::ZERO,
     });
-    let owner = owner_of(&state.idx, &state.accounts, state.currencies.len(), user);
+    let owner = owner_of(&state.idx, &state.accounts, state.currencies.len(), user, currency);
     state.idx.bets_of_user.open_account(owner);
     let a = &state.accounts[account.index()];
     index_account(&mut state.idx, &state.accounts, account.0, a);

@@ -33,7 +33,7 @@ impl State {
         };
         idx.round_stake.latest = (0..self.accounts.len()).map(|_| (NO_ROUND, Money::ZERO)).collect();
         for (i, a) in self.accounts.iter().enumerate() {
-            idx.bets_of_user.open_account(owner_of(&idx, &self.accounts, self.currencies.len(), a.user));
+            idx.bets_of_user.open_account(owner_of(&idx, &self.accounts, self.currencies.len(), a.user, a.currency));
             index_account(&mut idx, &self.accounts, i as u32, a);
         }
         for (i, g) in self.games.iter().enumerate() {
@@ -77,9 +77,16 @@ pub(crate) fn index_account(idx: &mut Indexes, accounts: &Chunked<Account>, no: 
 
 /// The account that holds `user`'s list of bets: the user's first account on this shard,
 /// `None` (the account about to open will) if the user has none yet. Called before the new
-/// account is indexed; one lookup per currency, only when an account opens.
-pub(crate) fn owner_of(idx: &Indexes, accounts: &Chunked<Account>, currencies: usize, user: UserId) -> Option<u32> {
-    (0..currencies as u32).find_map(|c| {
+/// account (in `opening`) is indexed; one lookup per other currency, only when an account
+/// opens (none with one currency: a grab by a new player opens the account and nothing else).
+pub(crate) fn owner_of(
+    idx: &Indexes,
+    accounts: &Chunked<Account>,
+    currencies: usize,
+    user: UserId,
+    opening: CurrencyId,
+) -> Option<u32> {
+    (0..currencies as u32).filter(|&c| c != opening.0).find_map(|c| {
         let found = idx.account_by_user.get(hash_account_key(user, CurrencyId(c)), |i| {
             let a = &accounts[i as usize];
             a.user == user && a.currency == CurrencyId(c)
