@@ -231,6 +231,7 @@ pub fn reject_status(r: &Reject) -> StatusCode {
         // Instant games: a game already running or a tile already shown is a conflict with
         // the state; the rest is input the caller can correct.
         GameInProgress | TileRevealed | NotDue { .. } => StatusCode::CONFLICT,
+        InsurancePending | InsuranceNotOffered | CannotDouble | CannotSplit | StepAhead => StatusCode::CONFLICT,
         SeedRequired | InvalidGameParams(_) | NoGemsRevealed => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -1,8 +1,9 @@
 //! Instant games over HTTP (seed 003): the player's seeds (hash shown, rotation revealing the
-//! old seed), bets on dice, keno, plinko and mines, mines' reveals and cash outs, plinko's
-//! confirmation, the player's history with what verifying each bet needs, the payout tables
-//! with their returns to player, a public verifier, and the sweeper that settles plinko bets
-//! left pending and mines games left idle.
+//! old seed), bets on dice, keno, plinko, mines and blackjack, mines' reveals and cash outs,
+//! plinko's confirmation, blackjack's hit, stand, double, split and insurance, the
+//! operator's refund of an unfinished game, the player's history with what verifying each
+//! bet needs, the payout tables with their returns to player, a public verifier, and the
+//! sweeper that settles plinko bets left pending and mines games left idle.
 //!
 //! Server seeds are drawn here, at the edge, from the operating system's CSPRNG
 //! (`getrandom(2)`), and carried to the engine in commands. No answer shows a server seed
@@ -11,13 +12,15 @@
 
 use crate::error::{ApiError, ErrorResponses};
 use crate::extract::{Path, Query};
-use crate::{amount, ext_id, now_ms, parse_body, AppState};
+use crate::fields::{user_id, Scalar};
+use crate::{amount, ext_id, now_ms, parse_body, AppState, Signed};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use croupier_domain::command::Command;
 use croupier_domain::ids::{Timestamp, UserId};
+use croupier_domain::instant::blackjack::{self, Action, Insurance, Table};
 use croupier_domain::instant::dice::DiceCall;
 use croupier_domain::instant::keno::{KenoRisk, Picks};
 use croupier_domain::instant::plinko::{Path as PlinkoPath, PlinkoRisk, MAX_ROWS, MIN_ROWS};
@@ -207,6 +210,7 @@ pub enum GameName {
     Keno,
     Plinko,
     Mines,
+    Blackjack,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -267,7 +271,8 @@ pub struct InstantBetView {
     pub server_seed: Option<String>,
     pub client_seed: String,
     pub nonce: u64,
-    /// Why it ended: at_bet, confirmed, cashed_out, mine, swept.
+    /// Why it ended: at_bet, confirmed, cashed_out, mine, swept, finished (blackjack played
+    /// out), refunded (by the operator).
     pub ended: Option<String>,
     /// Mines: the tile (0 to 24) whose mine ended the game.
     pub mine_tile: Option<u8>,
@@ -276,6 +281,79 @@ pub struct InstantBetView {
     #[serde(flatten)]
     pub params: BetParamsView,
     pub replayed: bool,
+    /// Blackjack: the table as the player may see it (absent for other games).
+    pub blackjack: Option<BlackjackView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlackjackView {
+    /// The dealer's cards: the up card while the game runs (the hole card stays hidden), every
+    /// card once it is over. Cards read like "10-club", "A-heart".
+    pub dealer: Vec<String>,
+    /// The dealer's points once over (else the up card's).
+    pub dealer_total: u32,
+    pub hands: Vec<HandView>,
+    /// The hand being played (0 or 1), absent once every hand is done.
+    pub active: Option<u8>,
+    /// not_offered, offered (answer it first), declined or taken.
+    pub insurance: String,
+    /// Actions played so far: send it as `step` with the next action to make a retry safe.
+    pub step: u8,
+    /// What the player may do now (hit, stand, double, split, insurance, no_insurance).
+    pub allowed: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HandView {
+    pub cards: Vec<String>,
+    pub total: u32,
+    /// Whether an ace counts 11 in the total.
+    pub soft: bool,
+    pub amount: String,
+    pub doubled: bool,
+    pub done: bool,
+}
+
+fn blackjack_view(t: &Table, exponent: u8) -> BlackjackView {
+    let names = |cards: &[croupier_domain::instant::cards::Card]| cards.iter().map(|c| c.to_string()).collect();
+    let hands = t
+        .hands
+        .iter()
+        .map(|h| {
+            let (total, soft) = blackjack::total(&h.cards);
+            HandView {
+                cards: names(&h.cards),
+                total,
+                soft,
+                amount: amount::format(h.stake, exponent),
+                doubled: h.doubled,
+                done: h.done,
+            }
+        })
+        .collect();
+    let insurance = match t.insurance {
+        Insurance::NotOffered => "not_offered",
+        Insurance::Offered => "offered",
+        Insurance::Declined => "declined",
+        Insurance::Taken { .. } => "taken",
+    };
+    let all = [
+        Action::Hit,
+        Action::Stand,
+        Action::Double,
+        Action::Split,
+        Action::Insurance { take: true },
+        Action::Insurance { take: false },
+    ];
+    BlackjackView {
+        dealer: names(&t.dealer),
+        dealer_total: blackjack::total(&t.dealer).0,
+        hands,
+        active: ((t.active as usize) < t.hands.len() && !t.over).then_some(t.active),
+        insurance: insurance.into(),
+        step: t.actions.len() as u8,
+        allowed: all.into_iter().filter(|a| t.check(*a).is_ok()).map(|a| a.name().to_owned()).collect(),
+    }
 }
 
 /// A bet's parameters, named as in [`InstantBetRequest`].
@@ -313,6 +391,8 @@ impl BetParamsView {
                 BetParamsView { rows: Some(rows), risk: Some(risk.name().into()), ..none }
             }
             GameParams::Mines { mines: count } => BetParamsView { mines: Some(count), ..none },
+            // Blackjack takes no parameters: its view is the `blackjack` object.
+            GameParams::Blackjack => none,
         }
     }
 }
@@ -323,6 +403,7 @@ fn game_name(g: &GameParams) -> GameName {
         GameParams::Keno { .. } => GameName::Keno,
         GameParams::Plinko { .. } => GameName::Plinko,
         GameParams::Mines { .. } => GameName::Mines,
+        GameParams::Blackjack => GameName::Blackjack,
     }
 }
 
@@ -355,6 +436,10 @@ fn bet_view(s: &EngineState, no: InstantNo, replayed: bool) -> InstantBetView {
             }
             text
         }
+        (_, GameParams::Blackjack) => match b.table.as_deref() {
+            Some(t) if t.over => format!("blackjack: dealer {}", blackjack::total(&t.dealer).0),
+            _ => "blackjack in play".to_owned(),
+        },
         _ => String::new(),
     };
     let (multiplier, ended) = match b.state {
@@ -366,6 +451,8 @@ fn bet_view(s: &EngineState, no: InstantNo, replayed: bool) -> InstantBetView {
                 SettleReason::CashedOut => "cashed_out",
                 SettleReason::Mine { .. } => "mine",
                 SettleReason::Swept => "swept",
+                SettleReason::Finished => "finished",
+                SettleReason::Refunded => "refunded",
             };
             (b.multiplier, Some(why.to_owned()))
         }
@@ -382,10 +469,15 @@ fn bet_view(s: &EngineState, no: InstantNo, replayed: bool) -> InstantBetView {
                 mines::multiplier(count, gems, edge)
             }
         }
+        // Blackjack: what it paid over every stake it took.
+        GameParams::Blackjack if settled && b.stake.is_positive() => croupier_domain::instant::Multiplier(
+            (i128::from(b.payout.0) * croupier_domain::instant::Multiplier::SCALE as i128 / i128::from(b.stake.0))
+                as u64,
+        ),
         _ => multiplier,
     };
     let payout = match (b.state, b.game) {
-        (Phase::Open, GameParams::Mines { .. }) => None,
+        (Phase::Open, GameParams::Mines { .. } | GameParams::Blackjack) => None,
         _ => Some(amount::format(b.payout, c.exponent)),
     };
     InstantBetView {
@@ -410,6 +502,7 @@ fn bet_view(s: &EngineState, no: InstantNo, replayed: bool) -> InstantBetView {
         },
         params: BetParamsView::of(&b.game),
         replayed,
+        blackjack: b.table.as_deref().map(|t| blackjack_view(t, c.exponent)),
     }
 }
 
@@ -449,6 +542,7 @@ fn params(req: &InstantBetRequest) -> Result<GameParams, ApiError> {
             }
             GameParams::Mines { mines: count }
         }
+        GameName::Blackjack => GameParams::Blackjack,
     })
 }
 
@@ -461,9 +555,10 @@ async fn view_after(app: &AppState, user: UserId, id: ExtId, replayed: bool) -> 
     view.map(Json).ok_or_else(|| ApiError::not_found("BET_NOT_FOUND", "unknown bet"))
 }
 
-/// A bet on dice, keno, plinko or mines with the player's seeds and next nonce. Dice and keno
-/// are decided, settled and paid at once; plinko's outcome is fixed now and paid on
-/// `/settle` (or by the sweeper after 20 s); mines starts a game.
+/// A bet on dice, keno, plinko, mines or blackjack with the player's seeds and next nonce.
+/// Dice and keno are decided, settled and paid at once; plinko's outcome is fixed now and paid
+/// on `/settle` (or by the sweeper after 20 s); mines starts a game; blackjack deals (and ends
+/// at once on a blackjack, or the dealer's when a ten shows).
 #[utoipa::path(post, path = "/api/instant/bets", tag = "instant", request_body = InstantBetRequest,
     security(("player_token" = [])),
     responses((status = 200, description = "Placed", body = InstantBetView), ErrorResponses))]
@@ -539,6 +634,156 @@ pub async fn settle(
     let reply = app.engine.call(Command::Instant(InstantCommand::Settle { user, id })).await?;
     let replayed = matches!(reply, Reply::Instant(InstantReply::Settled { replayed: true, .. }));
     view_after(&app, user, id, replayed).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// The number of actions played before this one (the view's `step`): a retry with the same
+    /// step gets the first answer (`replayed`) instead of playing again; another action at a
+    /// played step is `IDEMPOTENCY_CONFLICT`, a step not reached `STEP_AHEAD`. Without it the
+    /// action applies to the game as it is.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 255)]
+    pub step: Option<u8>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InsuranceRequest {
+    /// Take the insurance (half the stake, pays 2:1 on a dealer's blackjack) or decline it.
+    pub take: bool,
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 255)]
+    pub step: Option<u8>,
+}
+
+/// An empty body (or `null`) is no step.
+fn action_body(body: &[u8]) -> Result<ActionRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) || body == b"null" {
+        return Ok(ActionRequest::default());
+    }
+    parse_body(body)
+}
+
+async fn play(
+    app: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    step: Option<u8>,
+    action: Action,
+) -> Result<Json<InstantBetView>, ApiError> {
+    let user = app.player(headers)?.user;
+    let id = ext_id("id", id)?;
+    let reply = app.engine.call(Command::Instant(InstantCommand::Act { user, id, step, action })).await?;
+    let replayed = matches!(reply, Reply::Instant(InstantReply::Acted { replayed: true, .. }));
+    view_after(app, user, id, replayed).await
+}
+
+/// Blackjack: one more card to the hand in play (21 stands by itself, over 21 is bust).
+#[utoipa::path(post, path = "/api/instant/bets/{id}/hit", tag = "instant", request_body = ActionRequest,
+    params(("id" = String, Path, description = "The game's bet id")), security(("player_token" = [])),
+    responses((status = 200, description = "The game", body = InstantBetView), ErrorResponses))]
+pub async fn hit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<InstantBetView>, ApiError> {
+    play(&app, &headers, &id, action_body(&body)?.step, Action::Hit).await
+}
+
+/// Blackjack: the hand in play stands; after the last hand the dealer plays and the game is
+/// paid.
+#[utoipa::path(post, path = "/api/instant/bets/{id}/stand", tag = "instant", request_body = ActionRequest,
+    params(("id" = String, Path, description = "The game's bet id")), security(("player_token" = [])),
+    responses((status = 200, description = "The game", body = InstantBetView), ErrorResponses))]
+pub async fn stand(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<InstantBetView>, ApiError> {
+    play(&app, &headers, &id, action_body(&body)?.step, Action::Stand).await
+}
+
+/// Blackjack: a second stake on the hand in play (its first two cards), one card, and it stands.
+#[utoipa::path(post, path = "/api/instant/bets/{id}/double", tag = "instant", request_body = ActionRequest,
+    params(("id" = String, Path, description = "The game's bet id")), security(("player_token" = [])),
+    responses((status = 200, description = "The game", body = InstantBetView), ErrorResponses))]
+pub async fn double(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<InstantBetView>, ApiError> {
+    play(&app, &headers, &id, action_body(&body)?.step, Action::Double).await
+}
+
+/// Blackjack: a pair of one rank becomes two hands for a second stake (once per game; split
+/// aces take one card each).
+#[utoipa::path(post, path = "/api/instant/bets/{id}/split", tag = "instant", request_body = ActionRequest,
+    params(("id" = String, Path, description = "The game's bet id")), security(("player_token" = [])),
+    responses((status = 200, description = "The game", body = InstantBetView), ErrorResponses))]
+pub async fn split(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<InstantBetView>, ApiError> {
+    play(&app, &headers, &id, action_body(&body)?.step, Action::Split).await
+}
+
+/// Blackjack: the answer to the insurance offered when the dealer shows an ace (before any
+/// other action); the dealer then peeks at the hole card.
+#[utoipa::path(post, path = "/api/instant/bets/{id}/insurance", tag = "instant", request_body = InsuranceRequest,
+    params(("id" = String, Path, description = "The game's bet id")), security(("player_token" = [])),
+    responses((status = 200, description = "The game", body = InstantBetView), ErrorResponses))]
+pub async fn insurance(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<InstantBetView>, ApiError> {
+    let req: InsuranceRequest = parse_body(&body)?;
+    play(&app, &headers, &id, req.step, Action::Insurance { take: req.take }).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstantRefundRequest {
+    /// Digits (a JSON number or a string), at most 9223372036854775807.
+    #[schema(value_type = u64, maximum = 9223372036854775807_u64)]
+    pub user_id: Scalar,
+    /// The player's bet id.
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstantRefundAnswer {
+    /// ROLLED_BACK, or ALREADY_ROLLED_BACK for a repeat (seed 003's rollback answers).
+    pub status: String,
+    pub bet: InstantBetView,
+}
+
+/// The operator refunds an unfinished instant game (mines in play, plinko pending, blackjack
+/// in play): every stake it holds goes back to the player and the game is closed. A finished
+/// bet is 409 `BET_SETTLED`, an unknown one 404 `BET_NOT_FOUND`; a repeat answers
+/// `ALREADY_ROLLED_BACK`.
+#[utoipa::path(post, path = "/api/instant/refund", tag = "operator", request_body = InstantRefundRequest,
+    security(("operator_signature" = [], "operator_timestamp" = [])),
+    responses((status = 200, description = "Refunded", body = InstantRefundAnswer), ErrorResponses))]
+pub async fn refund(
+    State(app): State<AppState>,
+    Signed(req): Signed<InstantRefundRequest>,
+) -> Result<Json<InstantRefundAnswer>, ApiError> {
+    let user = user_id("user_id", req.user_id.as_str())?;
+    let id = ext_id("id", &req.id)?;
+    let reply = app.engine.call(Command::Instant(InstantCommand::Refund { user, id })).await?;
+    let replayed = matches!(reply, Reply::Instant(InstantReply::Refunded { replayed: true, .. }));
+    let Json(bet) = view_after(&app, user, id, replayed).await?;
+    let status = if replayed { "ALREADY_ROLLED_BACK" } else { "ROLLED_BACK" };
+    Ok(Json(InstantRefundAnswer { status: status.into(), bet }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -665,6 +910,25 @@ pub struct VerifyRequest {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 24)]
     pub gems: Option<u8>,
+    /// Blackjack: the actions played in order (hit, stand, double, split, insurance,
+    /// no_insurance); the game is replayed from the deal.
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    pub actions: Option<Vec<String>>,
+}
+
+/// Blackjack's actions by name.
+pub fn parse_actions(names: &[String]) -> Result<Vec<Action>, String> {
+    if names.len() > croupier_domain::instant::verify::MAX_ACTIONS {
+        return Err("at most 64 actions".into());
+    }
+    names
+        .iter()
+        .map(|n| {
+            let shown: String = n.chars().take(16).collect();
+            Action::from_name(n).ok_or_else(|| format!("unknown action {shown:?}"))
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -705,6 +969,9 @@ pub async fn verify(body: Bytes) -> Result<Json<VerifyAnswer>, ApiError> {
         (_, GameParams::Plinko { rows, risk }) => BetParams::Plinko { rows, risk },
         (_, GameParams::Mines { mines: count }) => {
             BetParams::Mines { mines: count, gems: req.gems.unwrap_or(0), edge_bp: 100 }
+        }
+        (_, GameParams::Blackjack) => {
+            BetParams::Blackjack { actions: parse_actions(req.actions.as_deref().unwrap_or(&[])).map_err(bad)? }
         }
     };
     let v = verify_bet(&req.server_seed, &req.client_seed, req.nonce, p, None).map_err(|e| bad(e.to_string()))?;

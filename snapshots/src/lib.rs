@@ -20,7 +20,7 @@
 //! | offset | size | field                                                            |
 //! |-------:|-----:|------------------------------------------------------------------|
 //! |      0 |    8 | magic, [`MAGIC`] = `b"CRPSNAP1"`                                 |
-//! |      8 |    4 | format version `u32`, [`FORMAT_VERSION`] = 3                     |
+//! |      8 |    4 | format version `u32`, [`FORMAT_VERSION`] = 4                     |
 //! |     12 |    4 | shard `u32`                                                      |
 //! |     16 |    8 | journal position `u64` (seq of the last journal record included) |
 //! |     24 |   32 | state digest `[u8; 32]`                                          |
@@ -61,8 +61,9 @@ pub const MAGIC: [u8; 8] = *b"CRPSNAP1";
 /// changed layout (callers' ids per player); the header is as in 1. A version 1 file is
 /// refused by version, so restore skips it and replays the journal instead of decoding an
 /// old state's bytes as a new one. 3: the state gained the crash game's channels, terms and
-/// bets (issue 14); a version 2 file is refused the same way.
-pub const FORMAT_VERSION: u32 = 3;
+/// bets (issue 14); a version 2 file is refused the same way. 4: instant bets gained
+/// blackjack's table and players their open blackjack game (issue 15); version 3 is refused.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Size of the fixed header that precedes the payload.
 pub const HEADER_LEN: usize = 72;
@@ -754,7 +755,7 @@ mod tests {
         let r = raw();
         let b = r.encode();
         assert_eq!(&b[0..8], b"CRPSNAP1");
-        assert_eq!(b[8..12], 3u32.to_le_bytes());
+        assert_eq!(b[8..12], 4u32.to_le_bytes());
         assert_eq!(b[12..16], 7u32.to_le_bytes());
         assert_eq!(b[16..24], 0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(b[24..56], [0xAB; 32]);

@@ -8,6 +8,7 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
+use croupier_domain::instant::blackjack::Action;
 use croupier_domain::instant::dice::DiceCall;
 use croupier_domain::instant::keno::{KenoRisk, Picks};
 use croupier_domain::instant::plinko::PlinkoRisk;
@@ -18,7 +19,8 @@ use croupier_domain::Money;
 pub enum FairCommand {
     /// Print the outcome and payout of a bet: `--game G --server-seed S --client-seed C
     /// --nonce N` and the game's parameters (dice: --target and --over/--under; keno: --picks
-    /// and --risk; mines: --mines and --gems; plinko: --rows and --risk; blackjack: --cards).
+    /// and --risk; mines: --mines and --gems; plinko: --rows and --risk; blackjack: --actions
+    /// to replay a game, or --cards to print the shoe).
     Verify(VerifyArgs),
     /// Print the crash points of crash games and check their hash chain: `--hash H` (the
     /// newest game's hash; repeat it to check published hashes, newest first, each the
@@ -149,9 +151,13 @@ pub struct VerifyArgs {
     /// Plinko: rows, 8 to 16.
     #[arg(long, default_value_t = 16)]
     rows: u8,
-    /// Blackjack: how many cards of the shoe to print.
-    #[arg(long, default_value_t = 12)]
-    cards: u8,
+    /// Blackjack: print this many cards of the shoe instead of replaying a game.
+    #[arg(long)]
+    cards: Option<u8>,
+    /// Blackjack: the player's actions in order, comma separated (hit, stand, double, split,
+    /// insurance, no_insurance); the game is replayed from the deal, dealer included.
+    #[arg(long, value_delimiter = ',')]
+    actions: Vec<String>,
     /// The stake, in the currency's minor units, for the payout.
     #[arg(long)]
     stake: Option<i64>,
@@ -189,7 +195,18 @@ pub fn run(cmd: &FairCommand) -> anyhow::Result<()> {
             let risk = PlinkoRisk::from_name(risk).ok_or_else(|| anyhow!("--risk: low, medium or high"))?;
             BetParams::Plinko { rows: a.rows, risk }
         }
-        Game::Blackjack => BetParams::Cards { cards: a.cards },
+        Game::Blackjack => match a.cards {
+            Some(cards) => BetParams::Cards { cards },
+            None => {
+                let mut actions = Vec::with_capacity(a.actions.len());
+                for name in &a.actions {
+                    actions.push(Action::from_name(name).ok_or_else(|| {
+                        anyhow!("--actions: {name:?} is not hit, stand, double, split, insurance or no_insurance")
+                    })?);
+                }
+                BetParams::Blackjack { actions }
+            }
+        },
     };
     if a.stake.is_some_and(|s| s <= 0) {
         bail!("--stake must be positive");

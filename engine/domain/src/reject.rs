@@ -121,6 +121,16 @@ pub enum Reject {
     NoGemsRevealed,
     #[error("not due before {due:?}")]
     NotDue { due: Timestamp },
+    #[error("answer the insurance offered first")]
+    InsurancePending,
+    #[error("insurance is offered only when the dealer shows an ace, before any other action")]
+    InsuranceNotOffered,
+    #[error("doubling is only allowed on a hand's first two cards")]
+    CannotDouble,
+    #[error("splitting takes a pair of the same rank, once per game")]
+    CannotSplit,
+    #[error("the game has not reached this step yet")]
+    StepAhead,
 }
 
 impl Reject {
@@ -175,6 +185,11 @@ impl Reject {
             TileRevealed => "TILE_REVEALED",
             NoGemsRevealed => "NO_GEMS_REVEALED",
             NotDue { .. } => "NOT_DUE",
+            InsurancePending => "INSURANCE_PENDING",
+            InsuranceNotOffered => "INSURANCE_NOT_OFFERED",
+            CannotDouble => "CANNOT_DOUBLE",
+            CannotSplit => "CANNOT_SPLIT",
+            StepAhead => "STEP_AHEAD",
         }
     }
 
@@ -226,6 +241,11 @@ impl Reject {
         "TILE_REVEALED",
         "NO_GEMS_REVEALED",
         "NOT_DUE",
+        "INSURANCE_PENDING",
+        "INSURANCE_NOT_OFFERED",
+        "CANNOT_DOUBLE",
+        "CANNOT_SPLIT",
+        "STEP_AHEAD",
     ];
 }
 

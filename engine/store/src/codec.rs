@@ -389,14 +389,43 @@ mod tests {
         let mine = mines::place(&mut Stream::of(&seed, b"golden", 1), 1);
         let tile = (0..25).find(|t| mine & 1 << t == 0).unwrap();
         let game = ExtId::new("m1").unwrap();
-        vec![
+        let mut script = vec![
             Command::Instant(InstantCommand::Configure(Box::new(config))),
             Command::Instant(InstantCommand::RotateSeed { user, server_seed: seed, client_seed: client }),
             bet("d1", GameParams::Dice(DiceCall { target: 5_000, over: true })),
             bet("m1", GameParams::Mines { mines: 1 }),
             Command::Instant(InstantCommand::Reveal { user, id: game, tile }),
             Command::Instant(InstantCommand::CashOut { user, id: game }),
-        ]
+        ];
+        // Blackjack from nonce 2 on: games dealt until one stays open after the deal, played
+        // to its end by standing (declining insurance first); then a plinko bet refunded.
+        let mut nonce = 2;
+        let played = loop {
+            let id = ExtId::numbered("bj", nonce);
+            script.push(bet(id.as_str(), GameParams::Blackjack));
+            let mut shoe = blackjack::StreamShoe::new(Stream::of(&seed, b"golden", nonce));
+            nonce += 1;
+            let (mut t, mut actions) = (blackjack::replay(&mut shoe, Money(100), &[]).unwrap(), Vec::new());
+            if t.over {
+                continue;
+            }
+            while !t.over {
+                let a = if t.insurance == blackjack::Insurance::Offered {
+                    blackjack::Action::Insurance { take: false }
+                } else {
+                    blackjack::Action::Stand
+                };
+                actions.push(a);
+                t = blackjack::replay(&mut shoe, Money(100), &actions).unwrap();
+            }
+            break (id, actions);
+        };
+        for (step, action) in played.1.into_iter().enumerate() {
+            script.push(Command::Instant(InstantCommand::Act { user, id: played.0, step: Some(step as u8), action }));
+        }
+        script.push(bet("p1", GameParams::Plinko { rows: 8, risk: plinko::PlinkoRisk::Low }));
+        script.push(Command::Instant(InstantCommand::Refund { user, id: ExtId::new("p1").unwrap() }));
+        script
     }
 
     fn golden_dir() -> std::path::PathBuf {

@@ -133,3 +133,102 @@ async fn a_mines_game_survives_a_restart() {
     }
     srv.stop().await;
 }
+
+/// Deals blackjack games (`<prefix><n>`, 1.00 each) until one is still open after the deal
+/// (a blackjack or the dealer's ends some at once); a bound, not a timing.
+async fn open_blackjack(c: &mut croupier_gateway::client::Client, token: &str, prefix: &str) -> Value {
+    for n in 0..40 {
+        let bet = json!({"id": format!("{prefix}{n}"), "game": "blackjack", "amount": "1.00"});
+        let (status, v) = post(c, token, "/api/instant/bets", bet).await;
+        assert_eq!(status, 200, "{v}");
+        if v["state"] == "open" {
+            return v;
+        }
+        assert_eq!(v["ended"], "finished", "{v}");
+    }
+    panic!("40 blackjack games in a row ended at the deal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackjack_over_http_with_safe_retries_and_the_operators_refund() {
+    let srv = TestServer::start(2).await;
+    let mut c = srv.client();
+    fund(&mut c, 11, "100.00", "dep-11").await;
+    let token = c.session(11).await.unwrap();
+    c.player(&token, "GET", "/api/me/instant/seeds", None).await.unwrap();
+
+    let game = open_blackjack(&mut c, &token, "g").await;
+    let id = game["id"].as_str().unwrap().to_owned();
+    let bj = &game["blackjack"];
+    assert_eq!(bj["dealer"].as_array().unwrap().len(), 1, "the hole card stays hidden: {game}");
+    assert_eq!((bj["step"].as_u64(), game["payout"].is_null()), (Some(0), true), "{game}");
+    assert!(game["server_seed"].is_null());
+    // Insurance first when offered (declined), then stand every hand; each step sent.
+    let mut played = Vec::new();
+    let mut view = game.clone();
+    for _ in 0..4 {
+        if view["state"] != "open" {
+            break;
+        }
+        let step = view["blackjack"]["step"].as_u64().unwrap();
+        let allowed: Vec<&str> =
+            view["blackjack"]["allowed"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let (path, body, name) = if allowed.contains(&"no_insurance") {
+            ("insurance", json!({"take": false, "step": step}), "no_insurance")
+        } else {
+            ("stand", json!({"step": step}), "stand")
+        };
+        let url = format!("/api/instant/bets/{id}/{path}");
+        let (status, next) = post(&mut c, &token, &url, body.clone()).await;
+        assert_eq!((status, next["replayed"].as_bool()), (200, Some(false)), "{next}");
+        // The same step again: the first answer, nothing drawn twice.
+        let (status, again) = post(&mut c, &token, &url, body).await;
+        assert_eq!((status, again["replayed"].as_bool()), (200, Some(true)), "{again}");
+        assert_eq!(again["blackjack"], next["blackjack"]);
+        played.push(name);
+        view = next;
+    }
+    assert_eq!((view["state"].as_str(), view["ended"].as_str()), (Some("settled"), Some("finished")), "{view}");
+    assert!(view["blackjack"]["dealer"].as_array().unwrap().len() >= 2, "the dealer's cards are shown: {view}");
+    let paid = view["payout"].as_str().unwrap().to_owned();
+    // A step not reached, and an action on a finished game.
+    let (status, e) = post(&mut c, &token, &format!("/api/instant/bets/{id}/hit"), json!({"step": 9})).await;
+    assert_eq!((status, e["code"].as_str()), (409, Some("STEP_AHEAD")));
+    let (status, e) = post(&mut c, &token, &format!("/api/instant/bets/{id}/hit"), json!(null)).await;
+    assert_eq!((status, e["code"].as_str()), (409, Some("BET_SETTLED")));
+
+    // The operator refunds an open game: both stakes of a double would come back; here one.
+    let before = available(&mut c, &token).await;
+    let open = open_blackjack(&mut c, &token, "r").await;
+    let rid = open["id"].as_str().unwrap().to_owned();
+    let a = c.operator("/api/instant/refund", &json!({"user_id": 11, "id": rid})).await.unwrap();
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let v = a.json();
+    assert_eq!((v["status"].as_str(), v["bet"]["ended"].as_str()), (Some("ROLLED_BACK"), Some("refunded")), "{v}");
+    let again = c.operator("/api/instant/refund", &json!({"user_id": 11, "id": rid})).await.unwrap().json();
+    assert_eq!(again["status"], "ALREADY_ROLLED_BACK");
+    let a = c.operator("/api/instant/refund", &json!({"user_id": 11, "id": id})).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (409, "BET_SETTLED"));
+    let a = c.operator("/api/instant/refund", &json!({"user_id": 11, "id": "nope"})).await.unwrap();
+    assert_eq!((a.status, a.code().as_str()), (404, "BET_NOT_FOUND"));
+    // The games dealt while looking for an open one settled; the refunded one moved nothing.
+    let history = c.player(&token, "GET", "/api/me/instant/bets?limit=200", None).await.unwrap().json();
+    let since: f64 = history["bets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["id"].as_str().unwrap().starts_with('r') && b["id"] != rid.as_str())
+        .map(|b| b["payout"].as_str().unwrap().parse::<f64>().unwrap() - 1.0)
+        .sum();
+    let after: f64 = available(&mut c, &token).await.parse().unwrap();
+    assert!((after - before.parse::<f64>().unwrap() - since).abs() < 0.001, "{after} {before} {since}");
+
+    // Rotation reveals the seed: the public verifier replays the played game to its multiplier.
+    let (status, rotated) = post(&mut c, &token, "/api/me/instant/seeds/rotate", json!({})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let check = json!({"game": "blackjack", "server_seed": rotated["revealed"]["server_seed"],
+        "client_seed": view["client_seed"], "nonce": view["nonce"], "actions": played});
+    let v = c.player(&token, "POST", "/api/fair/verify", Some(&check)).await.unwrap().json();
+    assert_eq!(v["multiplier"], view["multiplier"], "{v} {view} paid {paid}");
+    srv.stop().await;
+}

@@ -546,7 +546,8 @@ async fn games_sqlite(
         budget.spend()?;
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS tmp_instant_change (shard INTEGER, bet_no INTEGER, revealed INTEGER, \
-             payout INTEGER, status TEXT, settle_reason TEXT, mine_tile INTEGER, settled_at INTEGER)",
+             stake_add INTEGER, max_payout INTEGER, payout INTEGER, status TEXT, settle_reason TEXT, \
+             mine_tile INTEGER, settled_at INTEGER)",
         )
         .execute(&mut *conn)
         .await?;
@@ -555,6 +556,7 @@ async fn games_sqlite(
         budget.spend()?;
         sqlx::query(
             "UPDATE instant_bets SET revealed = instant_bets.revealed | t.revealed, \
+             stake = instant_bets.stake + t.stake_add, max_payout = COALESCE(t.max_payout, instant_bets.max_payout), \
              payout = COALESCE(t.payout, instant_bets.payout), status = COALESCE(t.status, instant_bets.status), \
              settle_reason = COALESCE(t.settle_reason, instant_bets.settle_reason), \
              mine_tile = COALESCE(t.mine_tile, instant_bets.mine_tile), \
@@ -698,14 +700,15 @@ async fn games_pg(
         budget.spend()?;
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS tmp_instant_change (shard INTEGER, bet_no INTEGER, revealed BIGINT, \
-             payout BIGINT, status TEXT, settle_reason TEXT, mine_tile BIGINT, settled_at BIGINT) \
-             ON COMMIT DELETE ROWS",
+             stake_add BIGINT, max_payout BIGINT, payout BIGINT, status TEXT, settle_reason TEXT, mine_tile BIGINT, \
+             settled_at BIGINT) ON COMMIT DELETE ROWS",
         )
         .execute(&mut *conn)
         .await?;
         copy_pg(conn, "tmp_instant_change", &g.instant_changes, buf, budget).await?;
         sqlx::query(
-            "UPDATE instant_bets b SET revealed = b.revealed | t.revealed, payout = COALESCE(t.payout, b.payout), \
+            "UPDATE instant_bets b SET revealed = b.revealed | t.revealed, stake = b.stake + t.stake_add, \
+             max_payout = COALESCE(t.max_payout, b.max_payout), payout = COALESCE(t.payout, b.payout), \
              status = COALESCE(t.status, b.status), settle_reason = COALESCE(t.settle_reason, b.settle_reason), \
              mine_tile = COALESCE(t.mine_tile, b.mine_tile), settled_at = COALESCE(t.settled_at, b.settled_at) \
              FROM tmp_instant_change t WHERE b.shard = t.shard AND b.bet_no = t.bet_no",

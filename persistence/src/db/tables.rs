@@ -636,23 +636,35 @@ impl Table for InstantBetRow {
 
 impl Table for InstantChange {
     const NAME: &'static str = "tmp_instant_change";
-    const COLS: &'static [&'static str] =
-        &["shard", "bet_no", "revealed", "payout", "status", "settle_reason", "mine_tile", "settled_at"];
+    const COLS: &'static [&'static str] = &[
+        "shard",
+        "bet_no",
+        "revealed",
+        "stake_add",
+        "max_payout",
+        "payout",
+        "status",
+        "settle_reason",
+        "mine_tile",
+        "settled_at",
+    ];
     fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
         let s = self.settled;
         q.bind(self.shard)
             .bind(self.bet_no)
             .bind(self.revealed)
-            .bind(s.map(|s| s.payout))
-            .bind(s.map(|_| "settled"))
+            .bind(self.stake_add)
+            .bind(self.max_payout)
+            .bind(s.and_then(|s| s.payout))
+            .bind(s.map(|s| s.status))
             .bind(s.map(|s| s.reason))
             .bind(s.and_then(|s| s.mine_tile))
             .bind(s.map(|s| s.at))
     }
     fn copy(&self, o: &mut CopyLine<'_>) {
         let s = self.settled;
-        o.int(self.shard as i64).int(self.bet_no as i64).int(self.revealed).opt(s.map(|s| s.payout));
-        o.opt_text(s.map(|_| "settled")).opt_text(s.map(|s| s.reason)).opt(s.and_then(|s| s.mine_tile));
-        o.opt(s.map(|s| s.at)).end();
+        o.int(self.shard as i64).int(self.bet_no as i64).int(self.revealed).int(self.stake_add).opt(self.max_payout);
+        o.opt(s.and_then(|s| s.payout)).opt_text(s.map(|s| s.status)).opt_text(s.map(|s| s.reason));
+        o.opt(s.and_then(|s| s.mine_tile)).opt(s.map(|s| s.at)).end();
     }
 }

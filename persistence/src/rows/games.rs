@@ -200,27 +200,41 @@ pub struct InstantBetRow {
 }
 
 /// What later events change in an instant bet projected in an earlier batch: gems revealed
-/// (bits OR-ed in) and the settlement, if any.
+/// (bits OR-ed in), blackjack's added stakes (summed) and exposure, and the settlement, if any.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstantChange {
     pub shard: u32,
     pub bet_no: u32,
     pub revealed: i64,
+    pub stake_add: i64,
+    pub max_payout: Option<i64>,
     pub settled: Option<InstantSettled>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InstantSettled {
-    pub payout: i64,
+    /// `settled`, or `refunded` by the operator (no payout: the stakes went back, as a
+    /// refunded crash bet's).
+    pub status: &'static str,
+    pub payout: Option<i64>,
     pub reason: &'static str,
     pub mine_tile: Option<i64>,
     pub at: i64,
 }
 
+/// One change to an instant bet.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Delta {
+    revealed: i64,
+    stake_add: i64,
+    max_payout: Option<i64>,
+    settled: Option<InstantSettled>,
+}
+
 impl InstantSettled {
     fn apply(self, r: &mut InstantBetRow) {
-        r.status = "settled";
-        r.payout = Some(self.payout);
+        r.status = self.status;
+        r.payout = self.payout;
         r.settle_reason = Some(self.reason);
         r.mine_tile = self.mine_tile;
         r.settled_at = Some(self.at);
@@ -293,11 +307,13 @@ impl GamesBatch {
         }
     }
 
-    fn change_instant(&mut self, shard: u32, bet: u32, revealed: i64, settled: Option<InstantSettled>) {
+    fn change_instant(&mut self, shard: u32, bet: u32, d: Delta) {
         if let Some(&i) = self.instant_at.get(&(shard, bet)) {
             let r = &mut self.instant_bets[i];
-            r.revealed |= revealed;
-            if let Some(s) = settled {
+            r.revealed |= d.revealed;
+            r.stake += d.stake_add;
+            r.max_payout = d.max_payout.unwrap_or(r.max_payout);
+            if let Some(s) = d.settled {
                 s.apply(r);
             }
             return;
@@ -305,12 +321,21 @@ impl GamesBatch {
         match self.instant_change_at.get(&(shard, bet)) {
             Some(&i) => {
                 let c = &mut self.instant_changes[i];
-                c.revealed |= revealed;
-                c.settled = settled.or(c.settled);
+                c.revealed |= d.revealed;
+                c.stake_add += d.stake_add;
+                c.max_payout = d.max_payout.or(c.max_payout);
+                c.settled = d.settled.or(c.settled);
             }
             None => {
                 self.instant_change_at.insert((shard, bet), self.instant_changes.len());
-                self.instant_changes.push(InstantChange { shard, bet_no: bet, revealed, settled });
+                self.instant_changes.push(InstantChange {
+                    shard,
+                    bet_no: bet,
+                    revealed: d.revealed,
+                    stake_add: d.stake_add,
+                    max_payout: d.max_payout,
+                    settled: d.settled,
+                });
             }
         }
     }
@@ -524,6 +549,8 @@ fn reason_name(r: SettleReason) -> (&'static str, Option<i64>) {
         SettleReason::CashedOut => ("cashed_out", None),
         SettleReason::Mine { tile } => ("mine", Some(tile as i64)),
         SettleReason::Swept => ("swept", None),
+        SettleReason::Finished => ("finished", None),
+        SettleReason::Refunded => ("refunded", None),
     }
 }
 
@@ -590,7 +617,8 @@ pub(super) fn map_instant(
             let seed = book.games.seeds.get(&user.0).ok_or_else(|| format!("player {} has no seed", user.0))?;
             let (seed_no, hash, client) = (seed.seed_no, seed.hash.clone(), seed.client_seed.clone());
             let settled = p.settled.then_some(InstantSettled {
-                payout: p.payout.0,
+                status: "settled",
+                payout: Some(p.payout.0),
                 reason: "at_bet",
                 mine_tile: None,
                 at: p.at.0 as i64,
@@ -630,16 +658,31 @@ pub(super) fn map_instant(
         }
         InstantEvent::Revealed { bet, tile, .. } => {
             let bit = 1i64.checked_shl(u32::from(*tile)).filter(|b| *b > 0).ok_or_else(|| format!("tile {tile}"))?;
-            g.change_instant(shard, bet.0, bit, None)
+            g.change_instant(shard, bet.0, Delta { revealed: bit, ..Delta::default() })
         }
         InstantEvent::Settled { bet, payout, at, why, .. } => {
             let (reason, mine_tile) = reason_name(*why);
-            g.change_instant(
-                shard,
-                bet.0,
-                0,
-                Some(InstantSettled { payout: payout.0, reason, mine_tile, at: at.0 as i64 }),
-            )
+            let settled =
+                InstantSettled { status: "settled", payout: Some(payout.0), reason, mine_tile, at: at.0 as i64 };
+            g.change_instant(shard, bet.0, Delta { settled: Some(settled), ..Delta::default() })
+        }
+        // Blackjack's cards are in `events` (`Acted`, `DealerRevealed`); the row keeps the
+        // deal as its outcome, the stakes summed and the exposure.
+        InstantEvent::Acted { bet, extra, exposure, .. } => g.change_instant(
+            shard,
+            bet.0,
+            Delta { stake_add: extra.0, max_payout: Some(exposure.0), ..Delta::default() },
+        ),
+        InstantEvent::DealerRevealed { .. } => {}
+        InstantEvent::Refunded { bet, at, .. } => {
+            let settled = InstantSettled {
+                status: "refunded",
+                payout: None,
+                reason: "refunded",
+                mine_tile: None,
+                at: at.0 as i64,
+            };
+            g.change_instant(shard, bet.0, Delta { settled: Some(settled), ..Delta::default() })
         }
     }
     Ok(())

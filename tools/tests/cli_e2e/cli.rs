@@ -180,3 +180,29 @@ fn fair_crash_prints_bustabits_points_and_checks_the_chain() {
     assert_eq!(v["games"][0]["chains_to_next"], false, "{v}");
     assert!(text(&broken.stderr).contains("do not form one chain"));
 }
+
+/// `fair verify --game blackjack` replays a game from Stake's card stream and the actions: at
+/// nonce 20 of the verifier's seeds the dealer shows the ace of diamonds over a queen, so the
+/// declined insurance ends the game with the dealer's blackjack, and taken it pays 2:1.
+#[test]
+fn fair_verify_replays_a_blackjack_game() {
+    const SERVER: &str = "735249f062ac025044a8523aa92e034803f02d6b75129abc97e8b1be19aab9b4";
+    let run = |actions: &str, stake: &str| {
+        let args = ["fair", "verify", "--game", "blackjack", "--server-seed", SERVER, "--client-seed"];
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["ec75fca98de6f2d9", "--nonce", "20", "--actions", actions, "--stake", stake]);
+        croupier(&all)
+    };
+    let out = run("no_insurance", "1000");
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(v["outcome"], "dealer A-diamond, Q-club (21); hand 4-heart, 9-spade (13); insurance declined", "{v}");
+    assert_eq!((v["multiplier"].as_str(), v["payout"].as_i64()), (Some("0"), Some(0)));
+    let v: serde_json::Value = serde_json::from_str(&text(&run("insurance", "1000").stdout)).expect("JSON");
+    assert_eq!(v["payout"].as_i64(), Some(1_500), "{v}");
+    // An action the game refuses, and a name that is no action.
+    assert!(!run("hit", "1000").status.success(), "a hit before the insurance answer");
+    let bad = run("surrender", "1000");
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("--actions"), "{}", text(&bad.stderr));
+}

@@ -19,16 +19,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "crash-game-kill-test-key-0123456";
+pub(crate) const KEY: &str = "crash-game-kill-test-key-0123456";
 
 /// A `croupier serve` child, killed (SIGKILL) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Server {
-    fn start(data: &Path) -> Server {
+    pub(crate) fn start(data: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_croupier"))
             .args(["serve", "--listen", "127.0.0.1:0", "--durability", "process", "--shards", "2", "--sql", "off"])
             .arg("--data-dir")
@@ -46,7 +46,7 @@ impl Server {
         Server { child, addr }
     }
 
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         // `kill` sends SIGKILL on Unix.
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");

@@ -2,6 +2,7 @@
 //! seven): each module drives the CLI as an operator would.
 
 mod baselines;
+mod blackjack_game;
 mod cli;
 mod console;
 mod crash;

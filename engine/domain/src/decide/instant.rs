@@ -1,11 +1,13 @@
 //! Instant games (seed 003): seed pairs, one-shot bets (dice, keno), plinko's delayed
-//! settlement and mines' multi-step game. Outcomes come from `instant::fair` with the
+//! settlement, mines' and blackjack's multi-step games, and the operator's refunds. Outcomes come from `instant::fair` with the
 //! player's committed seeds and nonce; money moves on the same ledger as every bet, with the
 //! same bounds (`decide::bounds`), so `evolve` stays total.
 
 use super::{bounds, check_open_bet, check_stake, existing_account, Reply, MAX_LEDGER};
 use crate::event::Event;
-use crate::ids::{ExtId, Timestamp, UserId};
+use crate::ids::{AccountNo, ExtId, Timestamp, UserId};
+use crate::instant::blackjack::{Action, Refusal, Shoe, StreamShoe, Table};
+use crate::instant::cards::Card;
 use crate::instant::fair::{SeedHash, ServerSeed, Stream};
 use crate::instant::payout::{payout, Multiplier};
 use crate::instant::{dice, keno, mines, plinko};
@@ -40,6 +42,18 @@ pub enum InstantReply {
         payout: Money,
         replayed: bool,
     },
+    /// Blackjack: an action played (`ended`: the game is over, its record has the result).
+    Acted {
+        bet: InstantNo,
+        replayed: bool,
+        ended: bool,
+    },
+    /// The operator's refund of an open bet: its whole stake back.
+    Refunded {
+        bet: InstantNo,
+        stake: Money,
+        replayed: bool,
+    },
 }
 
 /// A seed rotation's answer.
@@ -60,6 +74,8 @@ pub(super) fn decide(s: &State, cmd: &InstantCommand, now: Timestamp, out: &mut 
         InstantCommand::CashOut { user, id } => cash_out(s, *user, id, now, out)?,
         InstantCommand::Settle { user, id } => settle(s, *user, id, now, out)?,
         InstantCommand::Sweep { user, id } => sweep(s, *user, id, now, out)?,
+        InstantCommand::Act { user, id, step, action } => act(s, *user, id, *step, *action, now, out)?,
+        InstantCommand::Refund { user, id } => refund(s, *user, id, now, out)?,
     };
     Ok(Reply::Instant(reply))
 }
@@ -81,8 +97,9 @@ fn rotate(
         return Err(Reject::WrongShard);
     }
     let player = s.instant().player(user);
-    // Revealing the seed of an open mines game would show where its mines are.
-    if player.is_some_and(|p| p.open_mines.is_some()) {
+    // Revealing the seed of an open mines or blackjack game would show where its mines are,
+    // or the dealer's hole card and the cards to come.
+    if player.is_some_and(|p| p.open_mines.is_some() || p.open_blackjack.is_some()) {
         return Err(Reject::GameInProgress);
     }
     if player.is_some_and(|p| p.pairs.iter().any(|pair| pair.server_seed == server_seed)) {
@@ -153,6 +170,13 @@ fn bet(s: &State, b: &InstantBet, now: Timestamp, out: &mut Vec<Event>) -> Resul
             }
             (InstantOutcome::Mines, Multiplier::ZERO)
         }
+        GameParams::Blackjack => {
+            if player.open_blackjack.is_some() {
+                return Err(Reject::GameInProgress);
+            }
+            let mut shoe = StreamShoe::new(stream);
+            (InstantOutcome::Blackjack { up: shoe.card(0), player: [shoe.card(2), shoe.card(3)] }, Multiplier::ZERO)
+        }
     };
     check_stake(s, account, b.stake, now)?;
     let settled = !b.game.stays_open();
@@ -161,6 +185,13 @@ fn bet(s: &State, b: &InstantBet, now: Timestamp, out: &mut Vec<Event>) -> Resul
         GameParams::Mines { mines: count } => {
             payout(b.stake, mines::multiplier(count, mines::TILES - count, config.mines_edge_bp), limits.max_win)
         }
+        // The most the dealt hand can return with this stake (a double or split raises it).
+        GameParams::Blackjack => match outcome {
+            InstantOutcome::Blackjack { up, player: cards } => {
+                Table::deal(up, cards, b.stake).max_return().min(limits.max_win)
+            }
+            _ => unreachable!("a blackjack bet deals cards"),
+        },
         _ => payout(b.stake, multiplier, limits.max_win),
     };
     if settled {
@@ -185,7 +216,140 @@ fn bet(s: &State, b: &InstantBet, now: Timestamp, out: &mut Vec<Event>) -> Resul
         settled,
         at: now,
     })));
+    if let InstantOutcome::Blackjack { up, player: cards } = outcome {
+        // A blackjack, or the dealer's at the peek, ends the game at the deal.
+        let table = Table::deal(up, cards, b.stake);
+        let mut shoe = shoe_of(pair, player.nonce);
+        if let Some(dealer) = table.ending(&mut shoe) {
+            let end = End { bet, account, stake: b.stake, max_win: limits.max_win, at: now };
+            finish_blackjack(table, dealer, end, out);
+        }
+    }
     Ok(InstantReply::Bet { bet, replayed: false })
+}
+
+fn shoe_of(pair: &crate::instant::SeedPair, nonce: u64) -> StreamShoe<'_> {
+    StreamShoe::new(Stream::of(&pair.server_seed, pair.client_seed.as_str().as_bytes(), nonce))
+}
+
+/// What ending a blackjack game needs besides its table.
+struct End {
+    bet: InstantNo,
+    account: AccountNo,
+    /// Every stake held for it, extras included.
+    stake: Money,
+    max_win: Money,
+    at: Timestamp,
+}
+
+/// The dealer's cards shown and the game paid (capped by the max win).
+fn finish_blackjack(mut table: Table, dealer: Vec<Card>, e: End, out: &mut Vec<Event>) -> Money {
+    table.finish(dealer.clone());
+    let pays = table.result().min(e.max_win);
+    out.push(Event::Instant(InstantEvent::DealerRevealed { bet: e.bet, cards: dealer }));
+    out.push(Event::Instant(InstantEvent::Settled {
+        bet: e.bet,
+        account: e.account,
+        stake: e.stake,
+        payout: pays,
+        at: e.at,
+        why: SettleReason::Finished,
+    }));
+    pays
+}
+
+fn refusal(r: Refusal) -> Reject {
+    match r {
+        Refusal::InsurancePending => Reject::InsurancePending,
+        Refusal::InsuranceNotOffered => Reject::InsuranceNotOffered,
+        Refusal::InsuranceTooSmall => Reject::InvalidGameParams("insurance costs half the stake: at least one unit"),
+        Refusal::CannotDouble => Reject::CannotDouble,
+        Refusal::CannotSplit => Reject::CannotSplit,
+        Refusal::Over => Reject::BetSettled,
+    }
+}
+
+/// The max win of bet `no`'s currency now (the largest balance if its limits were removed).
+fn max_win_of(s: &State, no: InstantNo) -> Money {
+    let b = s.instant().bet(no);
+    let cur = &s.currencies()[s.account(b.account).currency.index()].code;
+    let config = s.instant().config().expect("a bet was placed, so the games are configured");
+    config.limits(cur).map_or(crate::MAX_BALANCE, |l| l.max_win)
+}
+
+/// Blackjack: one action on the player's open game, exactly once per step when a step is given.
+fn act(
+    s: &State,
+    user: UserId,
+    id: &ExtId,
+    step: Option<u8>,
+    action: Action,
+    now: Timestamp,
+    out: &mut Vec<Event>,
+) -> Result<InstantReply, Reject> {
+    let inst = s.instant();
+    let no = inst.bet_by_id(user, id).ok_or(Reject::BetNotFound)?;
+    let b = inst.bet(no);
+    let table = b.table.as_deref().ok_or(Reject::InvalidGameParams("only a blackjack game takes these actions"))?;
+    if let Some(step) = step.map(usize::from) {
+        let played = table.actions.len();
+        if step < played {
+            let replay = InstantReply::Acted { bet: no, replayed: true, ended: !b.is_open() };
+            return if table.actions[step] == action { Ok(replay) } else { Err(Reject::IdempotencyConflict) };
+        }
+        if step > played {
+            return Err(Reject::StepAhead);
+        }
+    }
+    if !b.is_open() {
+        return Err(Reject::BetSettled);
+    }
+    let pair = &inst.player(user).expect("a bet's player has seeds").pairs[b.seed_no as usize];
+    let (table, played) = table.play(action, &mut shoe_of(pair, b.nonce)).map_err(refusal)?;
+    let max_win = max_win_of(s, no);
+    let exposure = table.max_return().min(max_win);
+    if played.extra.is_positive() {
+        check_stake(s, b.account, played.extra, now)?;
+    }
+    let a = s.account(b.account);
+    let d_exposure = exposure.0 as i128 - b.payout.0 as i128;
+    bounds::player(Some(a), -(played.extra.0 as i128), d_exposure, MAX_LEDGER)?;
+    bounds::house(&s.currencies()[a.currency.index()], 0, d_exposure, played.extra.0 as i128)?;
+    out.push(Event::Instant(InstantEvent::Acted {
+        bet: no,
+        account: b.account,
+        action,
+        drawn: played.drawn,
+        extra: played.extra,
+        exposure,
+        at: now,
+    }));
+    let ended = played.dealer.is_some();
+    if let Some(dealer) = played.dealer {
+        let stake = Money(b.stake.0 + played.extra.0);
+        finish_blackjack(table, dealer, End { bet: no, account: b.account, stake, max_win, at: now }, out);
+    }
+    Ok(InstantReply::Acted { bet: no, replayed: false, ended })
+}
+
+/// The operator's refund of an unfinished bet: every stake back, the game closed. A finished
+/// bet is `BET_SETTLED`; a refunded one gets the first answer.
+fn refund(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Event>) -> Result<InstantReply, Reject> {
+    let no = s.instant().bet_by_id(user, id).ok_or(Reject::BetNotFound)?;
+    let b = s.instant().bet(no);
+    match b.state {
+        Phase::Settled { why: SettleReason::Refunded, .. } => {
+            Ok(InstantReply::Refunded { bet: no, stake: b.stake, replayed: true })
+        }
+        Phase::Settled { .. } => Err(Reject::BetSettled),
+        Phase::Open => {
+            // The stake comes back where the exposure counted what it might win: the player's
+            // room is checked for the difference (a plinko bet may pay less than its stake).
+            bounds::player(Some(s.account(b.account)), b.stake.0 as i128, -(b.payout.0 as i128), MAX_LEDGER)?;
+            out.push(Event::Instant(InstantEvent::Refunded { bet: no, account: b.account, stake: b.stake, at: now }));
+            Ok(InstantReply::Refunded { bet: no, stake: b.stake, replayed: false })
+        }
+    }
 }
 
 /// The player's open bet `id`, or why not.
@@ -299,6 +463,10 @@ fn sweep(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Even
     if let Phase::Settled { payout, .. } = b.state {
         return Ok(InstantReply::Settled { bet: no, payout, replayed: true });
     }
+    if b.game == GameParams::Blackjack {
+        // Never due: a hand waits for its player or the operator's refund.
+        return Err(Reject::NotDue { due: s.instant().sweep_due(no) });
+    }
     let due = s.instant().sweep_due(no);
     let pays = match b.game {
         GameParams::Plinko { .. } => b.payout,
@@ -312,6 +480,7 @@ fn sweep(s: &State, user: UserId, id: &ExtId, now: Timestamp, out: &mut Vec<Even
             }
         }
         GameParams::Dice(_) | GameParams::Keno { .. } => unreachable!("one-shot bets are never open"),
+        GameParams::Blackjack => unreachable!("refused above"),
     };
     if now < due {
         return Err(Reject::NotDue { due });

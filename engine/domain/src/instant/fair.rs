@@ -173,6 +173,19 @@ impl<'a> Stream<'a> {
         Unit(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// Moves to the `n`-th number of the stream (from 0), as if `n` had been read: blackjack
+    /// draws card `n` of a game without reading the ones before it again.
+    pub fn seek_unit(&mut self, n: u64) {
+        // Eight numbers per block of 32 bytes.
+        self.round = n / 8;
+        self.cursor = 32;
+        let within = (n % 8) as usize;
+        if within != 0 {
+            self.refill();
+            self.cursor = within * 4;
+        }
+    }
+
     fn refill(&mut self) {
         let mut mac = self.keyed.clone();
         mac.update(self.client_seed);
@@ -256,6 +269,18 @@ mod tests {
     fn nonces_are_written_in_decimal() {
         assert_eq!(decimal(0, &mut [0; 20]), b"0");
         assert_eq!(decimal(u64::MAX, &mut [0; 20]), b"18446744073709551615");
+    }
+
+    #[test]
+    fn seeking_lands_where_reading_does() {
+        let mut read = Stream::new(b"k", b"c", 3);
+        let units: Vec<Unit> = (0..20).map(|_| read.next_unit()).collect();
+        for n in [0u64, 1, 7, 8, 9, 16, 19] {
+            let mut s = Stream::new(b"k", b"c", 3);
+            s.next_unit();
+            s.seek_unit(n);
+            assert_eq!(s.next_unit(), units[n as usize], "number {n}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The instant games' commands, events, configuration and state (types only; `decide` and
 //! `evolve` live in `decide/instant.rs` and `evolve/instant.rs`).
 
+use super::blackjack::{Action, Table};
+use super::cards::Card;
 use super::dice::DiceCall;
 use super::fair::{SeedHash, ServerSeed};
 use super::keno::{KenoRisk, KenoTable, Picks};
@@ -34,6 +36,7 @@ pub enum GameParams {
     Keno { risk: KenoRisk, picks: Picks },
     Plinko { rows: u8, risk: PlinkoRisk },
     Mines { mines: u8 },
+    Blackjack,
 }
 
 impl GameParams {
@@ -43,13 +46,14 @@ impl GameParams {
             GameParams::Keno { .. } => "keno",
             GameParams::Plinko { .. } => "plinko",
             GameParams::Mines { .. } => "mines",
+            GameParams::Blackjack => "blackjack",
         }
     }
 
     /// Whether the bet stays open after it is placed (plinko until the animation ends, mines
-    /// until cash out or a mine).
+    /// until cash out or a mine, blackjack until the hand is played out).
     pub fn stays_open(&self) -> bool {
-        matches!(self, GameParams::Plinko { .. } | GameParams::Mines { .. })
+        matches!(self, GameParams::Plinko { .. } | GameParams::Mines { .. } | GameParams::Blackjack)
     }
 }
 
@@ -73,6 +77,14 @@ pub enum InstantCommand {
     /// The sweeper: settles plinko bet `id` left pending `plinko_settle_ms`, or cashes out the
     /// mines game `id` untouched for `mines_idle_ms` (seed 003's auto cash out).
     Sweep { user: UserId, id: ExtId },
+    /// Blackjack: `action` on the open game `id`. `step` (the number of actions the caller
+    /// saw before it) makes a retry exactly-once: a step already played with the same action
+    /// gets the first answer, with another action `IDEMPOTENCY_CONFLICT`; without a step the
+    /// action applies to the game as it is.
+    Act { user: UserId, id: ExtId, step: Option<u8>, action: Action },
+    /// The operator: refunds every stake of the unfinished bet `id` (mines, plinko pending,
+    /// blackjack) and closes it. A repeat gets the first answer.
+    Refund { user: UserId, id: ExtId },
 }
 
 impl InstantCommand {
@@ -84,7 +96,9 @@ impl InstantCommand {
             | InstantCommand::Reveal { user, .. }
             | InstantCommand::CashOut { user, .. }
             | InstantCommand::Settle { user, .. }
-            | InstantCommand::Sweep { user, .. } => Some(*user),
+            | InstantCommand::Sweep { user, .. }
+            | InstantCommand::Act { user, .. }
+            | InstantCommand::Refund { user, .. } => Some(*user),
             InstantCommand::Bet(b) => Some(b.user),
         }
     }
@@ -127,6 +141,30 @@ pub enum InstantEvent {
         at: Timestamp,
         why: SettleReason,
     },
+    /// Blackjack: `action` played with the cards it drew (`drawn`, in order), `extra` more
+    /// stake held (double, split, insurance) and the bet's exposure now.
+    Acted {
+        bet: InstantNo,
+        account: AccountNo,
+        action: Action,
+        drawn: [Option<Card>; 2],
+        extra: Money,
+        exposure: Money,
+        at: Timestamp,
+    },
+    /// Blackjack: the game is over; every dealer card (the hole card and the draws). A
+    /// `Settled` follows.
+    DealerRevealed {
+        bet: InstantNo,
+        cards: Vec<Card>,
+    },
+    /// The operator refunded the open bet: its whole stake goes back from held.
+    Refunded {
+        bet: InstantNo,
+        account: AccountNo,
+        stake: Money,
+        at: Timestamp,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +195,8 @@ pub enum InstantOutcome {
     Plinko { rights: u16 },
     /// Nothing yet: the mines stay hidden until the game ends.
     Mines,
+    /// The deal as the player sees it: the dealer's up card and the player's two cards.
+    Blackjack { up: Card, player: [Card; 2] },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +211,10 @@ pub enum SettleReason {
     Mine { tile: u8 },
     /// The sweeper: plinko pending too long, or mines idle too long.
     Swept,
+    /// Blackjack: the hand was played out.
+    Finished,
+    /// The operator refunded the stake (`InstantEvent::Refunded`).
+    Refunded,
 }
 
 /// Per currency: stakes and the most one bet may win.
@@ -283,6 +327,8 @@ pub struct Player {
     pub nonce: u64,
     /// The player's open mines game, if any (one at a time).
     pub open_mines: Option<InstantNo>,
+    /// The player's open blackjack game, if any (one at a time).
+    pub open_blackjack: Option<InstantNo>,
 }
 
 impl Player {
@@ -328,6 +374,8 @@ pub struct InstantBetRecord {
     /// Mines: when the player last acted (the idle sweep counts from here).
     pub last_action: Timestamp,
     pub state: Phase,
+    /// Blackjack: the game as the player may see it (boxed: other games pay one pointer).
+    pub table: Option<Box<Table>>,
 }
 
 impl InstantBetRecord {
@@ -388,6 +436,8 @@ impl Instant {
         let c = self.config.as_ref().expect("a bet was placed, so the games are configured");
         match b.game {
             GameParams::Plinko { .. } => b.placed_at.saturating_add_ms(c.plinko_settle_ms),
+            // A blackjack hand waits for its player (or the operator's refund), as on Stake.
+            GameParams::Blackjack => Timestamp(u64::MAX),
             _ => b.last_action.saturating_add_ms(c.mines_idle_ms),
         }
     }
@@ -425,8 +475,13 @@ impl InstantEvent {
     pub fn at(&self) -> Option<Timestamp> {
         match self {
             InstantEvent::Placed(p) => Some(p.at),
-            InstantEvent::Revealed { at, .. } | InstantEvent::Settled { at, .. } => Some(*at),
-            InstantEvent::Configured(_) | InstantEvent::SeedCommitted { .. } => None,
+            InstantEvent::Revealed { at, .. }
+            | InstantEvent::Settled { at, .. }
+            | InstantEvent::Acted { at, .. }
+            | InstantEvent::Refunded { at, .. } => Some(*at),
+            InstantEvent::Configured(_) | InstantEvent::SeedCommitted { .. } | InstantEvent::DealerRevealed { .. } => {
+                None
+            }
         }
     }
 
@@ -438,6 +493,9 @@ impl InstantEvent {
             InstantEvent::Placed(_) => "instant_placed",
             InstantEvent::Revealed { .. } => "instant_revealed",
             InstantEvent::Settled { .. } => "instant_settled",
+            InstantEvent::Acted { .. } => "instant_acted",
+            InstantEvent::DealerRevealed { .. } => "instant_dealer_revealed",
+            InstantEvent::Refunded { .. } => "instant_refunded",
         }
     }
 }
@@ -448,6 +506,7 @@ impl Instant {
     pub(crate) fn check(&self, user_of: impl Fn(AccountNo) -> UserId) -> Result<(), String> {
         let mut next: BTreeMap<(UserId, u32), u64> = BTreeMap::new();
         let mut open_mines: BTreeMap<UserId, InstantNo> = BTreeMap::new();
+        let mut open_blackjack: BTreeMap<UserId, InstantNo> = BTreeMap::new();
         for (i, b) in self.bets.iter().enumerate() {
             let user = user_of(b.account);
             let n = next.entry((user, b.seed_no)).or_default();
@@ -461,6 +520,22 @@ impl Instant {
             {
                 return Err(format!("player {} has two open mines games", user.0));
             }
+            if b.is_open()
+                && b.game == GameParams::Blackjack
+                && open_blackjack.insert(user, InstantNo(i as u32)).is_some()
+            {
+                return Err(format!("player {} has two open blackjack games", user.0));
+            }
+            if (b.game == GameParams::Blackjack) != b.table.is_some() {
+                return Err(format!("instant bet {i} has a blackjack table iff it is blackjack"));
+            }
+            if let Some(t) = &b.table {
+                let refunded = matches!(b.state, Phase::Settled { why: SettleReason::Refunded, .. });
+                let phase_ok = if b.is_open() { !t.over } else { t.over || refunded };
+                if t.staked() != b.stake || !phase_ok {
+                    return Err(format!("blackjack bet {i} stakes {} on its table, {} held", t.staked(), b.stake));
+                }
+            }
             if !b.is_open() && b.payout.0 < 0 {
                 return Err(format!("instant bet {i} paid a negative amount"));
             }
@@ -472,6 +547,9 @@ impl Instant {
             }
             if p.open_mines != open_mines.get(user).copied() {
                 return Err(format!("player {} records another open mines game than its bets", user.0));
+            }
+            if p.open_blackjack != open_blackjack.get(user).copied() {
+                return Err(format!("player {} records another open blackjack game than its bets", user.0));
             }
         }
         Ok(())

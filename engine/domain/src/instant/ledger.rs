@@ -1,5 +1,6 @@
 //! The ledger lines of the instant games' events: the same accounts and reasons as round
-//! bets (a one-shot bet is a hold and a settlement in one event).
+//! bets (a one-shot bet is a hold and a settlement in one event; a blackjack double, split or
+//! insurance is one more hold; an operator's refund gives the held stakes back).
 
 use super::game::InstantEvent;
 use crate::ids::{AccountNo, CurrencyId};
@@ -29,6 +30,17 @@ pub(crate) fn entries(
             line(Held(*account), house, *stake, Reason::BetStake, r);
             line(house, Player(*account), *payout, Reason::BetPayout, r);
         }
-        InstantEvent::Configured(_) | InstantEvent::SeedCommitted { .. } | InstantEvent::Revealed { .. } => {}
+        // Blackjack's double, split and insurance hold one more stake each.
+        InstantEvent::Acted { bet, account, extra, .. } if extra.is_positive() => {
+            line(Player(*account), Held(*account), *extra, Reason::BetHold, Reference::Instant(*bet));
+        }
+        InstantEvent::Refunded { bet, account, stake, .. } => {
+            line(Held(*account), Player(*account), *stake, Reason::BetRefund, Reference::Instant(*bet));
+        }
+        InstantEvent::Configured(_)
+        | InstantEvent::SeedCommitted { .. }
+        | InstantEvent::Revealed { .. }
+        | InstantEvent::Acted { .. }
+        | InstantEvent::DealerRevealed { .. } => {}
     }
 }

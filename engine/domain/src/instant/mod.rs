@@ -7,6 +7,7 @@
 //! (with their returns to player). It never draws randomness (seeds arrive in commands) and
 //! never uses a float.
 
+pub mod blackjack;
 pub mod cards;
 pub mod dice;
 pub mod fair;

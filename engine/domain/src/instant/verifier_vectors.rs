@@ -262,3 +262,22 @@ fn cards_match() {
         assert_eq!(cards, c.cards);
     }
 }
+
+/// Blackjack's deal as the verifier splits Stake's shoe: the first two cards are the
+/// dealer's (the first one up), the next two the player's; later cards follow in the order
+/// the game draws them.
+#[test]
+fn blackjack_deals_are_the_verifiers_split() {
+    use super::blackjack::{Shoe, StreamShoe, Table};
+    for c in CASES {
+        let mut shoe = StreamShoe::new(stream(c));
+        let t = Table::deal(shoe.card(0), [shoe.card(2), shoe.card(3)], crate::money::Money(100));
+        assert_eq!(t.dealer[0].to_string(), c.cards[0], "nonce {}", c.nonce);
+        let player: Vec<String> = t.hands[0].cards.iter().map(|x| x.to_string()).collect();
+        assert_eq!(player, c.cards[2..4]);
+        assert_eq!(shoe.card(1).to_string(), c.cards[1], "the hole card");
+        // Cards drawn out of order land where reading in order does.
+        let later: Vec<String> = (4..8).rev().map(|i| shoe.card(i).to_string()).collect();
+        assert_eq!(later, c.cards[4..8].iter().rev().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+}

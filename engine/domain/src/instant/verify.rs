@@ -1,6 +1,7 @@
 //! Verifying any bet, croupier's or Stake's: the outcome and payout from the seeds alone.
 //! Shared by `croupier fair verify` and the HTTP endpoint, so they cannot disagree.
 
+use super::blackjack::{self, Action, Insurance, StreamShoe, Table};
 use super::cards::Card;
 use super::dice::{self, DiceCall};
 use super::fair::Stream;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// What a bet asked, per game.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BetParams {
     /// Without a call, only the roll.
     Dice {
@@ -39,7 +40,14 @@ pub enum BetParams {
     Cards {
         cards: u8,
     },
+    /// A blackjack game replayed from the deal with the player's actions in order.
+    Blackjack {
+        actions: Vec<Action>,
+    },
 }
+
+/// Most actions a verified blackjack game may list (a game takes fewer).
+pub const MAX_ACTIONS: usize = 64;
 
 /// The outcome of one bet, as printed and answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +82,7 @@ pub fn verify(
     stake: Option<Money>,
 ) -> Result<Verification, VerifyError> {
     let mut s = Stream::new(server_seed_text.as_bytes(), client_seed.as_bytes(), nonce);
+    let mut paid = None;
     let (game, outcome, multiplier) = match params {
         BetParams::Dice { call, edge_bp } => {
             if edge_bp >= 10_000 {
@@ -126,6 +135,22 @@ pub fn verify(
             let shown: Vec<String> = (0..cards).map(|_| Card::next(&mut s).to_string()).collect();
             ("blackjack", format!("cards {}", shown.join(", ")), None)
         }
+        BetParams::Blackjack { actions } => {
+            if actions.len() > MAX_ACTIONS {
+                return Err(VerifyError::Params("at most 64 actions"));
+            }
+            // The multiplier from a stake of 10,000 units (its scale): exact, a 3:2 included;
+            // the payout from the stake itself, rounded per hand as the engine does.
+            let unit = Multiplier::SCALE as i64;
+            let table = play_blackjack(s, unit, &actions)?;
+            if let Some(st) = stake {
+                let own = Stream::new(server_seed_text.as_bytes(), client_seed.as_bytes(), nonce);
+                let t = play_blackjack(own, st.0, &actions)?;
+                paid = t.over.then(|| t.result());
+            }
+            let m = table.over.then(|| Multiplier(table.result().0 as u64));
+            ("blackjack", describe(&table), m)
+        }
     };
     let hash: [u8; 32] = Sha256::digest(server_seed_text.as_bytes()).into();
     Ok(Verification {
@@ -135,9 +160,47 @@ pub fn verify(
         nonce,
         outcome,
         multiplier: multiplier.map(|m| m.to_string()),
-        payout: stake.zip(multiplier).map(|(st, m)| payout(st, m, Money(i64::MAX)).0),
+        payout: paid.map(|p| p.0).or_else(|| stake.zip(multiplier).map(|(st, m)| payout(st, m, Money(i64::MAX)).0)),
         multiplier_value: multiplier,
     })
+}
+
+fn play_blackjack(s: Stream<'_>, stake: i64, actions: &[Action]) -> Result<Table, VerifyError> {
+    let mut shoe = StreamShoe::new(s);
+    blackjack::replay(&mut shoe, Money(stake), actions).map_err(|(_, why)| {
+        VerifyError::Params(match why {
+            blackjack::Refusal::InsurancePending => "an action before the insurance was answered",
+            blackjack::Refusal::InsuranceNotOffered => "insurance was not offered then",
+            blackjack::Refusal::InsuranceTooSmall => "insurance costs half the stake: at least one unit",
+            blackjack::Refusal::CannotDouble => "a double after a hand's first two cards",
+            blackjack::Refusal::CannotSplit => "a split without a pair, or a second split",
+            blackjack::Refusal::Over => "an action after the game was over",
+        })
+    })
+}
+
+fn cards_text(cards: &[Card]) -> String {
+    let names: Vec<String> = cards.iter().map(|c| c.to_string()).collect();
+    format!("{} ({})", names.join(", "), blackjack::total(cards).0)
+}
+
+/// The game in words: the dealer's cards, each hand (doubled or not), insurance, and whether
+/// it is over.
+fn describe(t: &Table) -> String {
+    let mut text = format!("dealer {}", cards_text(&t.dealer));
+    for h in &t.hands {
+        text += &format!("; hand {}{}", cards_text(&h.cards), if h.doubled { " doubled" } else { "" });
+    }
+    match t.insurance {
+        Insurance::Taken { .. } => text += "; insurance taken",
+        Insurance::Declined => text += "; insurance declined",
+        Insurance::Offered => text += "; insurance offered",
+        Insurance::NotOffered => {}
+    }
+    if !t.over {
+        text += "; not over (the dealer's hole card stays hidden)";
+    }
+    text
 }
 
 #[cfg(test)]
@@ -177,6 +240,26 @@ mod tests {
         assert_eq!(p.unwrap().multiplier.as_deref(), Some("1.5"));
         let c = verify(SERVER, "ec75fca98de6f2d9", 20, BetParams::Cards { cards: 2 }, None).unwrap();
         assert_eq!(c.outcome, "cards A-diamond, Q-club");
+    }
+
+    #[test]
+    fn a_blackjack_game_replays_from_its_actions() {
+        // Nonce 20's shoe (verifier_vectors): dealer A-diamond up, Q-club in the hole; the
+        // player 4-heart, 9-spade. An ace up: insurance first; the dealer has a blackjack.
+        let no = BetParams::Blackjack { actions: vec![Action::Insurance { take: false }] };
+        let v = verify(SERVER, "ec75fca98de6f2d9", 20, no, Some(Money(1_000))).unwrap();
+        assert_eq!(v.outcome, "dealer A-diamond, Q-club (21); hand 4-heart, 9-spade (13); insurance declined");
+        assert_eq!((v.multiplier.as_deref(), v.payout), (Some("0"), Some(0)));
+        let yes = BetParams::Blackjack { actions: vec![Action::Insurance { take: true }] };
+        let v = verify(SERVER, "ec75fca98de6f2d9", 20, yes, Some(Money(1_001))).unwrap();
+        assert_eq!((v.multiplier.as_deref(), v.payout), (Some("1.5"), Some(1_500)), "insurance 500 pays 2:1");
+        // Before the answer the game is not over and the hole card is not shown.
+        let v = verify(SERVER, "ec75fca98de6f2d9", 20, BetParams::Blackjack { actions: vec![] }, None).unwrap();
+        assert!(v.outcome.starts_with("dealer A-diamond (11); hand 4-heart, 9-spade (13)"), "{}", v.outcome);
+        assert_eq!(v.multiplier, None);
+        // A hit before the answer is refused.
+        let hit = BetParams::Blackjack { actions: vec![Action::Hit] };
+        assert!(verify(SERVER, "ec75fca98de6f2d9", 20, hit, None).is_err());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Instant games (seed 003) through `decide` and `evolve`: seed pairs and their rotation,
 //! one-shot dice and keno, plinko's delayed settlement, mines, and property tests over random
-//! histories for the money invariants, the nonces and the seeds.
+//! histories (blackjack and the operator's refunds included) for the money invariants, the
+//! nonces and the seeds. Blackjack's own flows and rule table are in `blackjack.rs`.
 
 use croupier_domain::command::Command;
 use croupier_domain::ids::{Timestamp, UserId};
+use croupier_domain::instant::blackjack::{self, Action, StreamShoe};
 use croupier_domain::instant::dice::DiceCall;
 use croupier_domain::instant::keno::{KenoRisk, Picks};
 use croupier_domain::instant::plinko::PlinkoRisk;
@@ -262,7 +264,19 @@ enum Step {
     CashOut { user: u64 },
     Settle { user: u64, back: u8 },
     Sweep { user: u64, back: u8 },
+    Blackjack { user: u64, stake: i64 },
+    Act { user: u64, action: u8, step: Option<u8> },
+    Refund { user: u64, back: u8 },
 }
+
+const ACTIONS: [Action; 6] = [
+    Action::Hit,
+    Action::Stand,
+    Action::Double,
+    Action::Split,
+    Action::Insurance { take: true },
+    Action::Insurance { take: false },
+];
 
 fn step() -> impl Strategy<Value = (Step, u64)> {
     let user = 1u64..4;
@@ -279,7 +293,10 @@ fn step() -> impl Strategy<Value = (Step, u64)> {
         4 => (user.clone(), 0u8..26).prop_map(|(user, tile)| Step::Reveal { user, tile }),
         1 => user.clone().prop_map(|user| Step::CashOut { user }),
         2 => (user.clone(), 0u8..3).prop_map(|(user, back)| Step::Settle { user, back }),
-        1 => (user, 0u8..3).prop_map(|(user, back)| Step::Sweep { user, back }),
+        1 => (user.clone(), 0u8..3).prop_map(|(user, back)| Step::Sweep { user, back }),
+        2 => (user.clone(), prop_oneof![1i64..100, 100i64..1_000_000]).prop_map(|(user, stake)| Step::Blackjack { user, stake }),
+        5 => (user.clone(), 0u8..6, prop::option::of(0u8..4)).prop_map(|(user, action, step)| Step::Act { user, action, step }),
+        1 => (user, 0u8..3).prop_map(|(user, back)| Step::Refund { user, back }),
     ];
     (s, prop_oneof![Just(0u64), 1u64..1_000, Just(20_000), Just(300_000)])
 }
@@ -343,6 +360,22 @@ fn command(step: &Step, s: &State, n: u64) -> Command {
         Step::Sweep { user, back } => {
             Command::Instant(InstantCommand::Sweep { user: UserId(*user), id: latest(*user, *back) })
         }
+        Step::Blackjack { user, stake } => bet(*user, *stake, GameParams::Blackjack),
+        Step::Act { user, action, step } => {
+            let p = s.instant().player(UserId(*user));
+            let open = p.and_then(|p| p.open_blackjack).map(|no| s.instant().bet(no));
+            // A step near the game's own (a retry, the next one, one ahead) or none.
+            let played = open.and_then(|b| b.table.as_ref()).map_or(0, |t| t.actions.len() as u8);
+            Command::Instant(InstantCommand::Act {
+                user: UserId(*user),
+                id: open.map_or(ExtId::new("none").unwrap(), |b| b.id),
+                step: step.map(|d| (played + d).saturating_sub(2)),
+                action: ACTIONS[*action as usize],
+            })
+        }
+        Step::Refund { user, back } => {
+            Command::Instant(InstantCommand::Refund { user: UserId(*user), id: latest(*user, *back) })
+        }
     }
 }
 
@@ -379,6 +412,19 @@ fn assert_revealed_seeds_reproduce_their_bets(s: &State) {
                 let set = mines::place(&mut stream, count);
                 assert_eq!(b.revealed & set, 0, "bet {i} revealed a gem on a mine");
                 InstantOutcome::Mines
+            }
+            GameParams::Blackjack => {
+                // The whole game, dealer included, replays from the seeds and its actions.
+                let table = b.table.as_deref().expect("a blackjack bet has its table");
+                let first = &table.hands[0];
+                let stake = if first.doubled { Money(first.stake.0 / 2) } else { first.stake };
+                let mut shoe = StreamShoe::new(stream);
+                let again = blackjack::replay(&mut shoe, stake, &table.actions).expect("its actions were allowed");
+                assert_eq!(&again, table, "bet {i}");
+                let mut shoe =
+                    StreamShoe::new(Stream::of(&pair.server_seed, pair.client_seed.as_str().as_bytes(), b.nonce));
+                use blackjack::Shoe;
+                InstantOutcome::Blackjack { up: shoe.card(0), player: [shoe.card(2), shoe.card(3)] }
             }
         };
         assert_eq!(again, b.outcome, "bet {i}");

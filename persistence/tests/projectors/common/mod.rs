@@ -103,6 +103,7 @@ pub fn build_history(dir: &Path, shards: usize, commands: u64, seed: u64) -> His
 fn play_games(rt: &Runtime, clock: &ManualClock) {
     use croupier_domain::crash::testkit as crash;
     use croupier_domain::crash::{curve, fair, ChannelConfig, CrashCommand};
+    use croupier_domain::instant::blackjack::Action;
     use croupier_domain::instant::dice::DiceCall;
     use croupier_domain::instant::keno::{KenoRisk, Picks};
     use croupier_domain::instant::plinko::PlinkoRisk;
@@ -196,6 +197,18 @@ fn play_games(rt: &Runtime, clock: &ManualClock) {
             }
         }
         let _ = rt.call(Command::Instant(InstantCommand::CashOut { user: UserId(u), id: id(&mines) }));
+        // Blackjack: insurance declined if offered, a double (a second stake), a stand if the
+        // double was refused; every refusal here is a game that ended earlier. Then a game the
+        // operator refunds (refused when it ended at the deal).
+        let blackjack = format!("b{u}");
+        ok(bet(u, &blackjack, 400, GameParams::Blackjack));
+        for action in [Action::Insurance { take: false }, Action::Double, Action::Stand] {
+            let act = InstantCommand::Act { user: UserId(u), id: id(&blackjack), step: None, action };
+            let _ = rt.call(Command::Instant(act));
+        }
+        let refunded = format!("r{u}");
+        ok(bet(u, &refunded, 450, GameParams::Blackjack));
+        let _ = rt.call(Command::Instant(InstantCommand::Refund { user: UserId(u), id: id(&refunded) }));
         clock.advance_ms(5);
         if u % 3 == 0 {
             ok(rotate(u, 2));
@@ -212,7 +225,7 @@ pub struct GameFacts {
     pub terms: std::collections::BTreeSet<String>,
     /// `shard:bet:term:user:stake:status:payout`.
     pub crash_bets: std::collections::BTreeSet<String>,
-    /// `shard:bet:user:nonce:seed_no:server_seed_hash:status:payout`.
+    /// `shard:bet:user:nonce:seed_no:server_seed_hash:stake:status:payout`.
     pub instant_bets: std::collections::BTreeSet<String>,
     /// `shard:user:seed_no:server_seed_hash:client_seed:revealed seed` (`-` while in use).
     pub seeds: std::collections::BTreeSet<String>,
@@ -260,9 +273,13 @@ impl GameFacts {
             let hash = inst.player(user).expect("a bettor has seeds").pairs[b.seed_no as usize].server_seed.hash();
             let (status, payout) = match b.state {
                 Phase::Open => ("open", "-".to_owned()),
+                Phase::Settled { why: croupier_domain::instant::SettleReason::Refunded, .. } => {
+                    ("refunded", "-".into())
+                }
                 Phase::Settled { payout, .. } => ("settled", payout.0.to_string()),
             };
-            f.instant_bets.insert(format!("{shard}:{i}:{}:{}:{}:{hash}:{status}:{payout}", user.0, b.nonce, b.seed_no));
+            let (nonce, seed_no, stake) = (b.nonce, b.seed_no, b.stake.0);
+            f.instant_bets.insert(format!("{shard}:{i}:{}:{nonce}:{seed_no}:{hash}:{stake}:{status}:{payout}", user.0));
         }
         for (user, p) in inst.players() {
             for (i, pair) in p.pairs.iter().enumerate() {
@@ -303,7 +320,8 @@ impl GameFacts {
         let instant = db
             .pairs(
                 "SELECT CAST(shard AS TEXT) || ':' || CAST(bet_no AS TEXT) || ':' || CAST(user_id AS TEXT) || ':' \
-                 || CAST(nonce AS TEXT) || ':' || CAST(seed_no AS TEXT) || ':' || server_seed_hash || ':' || status \
+                 || CAST(nonce AS TEXT) || ':' || CAST(seed_no AS TEXT) || ':' || server_seed_hash || ':' \
+                 || CAST(stake AS TEXT) || ':' || status \
                  || ':' || COALESCE(CAST(payout AS TEXT), '-'), CAST(0 AS BIGINT) FROM instant_bets",
             )
             .await
@@ -333,6 +351,11 @@ pub async fn assert_games(db: &Db, history: &History) {
     assert_eq!(sql.terms, history.games.terms, "crash_terms equals the engine's terms");
     assert_eq!(sql.crash_bets, history.games.crash_bets, "crash_bets equals the engine's bets");
     assert_eq!(sql.instant_bets, history.games.instant_bets, "instant_bets equals the engine's bets");
+    let blackjack = db.scalar("SELECT COUNT(*) FROM instant_bets WHERE game = 'blackjack'").await.unwrap();
+    assert!(blackjack > 0, "blackjack games were projected");
+    // Seeded histories: at least one refund landed on a game still open (the rows say so).
+    let refunded = db.scalar("SELECT COUNT(*) FROM instant_bets WHERE status = 'refunded' AND payout IS NULL").await;
+    assert!(refunded.unwrap() > 0, "an operator's refund is a row's status");
     assert_eq!(sql.seeds, history.games.seeds, "instant_seeds: every pair, revealed exactly when rotated");
     let revealed = db.scalar("SELECT COUNT(*) FROM instant_seeds WHERE server_seed IS NOT NULL").await.unwrap();
     assert!(revealed > 0, "some seeds were revealed");
