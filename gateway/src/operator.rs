@@ -11,7 +11,7 @@
 
 use crate::error::{quote, ApiError, ErrorResponses};
 use crate::fields::{user_id, Scalar};
-use crate::{ext_id, now_ms, AppState, Signed};
+use crate::{ext_id, now_ms, AppInner, AppState, Signed};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -222,6 +222,12 @@ pub async fn game_event(
     State(app): State<AppState>,
     Signed(req): Signed<GameEventRequest>,
 ) -> Result<Json<RoundAnswer>, ApiError> {
+    apply_game_event(&app, req).await.map(Json)
+}
+
+/// A round event's validation and engine command, shared by HTTP and the JetStream intake
+/// (`croupier serve --draws-from`), so both answer alike.
+pub async fn apply_game_event(app: &AppInner, req: GameEventRequest) -> Result<RoundAnswer, ApiError> {
     let round = ext_id("round_id", &req.round_id)?;
     let (cmd, after) = match req.event {
         GameEventKind::GameStart => {
@@ -245,7 +251,7 @@ pub async fn game_event(
         GameEventKind::GameEnd => (Command::GameEnd { round }, RoundStatus::Ended),
     };
     let reply = app.engine.call(cmd).await?;
-    Ok(Json(round_answer(req.round_id, reply, after)))
+    Ok(round_answer(req.round_id, reply, after))
 }
 
 /// Seed 000 `drawresult`: the draw result, which settles every bet of the round.
@@ -256,9 +262,14 @@ pub async fn drawresult(
     State(app): State<AppState>,
     Signed(req): Signed<DrawResultRequest>,
 ) -> Result<Json<RoundAnswer>, ApiError> {
+    apply_drawresult(&app, req).await.map(Json)
+}
+
+/// A draw result's validation and engine command, shared by HTTP and the JetStream intake.
+pub async fn apply_drawresult(app: &AppInner, req: DrawResultRequest) -> Result<RoundAnswer, ApiError> {
     let round = ext_id("round_id", &req.round_id)?;
     let reply = app.engine.call(Command::GameDraw { round, result: Some(draw_result(&req.outcomes)) }).await?;
-    Ok(Json(round_answer(req.round_id, reply, RoundStatus::Drawn)))
+    Ok(round_answer(req.round_id, reply, RoundStatus::Drawn))
 }
 
 /// Cancels a round: every bet is voided and refunded, settled ones are reversed.

@@ -2,6 +2,7 @@
 
 mod data;
 mod demo;
+mod draws;
 mod fair;
 mod project;
 mod serve;

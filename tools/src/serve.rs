@@ -12,7 +12,8 @@ use croupier_journal::Durability;
 use croupier_runtime::{Runtime, RuntimeConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use crate::draws::{DrawsConfig, DrawsHandle};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,8 @@ const AFTER_HELP: &str = "\
 Precedence: flags > CROUPIER_* environment variables > --config file > defaults.
 
 The config file (TOML) may set: listen, data_dir, durability (\"process\" | \"fsync\"), shards,
-workers, token_ttl_s, ring_capacity, sql, nats, and the client limits header_timeout_ms,
+workers, token_ttl_s, ring_capacity, sql, nats, draws_from, draws_stream, draws_subject,
+draws_ack_wait_ms, and the client limits header_timeout_ms,
 body_timeout_ms, idle_timeout_ms, max_connections, max_body_bytes, ws_max_frame_bytes,
 ws_max_message_bytes, ws_max_topics, ws_max_replay. Example:
   listen = \"0.0.0.0:8080\"
@@ -36,6 +38,18 @@ with --nats an event-stream projector publishes every event to JetStream (stream
 subjects croupier.<shard>.<event>). Both resume from their stored positions, never hold the
 shards back, and report their lag in /metrics (croupier_projector_lag_records,
 croupier_projector_lag_seconds, croupier_projector_position) and in `croupier status`.
+
+Draws from a queue: with --draws-from nats://HOST:PORT, round events and draw results also
+come from JetStream (stream --draws-stream, subject --draws-subject; created if missing), through a
+durable pull consumer, one message at a time in stream order. A body has the shape of the HTTP
+operator body: {\"event\":\"game_start\",\"round_id\":\"R1\"} as /api/game_event, {\"round_id\":\"R1\",
+\"outcomes\":[\"won\",\"lost\",\"lost\"]} as /api/drawresult. Each is validated and run as over HTTP; its
+answer (the round, or the refusal with its stable code) is appended with the stream sequence to
+<data-dir>/draws/<stream>.answers and synced before the message is acknowledged, then published
+on <SUBJ>.answers. A redelivered sequence gets the recorded answer and acts no more. A malformed
+or refused message is answered, recorded and acknowledged; a busy engine is retried. Each draw
+is logged on one line (\"draw: round R1 result won,lost,lost settled 3 bets ...\"). /metrics shows
+croupier_draws_position, croupier_draws_lag_messages and croupier_draws_answers_total.
 
 The operator key signs operator requests (X-Croupier-Timestamp: Unix ms, within 5 minutes of
 the server clock; X-Croupier-Signature = hex(HMAC-SHA256(key, METHOD\\nPATH\\nTIMESTAMP\\nBODY)))
@@ -136,6 +150,26 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_WS_MAX_REPLAY", value_name = "N", value_parser = value_parser!(u64).range(1..))]
     pub ws_max_replay: Option<u64>,
 
+    /// Take round events and draw results from this NATS server's JetStream as well as over
+    /// HTTP (see below); none if unset
+    #[arg(long, env = "CROUPIER_DRAWS_FROM", value_name = "URL")]
+    pub draws_from: Option<String>,
+
+    /// The JetStream stream of round events and draw results, created with --draws-subject
+    /// if missing [default: DEALER_DRAWS]
+    #[arg(long, env = "CROUPIER_DRAWS_STREAM", value_name = "NAME")]
+    pub draws_stream: Option<String>,
+
+    /// The subject the dealing system publishes them on; answers go to <SUBJ>.answers
+    /// [default: dealer.draws]
+    #[arg(long, env = "CROUPIER_DRAWS_SUBJECT", value_name = "SUBJ")]
+    pub draws_subject: Option<String>,
+
+    /// How long JetStream waits for the acknowledgement of a message before redelivering it
+    /// (after a crash, the unacknowledged message comes again after this) [default: 10000]
+    #[arg(long, env = "CROUPIER_DRAWS_ACK_WAIT_MS", value_name = "MS", value_parser = value_parser!(u64).range(100..=3_600_000))]
+    pub draws_ack_wait_ms: Option<u64>,
+
     /// Demo: fund demo players, run a baccarat table that opens rounds on its own and house
     /// players that bet, and let the console at / play as the demo players
     #[arg(long, env = "CROUPIER_DEMO")]
@@ -171,6 +205,10 @@ struct FileConfig {
     ws_max_message_bytes: Option<u64>,
     ws_max_topics: Option<u64>,
     ws_max_replay: Option<u64>,
+    draws_from: Option<String>,
+    draws_stream: Option<String>,
+    draws_subject: Option<String>,
+    draws_ack_wait_ms: Option<u64>,
 }
 
 /// The settings `serve` runs with, after precedence.
@@ -191,6 +229,8 @@ pub struct Settings {
     pub limits: Limits,
     /// With `--demo`: the demo's settings.
     pub demo: Option<crate::demo::DemoConfig>,
+    /// With `--draws-from`: the JetStream intake of round events and draw results.
+    pub draws: Option<crate::draws::DrawsConfig>,
 }
 
 fn cores() -> usize {
@@ -213,13 +253,15 @@ impl ServeArgs {
             (None, Some("fsync")) | (None, None) => Durability::Fsync,
             (None, Some(other)) => bail!("durability must be \"process\" or \"fsync\", not {other:?}"),
         };
-        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("croupier-data"));
+        let data_dir = self.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("croupier-data"));
+        let draws = self.draws(&file, &data_dir, limits.max_body_bytes)?;
         let sql = match self.sql.clone().or(file.sql) {
             Some(off) if off == "off" => None,
             Some(url) => Some(url),
             None => Some(croupier_persistence::default_sql_url(&data_dir)),
         };
         Ok(Settings {
+            draws,
             limits,
             sql,
             nats: self.nats.clone().or(file.nats).filter(|u| !u.is_empty()),
@@ -234,6 +276,20 @@ impl ServeArgs {
                 window: Duration::from_millis(self.demo_window_ms.unwrap_or(15_000)),
             }),
         })
+    }
+
+    fn draws(&self, file: &FileConfig, data_dir: &Path, max_body_bytes: usize) -> Result<Option<DrawsConfig>> {
+        let Some(url) = self.draws_from.clone().or(file.draws_from.clone()).filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let stream = self.draws_stream.clone().or(file.draws_stream.clone()).unwrap_or_else(|| "DEALER_DRAWS".into());
+        crate::draws::answers_file(data_dir, &stream).map_err(anyhow::Error::msg)?;
+        let subject = self.draws_subject.clone().or(file.draws_subject.clone()).unwrap_or_else(|| "dealer.draws".into());
+        if subject.is_empty() || subject.contains(['*', '>', ' ']) {
+            bail!("--draws-subject {subject:?}: one subject, without wildcards or spaces");
+        }
+        let ack_wait = Duration::from_millis(self.draws_ack_wait_ms.or(file.draws_ack_wait_ms).unwrap_or(10_000));
+        Ok(Some(DrawsConfig { data_dir: data_dir.to_path_buf(), nats_url: url, stream, subject, ack_wait, max_body_bytes }))
     }
 
     /// Each limit from the flag (or its variable), else the file, else the default.
@@ -358,6 +414,7 @@ async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> 
     let demo_key = s.demo.is_some().then(|| key.clone());
     let gateway = Gateway::start(runtime, s.data_dir.clone(), cfg, key).await.map_err(anyhow::Error::msg)?;
     let projectors = Projectors::start(s, &gateway);
+    let (stop_draws, draws) = start_draws(s, &gateway)?;
     let listener =
         tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
@@ -379,9 +436,26 @@ async fn serve(s: &Settings, runtime: Arc<Runtime>, key: Vec<u8>) -> Result<()> 
         s.durability
     );
     let served = gateway.serve(listener, stop_signal()).await.context("server");
+    let _ = stop_draws.send(true);
+    if let Some(d) = draws {
+        d.stop().await;
+    }
     projectors.stop().await;
     eprintln!("stopping: draining the shards and writing snapshots");
     served
+}
+
+/// The JetStream intake of round events and draw results, if configured, with its figures in
+/// `/metrics`; it stops when the returned sender says so.
+fn start_draws(s: &Settings, gateway: &Gateway) -> Result<(tokio::sync::watch::Sender<bool>, Option<DrawsHandle>)> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let Some(cfg) = s.draws.clone() else { return Ok((stop, None)) };
+    eprintln!("draws: from {}", redact(&cfg.nats_url));
+    let stream = cfg.stream.clone();
+    let handle = DrawsHandle::spawn(cfg, gateway.app().clone(), stopped).context("draws")?;
+    let status = handle.status.clone();
+    gateway.app().metrics.add_source(Box::new(move |out| crate::draws::write_metrics(out, &stream, &status)));
+    Ok((stop, Some(handle)))
 }
 
 /// The projectors `serve` runs beside the gateway. They read the journals, never the shards:

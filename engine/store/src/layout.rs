@@ -62,6 +62,12 @@ pub fn is_file_safe_name(channel: &str) -> bool {
     !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `<data>/draws/<stream>.answers`: the answers of `serve --draws-from`'s JetStream intake, by
+/// stream sequence; `None` when the stream name cannot be a file name ([`is_file_safe_name`]).
+pub fn draws_answers_file(data_dir: &Path, stream: &str) -> Option<PathBuf> {
+    is_file_safe_name(stream).then(|| data_dir.join("draws").join(format!("{stream}.answers")))
+}
+
 /// `<data>/crash-chains/<channel>.chain`; `None` when the channel id cannot be a file name
 /// ([`is_file_safe_name`]).
 pub fn crash_chain_file(data_dir: &Path, channel: &str) -> Option<PathBuf> {
