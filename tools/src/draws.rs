@@ -420,9 +420,21 @@ pub fn write_metrics(out: &mut String, stream: &str, s: &DrawsStatus) {
         let _ = writeln!(out, "{name}{{stream=\"{stream}\"}} {value}");
     };
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    gauge(out, "croupier_draws_position", "Stream sequence of the last message acknowledged.", "gauge", load(&s.position));
+    gauge(
+        out,
+        "croupier_draws_position",
+        "Stream sequence of the last message acknowledged.",
+        "gauge",
+        load(&s.position),
+    );
     gauge(out, "croupier_draws_lag_messages", "Messages of the subject not yet delivered.", "gauge", load(&s.lag));
-    gauge(out, "croupier_draws_connected", "1 while connected to JetStream.", "gauge", s.connected.load(Ordering::Relaxed) as u64);
+    gauge(
+        out,
+        "croupier_draws_connected",
+        "1 while connected to JetStream.",
+        "gauge",
+        s.connected.load(Ordering::Relaxed) as u64,
+    );
     gauge(out, "croupier_draws_reconnects_total", "Lost or failed connections.", "counter", load(&s.reconnects));
     let _ = writeln!(out, "# HELP croupier_draws_answers_total Messages answered, by result.");
     let _ = writeln!(out, "# TYPE croupier_draws_answers_total counter");

@@ -5,6 +5,7 @@
 //! (SIGTERM, Ctrl-C) stops accepting, lets requests in flight finish, closes WebSocket
 //! sessions, drains every shard's ring and writes a snapshot per shard.
 
+use crate::draws::{DrawsConfig, DrawsHandle};
 use anyhow::{bail, Context, Result};
 use clap::{value_parser, Args};
 use croupier_gateway::{load_or_create_key, Gateway, GatewayConfig, KeySource, Limits};
@@ -12,7 +13,6 @@ use croupier_journal::Durability;
 use croupier_runtime::{Runtime, RuntimeConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use crate::draws::{DrawsConfig, DrawsHandle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -253,7 +253,8 @@ impl ServeArgs {
             (None, Some("fsync")) | (None, None) => Durability::Fsync,
             (None, Some(other)) => bail!("durability must be \"process\" or \"fsync\", not {other:?}"),
         };
-        let data_dir = self.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("croupier-data"));
+        let data_dir =
+            self.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("croupier-data"));
         let draws = self.draws(&file, &data_dir, limits.max_body_bytes)?;
         let sql = match self.sql.clone().or(file.sql) {
             Some(off) if off == "off" => None,
@@ -284,12 +285,20 @@ impl ServeArgs {
         };
         let stream = self.draws_stream.clone().or(file.draws_stream.clone()).unwrap_or_else(|| "DEALER_DRAWS".into());
         crate::draws::answers_file(data_dir, &stream).map_err(anyhow::Error::msg)?;
-        let subject = self.draws_subject.clone().or(file.draws_subject.clone()).unwrap_or_else(|| "dealer.draws".into());
+        let subject =
+            self.draws_subject.clone().or(file.draws_subject.clone()).unwrap_or_else(|| "dealer.draws".into());
         if subject.is_empty() || subject.contains(['*', '>', ' ']) {
             bail!("--draws-subject {subject:?}: one subject, without wildcards or spaces");
         }
         let ack_wait = Duration::from_millis(self.draws_ack_wait_ms.or(file.draws_ack_wait_ms).unwrap_or(10_000));
-        Ok(Some(DrawsConfig { data_dir: data_dir.to_path_buf(), nats_url: url, stream, subject, ack_wait, max_body_bytes }))
+        Ok(Some(DrawsConfig {
+            data_dir: data_dir.to_path_buf(),
+            nats_url: url,
+            stream,
+            subject,
+            ack_wait,
+            max_body_bytes,
+        }))
     }
 
     /// Each limit from the flag (or its variable), else the file, else the default.

@@ -9,6 +9,7 @@ mod crash;
 mod crash_game;
 mod data;
 mod descriptors;
+mod draws;
 mod http;
 mod project;
 mod term_replay;
