@@ -199,9 +199,29 @@ type Consumer = async_nats::jetstream::consumer::Consumer<async_nats::jetstream:
 
 /// Connects, makes sure the stream and the durable consumer exist, and returns the consumer
 /// with its ack floor.
-async fn connect(cfg: &DrawsConfig) -> Result<(async_nats::Client, Consumer, u64), String> {
+async fn connect(cfg: &DrawsConfig, status: &Arc<DrawsStatus>) -> Result<(async_nats::Client, Consumer, u64), String> {
     use async_nats::jetstream::{self, consumer};
-    let client = async_nats::connect(&cfg.nats_url).await.map_err(|e| format!("connect {}: {e}", cfg.nats_url))?;
+    let seen = status.clone();
+    let client = async_nats::ConnectOptions::new()
+        // The client reconnects by itself once connected; this is its backoff.
+        .reconnect_delay_callback(|attempts| BACKOFF_MIN.saturating_mul(1 << attempts.min(6) as u32).min(BACKOFF_MAX))
+        .event_callback(move |event| {
+            let seen = seen.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => seen.connected.store(true, Ordering::Relaxed),
+                    async_nats::Event::Disconnected => {
+                        seen.connected.store(false, Ordering::Relaxed);
+                        seen.reconnects.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("draws: disconnected from NATS; reconnecting");
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .connect(&cfg.nats_url)
+        .await
+        .map_err(|e| format!("connect {}: {e}", cfg.nats_url))?;
     let js = jetstream::new(client.clone());
     let stream = js
         .get_or_create_stream(jetstream::stream::Config {
@@ -235,12 +255,12 @@ async fn consume(
     cfg: &DrawsConfig,
     app: &AppState,
     log: &mut AnswerLog,
-    status: &DrawsStatus,
+    status: &Arc<DrawsStatus>,
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
 ) -> Result<(), String> {
     use futures_util::StreamExt;
-    let (client, consumer, floor) = connect(cfg).await?;
+    let (client, consumer, floor) = connect(cfg, status).await?;
     log.forget_through(floor);
     status.position.fetch_max(floor, Ordering::Relaxed);
     status.connected.store(true, Ordering::Relaxed);

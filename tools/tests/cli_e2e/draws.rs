@@ -21,6 +21,7 @@ fn nats_url() -> String {
 }
 
 /// A stream and subject no other test run uses.
+#[derive(Clone)]
 struct Names {
     stream: String,
     subject: String,
@@ -41,13 +42,17 @@ struct Nats {
 
 impl Nats {
     async fn connect(names: Names) -> Nats {
-        let url = nats_url();
+        Nats::connect_to(&nats_url(), names).await
+    }
+
+    /// Connects and creates the stream (as it is, if it is there).
+    async fn connect_to(url: &str, names: Names) -> Nats {
         let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&url))
             .await
             .unwrap_or_else(|_| panic!("NATS at {url} (CROUPIER_TEST_NATS) did not answer within 5 s"))
             .unwrap_or_else(|e| panic!("NATS at {url} (CROUPIER_TEST_NATS) does not answer: {e}"));
         let js = async_nats::jetstream::new(client.clone());
-        js.create_stream(async_nats::jetstream::stream::Config {
+        js.get_or_create_stream(async_nats::jetstream::stream::Config {
             name: names.stream.clone(),
             subjects: vec![names.subject.clone()],
             ..Default::default()
@@ -98,12 +103,17 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, n: &Names, fault: Option<String>) -> Server {
+        Server::start_at(data, n, &nats_url(), fault)
+    }
+
+    fn start_at(data: &Path, n: &Names, url: &str, fault: Option<String>) -> Server {
+        std::fs::create_dir_all(data).unwrap();
         let log = unique(data.join("serve.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_croupier"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--durability", "fsync", "--shards", "2", "--sql", "off"])
             .arg("--data-dir")
             .arg(data)
-            .args(["--draws-from", &nats_url(), "--draws-stream", &n.stream, "--draws-subject", &n.subject])
+            .args(["--draws-from", url, "--draws-stream", &n.stream, "--draws-subject", &n.subject])
             .args(["--draws-ack-wait-ms", "1000"])
             .env("CROUPIER_OPERATOR_KEY", KEY)
             .env_remove("CROUPIER_NATS")
@@ -377,4 +387,81 @@ fn a_malformed_or_refused_message_is_answered_and_does_not_block_the_next() {
         drop(server);
         nats.delete().await;
     });
+}
+
+/// A JetStream server of this test's own (`nats-server`, on a free port, its store in `dir`).
+struct OwnNats {
+    child: Child,
+}
+
+impl OwnNats {
+    fn start(port: u16, dir: &Path) -> OwnNats {
+        let mut owned = OwnNats { child: OwnNats::spawn(port, dir) };
+        // Bounded wait for the port (a hang guard, not a timing).
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return owned;
+            }
+            if let Ok(Some(status)) = owned.child.try_wait() {
+                panic!("nats-server exited at start: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("nats-server did not listen on {port} within 5 s");
+    }
+
+    fn spawn(port: u16, dir: &Path) -> Child {
+        Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is installed")
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// NATS goes away between two messages and comes back: the intake reconnects on its own and
+/// answers the next message; /metrics counted the reconnect.
+#[test]
+fn the_intake_reconnects_when_nats_comes_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("nats");
+    let nats_server = OwnNats::start(port, &store);
+    let n = names("reconnect");
+    let data = dir.path().join("data");
+    let server = Server::start_at(&data, &n, &url, None);
+    runtime().block_on(async {
+        let mut nats = Nats::connect_to(&url, n.clone()).await;
+        let start = nats.publish(&event("game_start")).await;
+        assert_eq!(nats.answer_of(start).await["answer"]["status"], "betting");
+        drop(nats);
+        drop(nats_server);
+        // Bounded wait until the intake noticed (a hang guard, not a timing).
+        for _ in 0..200 {
+            if gauge(&server.metrics(), "croupier_draws_connected") == Some(0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(gauge(&server.metrics(), "croupier_draws_connected"), Some(0), "{}", server.log());
+        let _nats_server = OwnNats::start(port, &store);
+        let mut nats = Nats::connect_to(&url, n).await;
+        let stop = nats.publish(&event("game_stop")).await;
+        assert_eq!(stop, start + 1, "the stream survived the NATS restart");
+        assert_eq!(nats.answer_of(stop).await["answer"]["status"], "stopped", "{}", server.log());
+        let m = server.metrics();
+        assert_eq!(gauge(&m, "croupier_draws_connected"), Some(1), "{m}");
+        assert!(gauge(&m, "croupier_draws_reconnects_total").unwrap() >= 1, "{m}");
+    });
+    drop(server);
 }
