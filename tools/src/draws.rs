@@ -58,7 +58,7 @@ impl DrawsConfig {
 pub struct DrawsStatus {
     /// Stream sequence of the last message acknowledged.
     pub position: AtomicU64,
-    /// Messages of the subject not yet delivered to the consumer (JetStream's count).
+    /// Messages of the subject not yet answered: undelivered, or delivered and not acknowledged.
     pub lag: AtomicU64,
     pub accepted: AtomicU64,
     pub refused: AtomicU64,
@@ -260,7 +260,7 @@ async fn consume(
     backoff: &mut Duration,
 ) -> Result<(), String> {
     use futures_util::StreamExt;
-    let (client, consumer, floor) = connect(cfg, status).await?;
+    let (client, mut consumer, floor) = connect(cfg, status).await?;
     log.forget_through(floor);
     status.position.fetch_max(floor, Ordering::Relaxed);
     status.connected.store(true, Ordering::Relaxed);
@@ -274,9 +274,17 @@ async fn consume(
             .messages()
             .await
             .map_err(|e| format!("fetch: {e}"))?;
+        let mut none = true;
         while let Some(msg) = batch.next().await {
             let msg = msg.map_err(|e| format!("fetch: {e}"))?;
             handle(cfg, app, log, status, &client, &answers, &msg).await?;
+            none = false;
+        }
+        if none {
+            // Nothing came: the lag is what JetStream holds back (a message stuck unacknowledged
+            // by a dead process waits for its ack wait).
+            let info = consumer.info().await.map_err(|e| format!("consumer info: {e}"))?;
+            status.lag.store(info.num_pending + info.num_ack_pending as u64, Ordering::Relaxed);
         }
     }
     Ok(())
@@ -447,7 +455,13 @@ pub fn write_metrics(out: &mut String, stream: &str, s: &DrawsStatus) {
         "gauge",
         load(&s.position),
     );
-    gauge(out, "croupier_draws_lag_messages", "Messages of the subject not yet delivered.", "gauge", load(&s.lag));
+    gauge(
+        out,
+        "croupier_draws_lag_messages",
+        "Messages of the subject not yet answered (undelivered, or delivered and not acknowledged).",
+        "gauge",
+        load(&s.lag),
+    );
     gauge(
         out,
         "croupier_draws_connected",
