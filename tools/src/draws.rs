@@ -160,8 +160,9 @@ impl DrawsHandle {
         Ok(DrawsHandle { status, task })
     }
 
-    /// Waits for the message in hand to be answered (the intake checks `stop` between
-    /// messages), so nothing is cut between the engine's answer and the answer log.
+    /// Waits for the message in hand to be answered and recorded (the intake checks `stop`
+    /// between messages), so nothing is cut between the engine's answer and the answer log; a
+    /// message the engine cannot answer (5xx) is left unacknowledged, for the next start.
     pub async fn stop(self) {
         let _ = self.task.await;
     }
@@ -265,7 +266,6 @@ async fn consume(
     status.position.fetch_max(floor, Ordering::Relaxed);
     status.connected.store(true, Ordering::Relaxed);
     *backoff = BACKOFF_MIN;
-    let answers = format!("{}.answers", cfg.subject);
     while !*stop.borrow() {
         let mut batch = consumer
             .fetch()
@@ -277,7 +277,7 @@ async fn consume(
         let mut none = true;
         while let Some(msg) = batch.next().await {
             let msg = msg.map_err(|e| format!("fetch: {e}"))?;
-            handle(cfg, app, log, status, &client, &answers, &msg).await?;
+            handle(cfg, app, log, status, &client, &msg, stop).await?;
             none = false;
         }
         if none {
@@ -298,8 +298,8 @@ async fn handle(
     log: &mut AnswerLog,
     status: &DrawsStatus,
     client: &async_nats::Client,
-    answers: &str,
     msg: &async_nats::jetstream::Message,
+    stop: &watch::Receiver<bool>,
 ) -> Result<(), String> {
     let info = msg.info().map_err(|e| format!("message info: {e}"))?;
     let (seq, pending) = (info.stream_sequence, info.pending);
@@ -310,7 +310,10 @@ async fn handle(
             recorded.clone()
         }
         None => {
-            let answer = answer_of(app, seq, msg, cfg.max_body_bytes).await;
+            let Some(answer) = answer_of(app, seq, msg, cfg.max_body_bytes, stop).await else {
+                // Stopping with no answer: unacknowledged, so it comes again after a restart.
+                return Ok(());
+            };
             fault("before-record", seq);
             log.record(answer.clone()).map_err(|e| format!("cannot record in {}: {e}", log.path.display()))?;
             let counter = if answer["status"] == 200 { &status.accepted } else { &status.refused };
@@ -322,7 +325,8 @@ async fn handle(
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Croupier-Stream-Seq", seq.to_string().as_str());
     // The log is the durable record; the subject is for the dealing system's eyes.
-    if let Err(e) = client.publish_with_headers(answers.to_string(), headers, answer.to_string().into()).await {
+    let answers = format!("{}.answers", cfg.subject);
+    if let Err(e) = client.publish_with_headers(answers, headers, answer.to_string().into()).await {
         eprintln!("draws: cannot publish the answer of {seq}: {e}");
     }
     fault("before-ack", seq);
@@ -333,10 +337,17 @@ async fn handle(
 }
 
 /// The message's answer as recorded: its sequence and subject, the HTTP status, and the
-/// round's state or the error. Retries while the engine answers 5xx (busy, stopping).
-async fn answer_of(app: &AppInner, seq: u64, msg: &async_nats::jetstream::Message, max: usize) -> Value {
+/// round's state or the error. Retries while the engine answers 5xx (busy, a failed shard),
+/// until the server stops (then `None`: no answer).
+async fn answer_of(
+    app: &AppInner,
+    seq: u64,
+    msg: &async_nats::jetstream::Message,
+    max: usize,
+    stop: &watch::Receiver<bool>,
+) -> Option<Value> {
     let mut wait = BACKOFF_MIN;
-    loop {
+    while !*stop.borrow() {
         let (kind, result) = run_message(app, &msg.payload, max).await;
         let head = json!({"seq": seq, "subject": msg.subject.as_str(), "kind": kind});
         match result {
@@ -347,7 +358,7 @@ async fn answer_of(app: &AppInner, seq: u64, msg: &async_nats::jetstream::Messag
                 if let Some(o) = outcomes {
                     v["outcomes"] = json!(o);
                 }
-                return v;
+                return Some(v);
             }
             Err(e) if e.status.is_server_error() => {
                 eprintln!("draws: message {seq} not answered ({}: {}); retrying", e.code, e.message);
@@ -360,10 +371,11 @@ async fn answer_of(app: &AppInner, seq: u64, msg: &async_nats::jetstream::Messag
                 let mut v = head;
                 v["status"] = json!(e.status.as_u16());
                 v["error"] = json!({"code": e.code, "message": e.message});
-                return v;
+                return Some(v);
             }
         }
     }
+    None
 }
 
 type Ran = (&'static str, Result<(RoundAnswer, Option<Vec<OutcomeName>>), ApiError>);

@@ -142,6 +142,16 @@ impl Server {
         self.log()
     }
 
+    /// SIGTERM: a clean stop, the intake included, must exit 0.
+    fn terminate(mut self) -> String {
+        // SAFETY: kill(2) on the child this test started.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = self.child.wait().expect("reaped");
+        let log = self.log();
+        assert!(status.success(), "a clean stop on SIGTERM:\n{log}");
+        log
+    }
+
     fn kill_9(mut self) -> String {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
@@ -258,7 +268,8 @@ fn a_round_published_on_jetstream_is_settled_once() {
         }
         assert_eq!(gauge(&m, "croupier_draws_position"), Some(end), "{m}");
         assert_eq!(gauge(&m, "croupier_draws_lag_messages"), Some(0), "{m}");
-        assert_eq!(draw_lines(&server.log()), 1, "one line per draw:\n{}", server.log());
+        let log = server.terminate();
+        assert_eq!(draw_lines(&log), 1, "one line per draw:\n{log}");
         nats.delete().await;
     });
 }
