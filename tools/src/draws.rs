@@ -233,19 +233,18 @@ async fn connect(cfg: &DrawsConfig, status: &Arc<DrawsStatus>) -> Result<(async_
         .await
         .map_err(|e| format!("stream {}: {e}", cfg.stream))?;
     let name = cfg.consumer();
+    // Created or updated: a changed --draws-ack-wait-ms applies, and one message at a time is
+    // enforced on a consumer someone else changed.
     let mut consumer: Consumer = stream
-        .get_or_create_consumer(
-            &name,
-            consumer::pull::Config {
-                durable_name: Some(name.clone()),
-                filter_subject: cfg.subject.clone(),
-                ack_policy: consumer::AckPolicy::Explicit,
-                // One message at a time: a redelivery is never overtaken by a later message.
-                max_ack_pending: 1,
-                ack_wait: cfg.ack_wait,
-                ..Default::default()
-            },
-        )
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: cfg.subject.clone(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            // One message at a time: a redelivery is never overtaken by a later message.
+            max_ack_pending: 1,
+            ack_wait: cfg.ack_wait,
+            ..Default::default()
+        })
         .await
         .map_err(|e| format!("consumer {name}: {e}"))?;
     let floor = consumer.info().await.map_err(|e| format!("consumer {name}: {e}"))?.ack_floor.stream_sequence;
