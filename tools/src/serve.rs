@@ -647,6 +647,20 @@ mod tests {
     }
 
     #[test]
+    fn draws_are_off_unless_a_nats_url_is_given_and_names_are_checked() {
+        assert!(settings(&["--data-dir", "d"]).unwrap().draws.is_none());
+        let d = settings(&["--data-dir", "d", "--draws-from", "nats://h:4222", "--draws-ack-wait-ms", "500"]).unwrap();
+        let d = d.draws.expect("on with --draws-from");
+        assert_eq!((d.stream.as_str(), d.subject.as_str()), ("DEALER_DRAWS", "dealer.draws"));
+        assert_eq!((d.nats_url.as_str(), d.ack_wait), ("nats://h:4222", Duration::from_millis(500)));
+        let from = ["--data-dir", "d", "--draws-from", "nats://h:4222"];
+        let with = |extra: &[&str]| settings(&[&from[..], extra].concat());
+        assert!(with(&["--draws-stream", "a.b"]).is_err(), "a stream name is a file name");
+        assert!(with(&["--draws-subject", "dealer.>"]).is_err(), "one subject, no wildcard");
+        assert_eq!(with(&["--draws-subject", "t1.draws"]).unwrap().draws.unwrap().subject, "t1.draws");
+    }
+
+    #[test]
     fn limits_come_from_flags_then_the_file_then_defaults() {
         // Every limit this test reads is passed as a flag or set in the file, so CROUPIER_*
         // variables a developer may have set cannot change the outcome.
