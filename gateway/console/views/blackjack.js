@@ -118,6 +118,9 @@ class BlackjackView {
       if (a.open_blackjack && (!this.game || this.game.id === a.open_blackjack.id)) {
         if (!this.game) toast('Your blackjack game in play is resumed.');
         this.game = a.open_blackjack;
+        const first = this.game.blackjack.hands[0];
+        const d = decimalsOf(first.amount);
+        this.el.stake.value = fromMinor(toMinor(first.amount, d) / (first.doubled ? 2n : 1n), d);
       } else if (this.open()) {
         // The game shown ended elsewhere (another tab, or the operator's refund).
         this.game = a.bets.find((b) => b.id === this.game.id) || null;

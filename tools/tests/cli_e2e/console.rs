@@ -9,7 +9,8 @@
 //!
 //! `CROUPIER_CONSOLE_SCREENSHOT=<file.png>` also saves the baccarat view after the
 //! settlement, and `CROUPIER_CRASH_SCREENSHOT=<file.png>` the crash view once the bet's term
-//! is verified (the README's pictures).
+//! is verified (the README's pictures), and `CROUPIER_BLACKJACK_SCREENSHOT=<file.png>` the
+//! blackjack view, phone-sized, once the hand is over.
 
 use crate::webdriver::{wait_until, Browser};
 use serde_json::json;
@@ -697,8 +698,9 @@ fn hundredths(text: &str) -> i64 {
 
 /// The blackjack view at a phone's width, played with the keyboard: games dealt (some end at
 /// the deal on a blackjack) until one is in play, the page reloaded and the game resumed with
-/// its cards, then played to the end (insurance declined when the dealer shows an ace, a hit
-/// below 12, else stand; again if the dealer's blackjack ended it before a hit or a stand);
+/// its cards, then played to the end (insurance declined when the dealer shows an ace, a pair
+/// split, 10 or 11 doubled, a hit below 12, else stand; again if the dealer's blackjack ended
+/// it before any other action);
 /// the header's balance moved by every game's payout less its stakes; the seeds rotated in
 /// Verify and every blackjack game replayed in the browser from its revealed seed and actions.
 #[test]
@@ -757,9 +759,14 @@ fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_br
                 "const h = document.querySelector('#bj-hands .bj-hand.active'); return h ? Number(h.dataset.total) : 21;",
                 json!([]),
             );
+            let total_now = total.as_u64().unwrap_or(21);
             let (key, action) = if enabled("bj-no-insurance") {
                 ("n", "no_insurance")
-            } else if enabled("bj-hit") && total.as_u64().unwrap_or(21) < 12 {
+            } else if enabled("bj-split") {
+                ("p", "split")
+            } else if enabled("bj-double") && (10..=11).contains(&total_now) {
+                ("d", "double")
+            } else if enabled("bj-hit") && total_now < 12 {
                 ("h", "hit")
             } else {
                 assert!(enabled("bj-stand"), "a game in play can stand: {:?}", b.text("#bj-actions"));
@@ -789,6 +796,8 @@ fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_br
         result("bet").filter(|id| *id == game && result("state").as_deref() == Some("open"))
     });
     assert_eq!(cards(), dealt, "the same cards after the reload");
+    let stake = b.js("return document.getElementById('bj-stake').value;", json!([]));
+    assert_eq!(stake, "2.00", "the stake of the game resumed");
 
     s.step("play to the end");
     let mut played = play();
@@ -796,11 +805,15 @@ fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_br
         if played.iter().any(|a| *a != "no_insurance") {
             break;
         }
-        // The dealer's blackjack at the peek ended it: another game, for a hit or a stand.
+        // The dealer's blackjack at the peek ended it: another game, for a hit, a stand, ...
         game = deal();
         played = play();
     }
-    assert!(played.iter().any(|a| *a != "no_insurance"), "a hit or a stand: {played:?}");
+    assert!(played.iter().any(|a| *a != "no_insurance"), "an action beyond the insurance: {played:?}");
+    eprintln!("console: blackjack played {played:?}: {:?}", b.text("#bj-result"));
+    if let Some(path) = std::env::var_os("CROUPIER_BLACKJACK_SCREENSHOT") {
+        b.screenshot(std::path::Path::new(&path)).expect("the blackjack view's screenshot");
+    }
     let text = b.text("#bj-result").unwrap_or_default();
     assert!(text.contains("paid"), "{text}");
     let dealer = b.js("return document.querySelectorAll('#bj-dealer .pcard:not(.back)').length;", json!([]));
@@ -837,6 +850,14 @@ fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_br
         assert_eq!(m[1], "ok", "{m}");
         assert!(m[2].as_str().unwrap_or_default().contains("from the seeds"), "{m}");
     }
+    let selftest = wait_until("the browser's self-test", QUICK, || data(&b, "#selftest", "result"));
+    let detail = b.text("#selftest").unwrap_or_default();
+    assert_eq!(selftest, "ok", "the verifiers failed in the browser:\n{detail}");
+    assert!(
+        detail.contains("blackjack cards equal Stake's verifier's")
+            && detail.contains("another action than the one played is refused"),
+        "{detail}"
+    );
     let row = marks.iter().find(|m| m[0] == game.as_str()).expect("the game played is verified");
     let detail = row[2].as_str().unwrap_or_default();
     assert!(
