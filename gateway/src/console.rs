@@ -382,6 +382,56 @@ mod tests {
         }
     }
 
+    /// The cards of `lib/vectors.json`'s Stake cases (the domain's verifier vectors) and its
+    /// blackjack games (replayed by the browser's port of the rules from those seeds) are the
+    /// engine's: its shoe, and its `blackjack::replay` to the same cards, stakes and result.
+    #[test]
+    fn the_browser_blackjack_vectors_are_the_engines_games() {
+        use croupier_domain::instant::blackjack::{replay, Action, StreamShoe};
+        use croupier_domain::instant::{cards::Card, fair::Stream};
+        let (bytes, _) = asset("lib/vectors.json").expect("the vectors");
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let text = |x: &serde_json::Value| x.as_str().unwrap().to_owned();
+        fn stream(c: &serde_json::Value) -> Stream<'_> {
+            let text = |k: &str| c[k].as_str().unwrap().as_bytes();
+            Stream::new(text("server"), text("client"), c["nonce"].as_u64().unwrap())
+        }
+        for c in v["stake"].as_array().unwrap() {
+            let mut s = stream(c);
+            let cards: Vec<String> = (0..8).map(|_| Card::next(&mut s).to_string()).collect();
+            let shown: Vec<String> = c["cards"].as_array().expect("the case's cards").iter().map(text).collect();
+            assert_eq!(cards, shown, "{c}");
+        }
+        let games = v["blackjack"].as_array().expect("blackjack games");
+        assert!(games.len() >= 6);
+        let names = |cards: &[Card]| cards.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let mut seen_actions = std::collections::BTreeSet::new();
+        for g in games {
+            let actions: Vec<Action> = g["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| Action::from_name(a.as_str().unwrap()).unwrap())
+                .collect();
+            seen_actions.extend(actions.iter().map(|a| a.name()));
+            let stake = crate::amount::parse(g["stake"].as_str().unwrap(), 2).unwrap();
+            let t = replay(&mut StreamShoe::new(stream(g)), stake, &actions).expect("a game the rules allow");
+            assert!(t.over, "{g}");
+            assert_eq!(names(&t.dealer), g["dealer"].as_array().unwrap().iter().map(text).collect::<Vec<_>>(), "{g}");
+            let hands: Vec<Vec<String>> = t.hands.iter().map(|h| names(&h.cards)).collect();
+            let shown: Vec<Vec<String>> = g["hands"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_array().unwrap().iter().map(text).collect())
+                .collect();
+            assert_eq!(hands, shown, "{g}");
+            assert_eq!(crate::amount::format(t.staked(), 2), text(&g["staked"]), "{g}");
+            assert_eq!(crate::amount::format(t.result(), 2), text(&g["payout"]), "{g}");
+        }
+        assert_eq!(seen_actions.len(), 6, "every action is replayed: {seen_actions:?}");
+    }
+
     /// `lib/tables.json`, the tables the browser checks keno, plinko and mines multipliers
     /// against, are the engine's defaults (Stake's).
     #[test]

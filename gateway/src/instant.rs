@@ -301,6 +301,9 @@ pub struct BlackjackView {
     pub step: u8,
     /// What the player may do now (hit, stand, double, split, insurance, no_insurance).
     pub allowed: Vec<String>,
+    /// The actions played so far, in order (as `allowed` names them): with the revealed seed,
+    /// what a verifier replays the game from.
+    pub actions: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -353,6 +356,7 @@ fn blackjack_view(t: &Table, exponent: u8) -> BlackjackView {
         insurance: insurance.into(),
         step: t.actions.len() as u8,
         allowed: all.into_iter().filter(|a| t.check(*a).is_ok()).map(|a| a.name().to_owned()).collect(),
+        actions: t.actions.iter().map(|a| a.name().to_owned()).collect(),
     }
 }
 
@@ -799,10 +803,13 @@ pub struct HistoryAnswer {
     /// The player's mines game in play, if any, wherever it is in the history: what a page
     /// reloaded in the middle of a game resumes (seed 003's `MINES_CHECK_ACTIVE`).
     pub open_mines: Option<InstantBetView>,
+    /// The player's blackjack game in play, if any, likewise: a reloaded page resumes it.
+    pub open_blackjack: Option<InstantBetView>,
 }
 
 /// The player's instant bets, newest first, each with what verifying it needs (its server
-/// seed once revealed by a rotation and its parameters), and the mines game in play.
+/// seed once revealed by a rotation and its parameters), and the mines and blackjack games in
+/// play.
 #[utoipa::path(get, path = "/api/me/instant/bets", tag = "instant", params(HistoryQuery),
     security(("player_token" = [])),
     responses((status = 200, description = "History", body = HistoryAnswer), ErrorResponses))]
@@ -820,6 +827,7 @@ pub async fn history(
             HistoryAnswer {
                 bets: inst.bets_of_user(user).take(limit).map(|no| bet_view(s, no, false)).collect(),
                 open_mines: inst.player(user).and_then(|p| p.open_mines).map(|no| bet_view(s, no, false)),
+                open_blackjack: inst.player(user).and_then(|p| p.open_blackjack).map(|no| bet_view(s, no, false)),
             }
         })
         .await?;

@@ -11,6 +11,7 @@ import { parse, buckets, quantile, byLabel } from './metrics.js';
 import { crashPoint, checkTerms, checkHash, multiplierAt, formatHundredths } from './crash.js';
 import { diceRoll, checkDiceBet, formatRoll, seedHash } from './dice.js';
 import { kenoDraw, minesPlace, plinkoPath, minesMultiplier, formatMultiplier, checkInstantBet, tables, plinkoMultiplier } from './instant.js';
+import { shoe, shoeLength, cardName, replay, staked, result, checkBlackjackBet } from './blackjack.js';
 
 const allOk = (found) => found.length > 0 && found.every((c) => c.ok);
 const someBad = (found) => found.some((c) => !c.ok);
@@ -168,6 +169,46 @@ export async function run() {
     check('mines moved after the game are refused', someBad(await checkInstantBet({ ...minesBet, outcome: `gems at ${gems.join(', ')}; mines at ${three[0]}, ${three[1]}, ${(three[2] + 1) % 25}` })));
     check('a gem on a mine is refused', someBad(await checkInstantBet({ ...minesBet, outcome: `gems at ${three[0]}, ${gems[1]}; mines at ${[...three].sort((a, b) => a - b).join(', ')}` })));
     check('a seed that is not the committed one is refused', someBad(await checkInstantBet({ ...minesBet, server_seed_hash: '0'.repeat(64) })));
+  });
+
+  await attempt('blackjack', async () => {
+    // The domain's verifier vectors: Stake's cards, and whole games the engine replays to the
+    // same cards and payouts (lib/vectors.json, checked by a Rust test against the engine).
+    const v = await (await fetch('/console/lib/vectors.json')).json();
+    const decks = await Promise.all(v.stake.map((c) => shoe(c.server, c.client, c.nonce, 8)));
+    check("blackjack cards equal Stake's verifier's", decks.every((d, i) => d.map(cardName).join() === v.stake[i].cards.join()), decks.map((d) => d.map(cardName).join(' ')).join(' | '));
+    const names = (cards) => cards.map(cardName).join();
+    for (const g of v.blackjack) {
+      const r = replay(await shoe(g.server, g.client, g.nonce, shoeLength(g.actions)), toMinor(g.stake, 2), g.actions);
+      const t = r.table;
+      const same = t && t.over && names(t.dealer) === g.dealer.join() && t.hands.length === g.hands.length
+        && t.hands.every((h, i) => names(h.cards) === g.hands[i].join())
+        && fromMinor(staked(t), 2) === g.staked && fromMinor(result(t), 2) === g.payout;
+      check(`blackjack nonce ${g.nonce}, ${g.actions.join(', ') || 'dealt'}: the engine's cards, stakes ${g.staked}, paid ${g.payout}`, same, JSON.stringify(r, (k, x) => (typeof x === 'bigint' ? String(x) : x)));
+    }
+    // Whole bets as the history shows them, then each one tampered with.
+    const bet = async (g) => {
+      const paid = toMinor(g.payout, 2);
+      return { game: 'blackjack', server_seed: g.server, server_seed_hash: await seedHash(g.server), client_seed: g.client, nonce: g.nonce,
+        amount: g.staked, payout: g.payout, multiplier: formatMultiplier((paid * 10000n) / toMinor(g.staked, 2)),
+        blackjack: { dealer: g.dealer, hands: g.hands.map((cards) => ({ cards, amount: g.stake, doubled: false })), actions: g.actions } };
+    };
+    const won = await bet(v.blackjack.find((g) => g.payout !== '0.00' && g.actions.includes('hit')));
+    check('a revealed blackjack game verifies', allOk(await checkBlackjackBet(won)));
+    const bj = won.blackjack;
+    check('a dealer card that is not the seeds\' is refused', someBad(await checkBlackjackBet({ ...won, blackjack: { ...bj, dealer: [...bj.dealer.slice(0, -1), '2-club'] } })));
+    check('another action than the one played is refused', someBad(await checkBlackjackBet({ ...won, blackjack: { ...bj, actions: bj.actions.map((a) => (a === 'hit' ? 'stand' : a)) } })));
+    check('a payout above the rules is refused', someBad(await checkBlackjackBet({ ...won, payout: fromMinor(toMinor(won.payout, 2) + 1n, 2) })));
+    check('a seed that is not the committed one is refused', someBad(await checkBlackjackBet({ ...won, server_seed_hash: '0'.repeat(64) })));
+    const game = v.blackjack.find((g) => g.actions.length >= 3);
+    const cut = { ...game, actions: game.actions.slice(0, 1) };
+    const open = replay(await shoe(cut.server, cut.client, cut.nonce, shoeLength(cut.actions)), toMinor(cut.stake, 2), cut.actions).table;
+    const back = fromMinor(staked(open), 2);
+    const refunded = { ...(await bet({ ...cut, payout: back, staked: back, dealer: open.dealer.map(cardName), hands: open.hands.map((h) => h.cards.map(cardName)) })), ended: 'refunded' };
+    check('a game refunded in play verifies with its stakes back, and not as a finished one', !open.over && allOk(await checkBlackjackBet(refunded))
+      && someBad(await checkBlackjackBet({ ...refunded, ended: 'finished' })) && someBad(await checkBlackjackBet({ ...refunded, payout: '0.00' })));
+    const lost = await bet(v.blackjack.find((g) => g.payout === '0.00'));
+    check('a lost blackjack game verifies, and paying it is refused', allOk(await checkBlackjackBet(lost)) && someBad(await checkBlackjackBet({ ...lost, payout: lost.amount })));
   });
 
   await attempt('metrics', () => {

@@ -1,14 +1,16 @@
 // Verify, in this browser and without asking the server: a red packet's split against the
 // engine's share rule, the player's settled bets against the payout rule, the player's
-// instant bets (dice, keno, mines, plinko) from their revealed seeds with Stake's outcome
-// functions, a crash game's hash (its crash point, and its chain down to the channel's
-// terminating hash), and the console's own verifiers against known answers (lib/selftest.js).
+// instant bets (dice, keno, mines, plinko, blackjack replayed from its actions) from their
+// revealed seeds with Stake's outcome functions, a crash game's hash (its crash point, and its
+// chain down to the channel's terminating hash), and the console's own verifiers against
+// known answers (lib/selftest.js).
 
 import { h, fill } from '../lib/dom.js';
 import { call } from '../lib/api.js';
 import { checkPacket, checkBet } from '../lib/verify.js';
 import { checkDiceBet } from '../lib/dice.js';
 import { checkInstantBet } from '../lib/instant.js';
+import { checkBlackjackBet } from '../lib/blackjack.js';
 import { checkHash } from '../lib/crash.js';
 import { run } from '../lib/selftest.js';
 
@@ -80,6 +82,13 @@ function diceCall(b) {
   return { target: Number(w) * 100 + Number((f + '00').slice(0, 2)), over: b.over };
 }
 
+/** One instant bet from its revealed seed, by its game's verifier. */
+function checkAny(b) {
+  if (b.game === 'dice') return checkDiceBet(b, diceCall(b));
+  if (b.game === 'blackjack') return checkBlackjackBet(b);
+  return checkInstantBet(b);
+}
+
 /** The player's instant bets, each verified once its server seed is revealed; a rotation
  * reveals the seed in use. */
 function instantCard(ctx) {
@@ -93,7 +102,7 @@ function instantCard(ctx) {
       const list = await Promise.all(a.bets.map(async (b) => {
         const td = h('td', { class: 'muted' }, b.state === 'open' ? 'in play' : 'seed not revealed yet');
         if (b.server_seed && b.state !== 'open') {
-          const found = b.game === 'dice' ? await checkDiceBet(b, diceCall(b)) : await checkInstantBet(b);
+          const found = await checkAny(b);
           const ok = found.every((f) => f.ok);
           td.className = ok ? 'ok' : 'bad';
           td.dataset.verified = ok ? 'ok' : 'failed';
@@ -122,10 +131,10 @@ function instantCard(ctx) {
     }
   });
   const el = h('section', { class: 'card stack', 'aria-label': 'Your instant bets' },
-    h('h2', {}, 'Your instant bets (dice, keno, mines, plinko)'),
+    h('h2', {}, 'Your instant bets (dice, keno, mines, plinko, blackjack)'),
     h('p', { class: 'link' }, 'server seed hash in use ', seed),
     h('div', { class: 'row' }, rotate),
-    h('p', { class: 'muted' }, 'Rotating reveals the server seed in use (refused while a mines game is in play); every bet made with it is then recomputed here from the seeds with Stake\'s functions. Hover a check for its details.'),
+    h('p', { class: 'muted' }, 'Rotating reveals the server seed in use (refused while a mines or blackjack game is in play); every bet made with it is then recomputed here from the seeds with Stake\'s functions. Hover a check for its details.'),
     h('div', { class: 'scroll' }, h('table', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'Game'), h('th', {}, 'Nonce'), h('th', {}, 'Outcome'), h('th', { class: 'num' }, 'Stake'), h('th', { class: 'num' }, 'Payout'), h('th', {}, 'Check'))),
       rows)));

@@ -159,6 +159,10 @@ async fn blackjack_over_http_with_safe_retries_and_the_operators_refund() {
 
     let game = open_blackjack(&mut c, &token, "g").await;
     let id = game["id"].as_str().unwrap().to_owned();
+    // The history answers the game in play wherever it is: a reloaded page resumes it.
+    let history = c.player(&token, "GET", "/api/me/instant/bets?limit=1", None).await.unwrap().json();
+    assert_eq!(history["open_blackjack"]["id"].as_str(), Some(id.as_str()), "{history}");
+    assert!(history["open_mines"].is_null(), "{history}");
     let bj = &game["blackjack"];
     assert_eq!(bj["dealer"].as_array().unwrap().len(), 1, "the hole card stays hidden: {game}");
     assert_eq!((bj["step"].as_u64(), game["payout"].is_null()), (Some(0), true), "{game}");
@@ -186,11 +190,14 @@ async fn blackjack_over_http_with_safe_retries_and_the_operators_refund() {
         assert_eq!((status, again["replayed"].as_bool()), (200, Some(true)), "{again}");
         assert_eq!(again["blackjack"], next["blackjack"]);
         played.push(name);
+        assert_eq!(next["blackjack"]["actions"], json!(played), "the actions played, in order");
         view = next;
     }
     assert_eq!((view["state"].as_str(), view["ended"].as_str()), (Some("settled"), Some("finished")), "{view}");
     assert!(view["blackjack"]["dealer"].as_array().unwrap().len() >= 2, "the dealer's cards are shown: {view}");
     let paid = view["payout"].as_str().unwrap().to_owned();
+    let history = c.player(&token, "GET", "/api/me/instant/bets?limit=1", None).await.unwrap().json();
+    assert!(history["open_blackjack"].is_null(), "over: nothing to resume: {history}");
     // A step not reached, and an action on a finished game.
     let (status, e) = post(&mut c, &token, &format!("/api/instant/bets/{id}/hit"), json!({"step": 9})).await;
     assert_eq!((status, e["code"].as_str()), (409, Some("STEP_AHEAD")));

@@ -9,7 +9,8 @@
 //!
 //! `CROUPIER_CONSOLE_SCREENSHOT=<file.png>` also saves the baccarat view after the
 //! settlement, and `CROUPIER_CRASH_SCREENSHOT=<file.png>` the crash view once the bet's term
-//! is verified (the README's pictures).
+//! is verified (the README's pictures), and `CROUPIER_BLACKJACK_SCREENSHOT=<file.png>` the
+//! blackjack view, phone-sized, once the hand is over.
 
 use crate::webdriver::{wait_until, Browser};
 use serde_json::json;
@@ -685,4 +686,182 @@ fn a_visitor_plays_mines_keno_and_plinko_and_verifies_them_and_a_crash_hash_in_t
     let detail = b.text("#verify-crash").unwrap_or_default();
     assert_eq!(result, "failed", "{detail}");
     assert!(detail.contains("no chain to the terminating hash"), "{detail}");
+}
+
+/// Minor units (hundredths) of an amount as the console writes it ("2.00", "-1.50").
+fn hundredths(text: &str) -> i64 {
+    let t = text.trim();
+    let (sign, t) = t.strip_prefix('-').map_or((1, t), |rest| (-1, rest));
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    sign * (whole.parse::<i64>().unwrap() * 100 + format!("{frac:0<2}")[..2].parse::<i64>().unwrap())
+}
+
+/// The blackjack view at a phone's width, played with the keyboard: games dealt (some end at
+/// the deal on a blackjack) until one is in play, the page reloaded and the game resumed with
+/// its cards, then played to the end (insurance declined when the dealer shows an ace, a pair
+/// split, 10 or 11 doubled, a hit below 12, else stand; again if the dealer's blackjack ended
+/// it before any other action);
+/// the header's balance moved by every game's payout less its stakes; the seeds rotated in
+/// Verify and every blackjack game replayed in the browser from its revealed seed and actions.
+#[test]
+fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_browser() {
+    crate::webdriver::require_browser();
+    let server = Server::demo();
+    let b = Browser::start(390, 844);
+    let s = Steps { browser: &b, step: Cell::new("start") };
+    let url = &server.url;
+    let result = |key: &str| data(&b, "#bj-result", key);
+    // The header shows "0 CNY" until the first balance is read, and "(… held)" during a game.
+    let balance =
+        || b.text("#balance").and_then(|t| t.strip_suffix(" CNY").filter(|a| a.contains('.')).map(hundredths));
+    let cards =
+        || b.js("return [...document.querySelectorAll('#bj-hands .pcard')].map((c) => c.dataset.card);", json!([]));
+    let enabled = |id: &str| {
+        b.js("const e = document.getElementById(arguments[0]); return Boolean(e && !e.disabled);", json!([id]))
+            == json!(true)
+    };
+
+    s.step("blackjack open");
+    b.goto(&format!("{url}/#/blackjack"));
+    wait_until("the deal button", QUICK, || b.text("#bj-deal"));
+    let fits = b.js("return document.documentElement.scrollWidth <= window.innerWidth;", json!([]));
+    assert_eq!(fits, true, "the blackjack view is wider than a phone's screen");
+    let before = wait_until("the balance", QUICK, balance);
+    b.type_into("#bj-stake", "2.00");
+
+    // Deals until a game is in play: a blackjack, or the dealer's with a ten up, ends one at
+    // the deal (20 in a row is about 1e-21).
+    let deal = || {
+        for _ in 0..20 {
+            let last = result("bet");
+            b.js("document.getElementById('bj-deal').focus();", json!([]));
+            b.keys(&["\u{E007}"]); // Enter
+            let id = wait_until("the cards dealt", QUICK, || result("bet").filter(|id| Some(id) != last.as_ref()));
+            let state = result("state").unwrap_or_default();
+            if state == "open" {
+                return id;
+            }
+            assert_eq!(state, "settled", "a game ended at the deal");
+            let text = b.text("#bj-result").unwrap_or_default();
+            assert!(text.contains("paid") && text.contains("of 2.00 staked"), "{text}");
+        }
+        panic!("20 games in a row ended at the deal");
+    };
+    // Plays the game in play to its end with the keys; the actions played.
+    let play = || {
+        let mut played = Vec::new();
+        for _ in 0..12 {
+            if result("state").as_deref() == Some("settled") {
+                break;
+            }
+            let step = result("step");
+            let total = b.js(
+                "const h = document.querySelector('#bj-hands .bj-hand.active'); return h ? Number(h.dataset.total) : 21;",
+                json!([]),
+            );
+            let total_now = total.as_u64().unwrap_or(21);
+            let (key, action) = if enabled("bj-no-insurance") {
+                ("n", "no_insurance")
+            } else if enabled("bj-split") {
+                ("p", "split")
+            } else if enabled("bj-double") && (10..=11).contains(&total_now) {
+                ("d", "double")
+            } else if enabled("bj-hit") && total_now < 12 {
+                ("h", "hit")
+            } else {
+                assert!(enabled("bj-stand"), "a game in play can stand: {:?}", b.text("#bj-actions"));
+                ("s", "stand")
+            };
+            b.keys(&[key]);
+            wait_until("the action played", QUICK, || {
+                Some(()).filter(|_| result("step") != step || result("state").as_deref() == Some("settled"))
+            });
+            played.push(action);
+        }
+        assert_eq!(result("state").as_deref(), Some("settled"), "{:?}", b.text("#bj-result"));
+        played
+    };
+
+    s.step("deal");
+    let mut game = deal();
+    let dealt = cards();
+    assert_eq!(dealt.as_array().map(Vec::len), Some(2), "two cards: {dealt}");
+    let dealer = b.js("return document.querySelectorAll('#bj-dealer .pcard').length;", json!([]));
+    let hidden = b.js("return document.querySelectorAll('#bj-dealer .pcard.back').length;", json!([]));
+    assert_eq!((dealer, hidden), (json!(2), json!(1)), "the up card and the hole card face down");
+
+    s.step("blackjack resumed after a reload");
+    b.js("location.reload();", json!([]));
+    wait_until("the game resumed", QUICK, || {
+        result("bet").filter(|id| *id == game && result("state").as_deref() == Some("open"))
+    });
+    assert_eq!(cards(), dealt, "the same cards after the reload");
+    let stake = b.js("return document.getElementById('bj-stake').value;", json!([]));
+    assert_eq!(stake, "2.00", "the stake of the game resumed");
+
+    s.step("play to the end");
+    let mut played = play();
+    for _ in 0..5 {
+        if played.iter().any(|a| *a != "no_insurance") {
+            break;
+        }
+        // The dealer's blackjack at the peek ended it: another game, for a hit, a stand, ...
+        game = deal();
+        played = play();
+    }
+    assert!(played.iter().any(|a| *a != "no_insurance"), "an action beyond the insurance: {played:?}");
+    eprintln!("console: blackjack played {played:?}: {:?}", b.text("#bj-result"));
+    if let Some(path) = std::env::var_os("CROUPIER_BLACKJACK_SCREENSHOT") {
+        b.screenshot(std::path::Path::new(&path)).expect("the blackjack view's screenshot");
+    }
+    let text = b.text("#bj-result").unwrap_or_default();
+    assert!(text.contains("paid"), "{text}");
+    let dealer = b.js("return document.querySelectorAll('#bj-dealer .pcard:not(.back)').length;", json!([]));
+    assert!(dealer.as_u64().unwrap_or(0) >= 2, "every dealer card is shown once the game is over");
+
+    s.step("balance");
+    let rows = wait_until("every game in the history, settled", QUICK, || {
+        let rows = b.js(
+            "return [...document.querySelectorAll('#bj-games tr[data-bet]')].map((r) => [r.dataset.state, r.cells[3].textContent, r.cells[4].textContent]);",
+            json!([]),
+        );
+        rows.as_array().filter(|r| !r.is_empty() && r.iter().all(|x| x[0] == "settled")).cloned()
+    });
+    let moved: i64 = rows.iter().map(|r| hundredths(r[2].as_str().unwrap()) - hundredths(r[1].as_str().unwrap())).sum();
+    wait_until("the balance after every game", QUICK, || balance().filter(|now| *now == before + moved));
+
+    s.step("verify blackjack");
+    b.goto(&format!("{url}/#/verify"));
+    wait_until("the instant bets listed", QUICK, || data(&b, "#verify-instant", "loaded").filter(|n| n != "0"));
+    let unrevealed = b.text("#verify-instant").unwrap_or_default();
+    assert!(unrevealed.contains("not revealed"), "nothing is verifiable before the rotation: {unrevealed}");
+    b.click("#verify-rotate");
+    let marks = wait_until("the games replayed in the browser", QUICK, || {
+        let marks = b.js(
+            "return [...document.querySelectorAll('#verify-instant tr[data-game]')].map((r) => {
+               const c = r.querySelector('td[data-verified]'); return [r.dataset.bet, c ? c.dataset.verified : null, c ? c.title : ''];
+             });",
+            json!([]),
+        );
+        marks.as_array().filter(|m| !m.is_empty() && m.iter().all(|r| !r[1].is_null())).cloned()
+    });
+    assert_eq!(marks.len(), rows.len(), "every blackjack game is listed: {marks:?}");
+    for m in &marks {
+        assert_eq!(m[1], "ok", "{m}");
+        assert!(m[2].as_str().unwrap_or_default().contains("from the seeds"), "{m}");
+    }
+    let selftest = wait_until("the browser's self-test", QUICK, || data(&b, "#selftest", "result"));
+    let detail = b.text("#selftest").unwrap_or_default();
+    assert_eq!(selftest, "ok", "the verifiers failed in the browser:\n{detail}");
+    assert!(
+        detail.contains("blackjack cards equal Stake's verifier's")
+            && detail.contains("another action than the one played is refused"),
+        "{detail}"
+    );
+    let row = marks.iter().find(|m| m[0] == game.as_str()).expect("the game played is verified");
+    let detail = row[2].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!(", {}: dealer", played.join(", "))),
+        "replayed with its actions {played:?}: {detail}"
+    );
 }
