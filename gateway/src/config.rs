@@ -28,6 +28,8 @@ pub struct GatewayConfig {
     pub ws_auth_timeout_ms: u64,
     /// What one client may cost the server: timeouts, connections, sizes.
     pub limits: Limits,
+    /// The lobby's live bet feed: sampling, big wins, batches, history.
+    pub activity: crate::activity::ActivityConfig,
 }
 
 /// Every limit a client meets, each answered with a JSON error (see `ARCHITECTURE.md`).
@@ -85,6 +87,7 @@ impl Default for GatewayConfig {
             signature_window_ms: crate::auth::DEFAULT_SIGNATURE_WINDOW_MS,
             ws_auth_timeout_ms: 10_000,
             limits: Limits::default(),
+            activity: Default::default(),
         }
     }
 }

@@ -397,7 +397,7 @@ impl BetParamsView {
     }
 }
 
-fn game_name(g: &GameParams) -> GameName {
+pub(crate) fn game_name(g: &GameParams) -> GameName {
     match g {
         GameParams::Dice(_) => GameName::Dice,
         GameParams::Keno { .. } => GameName::Keno,

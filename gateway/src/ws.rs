@@ -65,6 +65,14 @@ enum ClientMsg {
         resume: HashMap<String, u64>,
     },
     Ping,
+    /// Seed 003's `GET_BET_ACTIVITIES`: the game's last items of the activity feed.
+    #[serde(alias = "GET_BET_ACTIVITIES")]
+    GetBetActivities {
+        #[serde(default, alias = "gameId")]
+        game: Option<String>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
 }
 
 /// The first message of a session without an `Authorization` header.
@@ -207,6 +215,7 @@ fn delivery_json(d: Delivery) -> String {
     match d {
         Delivery::Msg(m, topic) => m.to_json(&topic),
         Delivery::Reload { shard, oldest } => json!({"type": "reload", "shard": shard, "oldest": oldest}).to_string(),
+        Delivery::Live(text) => text.to_string(),
     }
 }
 
@@ -304,6 +313,13 @@ fn answer(app: &AppState, player: &Player, raw: &str, sub: &mut Subscription) ->
     let (topics, resume) = match serde_json::from_str::<ClientMsg>(raw) {
         Err(e) => return Some((error("BAD_JSON", &clip(&e.to_string(), MESSAGE_BYTES)), Vec::new())),
         Ok(ClientMsg::Ping) => return Some((Message::Text(r#"{"type":"pong"}"#.into()), Vec::new())),
+        Ok(ClientMsg::GetBetActivities { game, limit }) => {
+            let reply = match crate::activity::history(&app.activity, game.as_deref(), limit) {
+                Ok(a) => text(json!({"type": "bet_activities", "game": a.game, "items": a.items})),
+                Err(e) => error(e.code, &e.message),
+            };
+            return Some((reply, Vec::new()));
+        }
         Ok(ClientMsg::Subscribe { topics, resume }) => (topics, resume),
     };
     // Counted before parsing: a long list costs nothing more than its bytes.

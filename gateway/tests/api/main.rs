@@ -4,6 +4,7 @@
 
 mod common;
 
+mod activity;
 mod auth_and_input;
 mod console;
 mod crash;
