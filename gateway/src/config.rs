@@ -57,6 +57,9 @@ pub struct Limits {
     /// Most buffered messages one resume replays per shard; a client further behind is told
     /// to `reload`.
     pub ws_max_replay: usize,
+    /// Game actions one WebSocket may have in flight at once; one more is answered
+    /// `TOO_MANY_IN_FLIGHT` with its `request_id` and not played.
+    pub ws_max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -71,6 +74,7 @@ impl Default for Limits {
             ws_max_message_bytes: 64 << 10,
             ws_max_topics: 64,
             ws_max_replay: 8_192,
+            ws_max_in_flight: 256,
         }
     }
 }

@@ -15,3 +15,4 @@ mod instant;
 mod red_packets;
 mod resume;
 mod round;
+mod ws_play;
