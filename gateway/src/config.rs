@@ -28,6 +28,8 @@ pub struct GatewayConfig {
     pub ws_auth_timeout_ms: u64,
     /// What one client may cost the server: timeouts, connections, sizes.
     pub limits: Limits,
+    /// The lobby's live bet feed: sampling, big wins, batches, history.
+    pub activity: crate::activity::ActivityConfig,
 }
 
 /// Every limit a client meets, each answered with a JSON error (see `ARCHITECTURE.md`).
@@ -55,6 +57,9 @@ pub struct Limits {
     /// Most buffered messages one resume replays per shard; a client further behind is told
     /// to `reload`.
     pub ws_max_replay: usize,
+    /// Game actions one WebSocket may have in flight at once; one more is answered
+    /// `TOO_MANY_IN_FLIGHT` with its `request_id` and not played.
+    pub ws_max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +74,7 @@ impl Default for Limits {
             ws_max_message_bytes: 64 << 10,
             ws_max_topics: 64,
             ws_max_replay: 8_192,
+            ws_max_in_flight: 256,
         }
     }
 }
@@ -85,6 +91,7 @@ impl Default for GatewayConfig {
             signature_window_ms: crate::auth::DEFAULT_SIGNATURE_WINDOW_MS,
             ws_auth_timeout_ms: 10_000,
             limits: Limits::default(),
+            activity: Default::default(),
         }
     }
 }

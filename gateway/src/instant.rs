@@ -401,7 +401,7 @@ impl BetParamsView {
     }
 }
 
-fn game_name(g: &GameParams) -> GameName {
+pub(crate) fn game_name(g: &GameParams) -> GameName {
     match g {
         GameParams::Dice(_) => GameName::Dice,
         GameParams::Keno { .. } => GameName::Keno,
@@ -551,12 +551,71 @@ fn params(req: &InstantBetRequest) -> Result<GameParams, ApiError> {
 }
 
 /// Answers with the view of bet `id` of `user` after `cmd`.
-async fn view_after(app: &AppState, user: UserId, id: ExtId, replayed: bool) -> Result<Json<InstantBetView>, ApiError> {
+async fn view_after(app: &AppState, user: UserId, id: ExtId, replayed: bool) -> Result<InstantBetView, ApiError> {
     let view = app
         .engine
         .read(app.engine.shard_of(user), move |s| s.instant().bet_by_id(user, &id).map(|no| bet_view(s, no, replayed)))
         .await?;
-    view.map(Json).ok_or_else(|| ApiError::not_found("BET_NOT_FOUND", "unknown bet"))
+    view.ok_or_else(|| ApiError::not_found("BET_NOT_FOUND", "unknown bet"))
+}
+
+/// A player's move in an instant game, as HTTP and the WebSocket both receive it: the
+/// bet's id (the path's `{id}`) and the request body. One code path answers both.
+#[derive(Debug)]
+pub enum PlayerAction {
+    Bet(InstantBetRequest),
+    Reveal { id: String, tile: u8 },
+    CashOut { id: String },
+    Settle { id: String },
+    Act { id: String, step: Option<u8>, action: Action },
+}
+
+/// Plays `action` for `user` and answers with the bet's view.
+pub async fn perform(app: &AppState, user: UserId, action: PlayerAction) -> Result<InstantBetView, ApiError> {
+    match action {
+        PlayerAction::Bet(req) => {
+            let (currency, stake) = app.money(req.currency.as_deref(), &req.amount)?;
+            let id = ext_id("id", &req.id)?;
+            let game = params(&req)?;
+            let cmd = Command::Instant(InstantCommand::Bet(InstantBet { id, user, currency, stake, game }));
+            let Reply::Instant(InstantReply::Bet { replayed, .. }) = app.engine.call(cmd).await? else {
+                return Err(ApiError::unavailable("unexpected answer to a bet"));
+            };
+            view_after(app, user, id, replayed).await
+        }
+        PlayerAction::Reveal { id, tile } => {
+            let id = ext_id("id", &id)?;
+            app.engine.call(Command::Instant(InstantCommand::Reveal { user, id, tile })).await?;
+            view_after(app, user, id, false).await
+        }
+        PlayerAction::CashOut { id } => {
+            let id = ext_id("id", &id)?;
+            app.engine.call(Command::Instant(InstantCommand::CashOut { user, id })).await?;
+            view_after(app, user, id, false).await
+        }
+        PlayerAction::Settle { id } => {
+            let id = ext_id("id", &id)?;
+            let reply = app.engine.call(Command::Instant(InstantCommand::Settle { user, id })).await?;
+            let replayed = matches!(reply, Reply::Instant(InstantReply::Settled { replayed: true, .. }));
+            view_after(app, user, id, replayed).await
+        }
+        PlayerAction::Act { id, step, action } => {
+            let id = ext_id("id", &id)?;
+            let reply = app.engine.call(Command::Instant(InstantCommand::Act { user, id, step, action })).await?;
+            let replayed = matches!(reply, Reply::Instant(InstantReply::Acted { replayed: true, .. }));
+            view_after(app, user, id, replayed).await
+        }
+    }
+}
+
+/// The HTTP side of [`perform`]: the token's player.
+async fn perform_http(
+    app: &AppState,
+    headers: &HeaderMap,
+    action: PlayerAction,
+) -> Result<Json<InstantBetView>, ApiError> {
+    let user = app.player(headers)?.user;
+    perform(app, user, action).await.map(Json)
 }
 
 /// A bet on dice, keno, plinko, mines or blackjack with the player's seeds and next nonce.
@@ -573,14 +632,7 @@ pub async fn bet(
 ) -> Result<Json<InstantBetView>, ApiError> {
     let user = app.player(&headers)?.user;
     let req: InstantBetRequest = parse_body(&body)?;
-    let (currency, stake) = app.money(req.currency.as_deref(), &req.amount)?;
-    let id = ext_id("id", &req.id)?;
-    let game = params(&req)?;
-    let cmd = Command::Instant(InstantCommand::Bet(InstantBet { id, user, currency, stake, game }));
-    let Reply::Instant(InstantReply::Bet { replayed, .. }) = app.engine.call(cmd).await? else {
-        return Err(ApiError::unavailable("unexpected answer to a bet"));
-    };
-    view_after(&app, user, id, replayed).await
+    perform(&app, user, PlayerAction::Bet(req)).await.map(Json)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -604,9 +656,7 @@ pub async fn reveal(
 ) -> Result<Json<InstantBetView>, ApiError> {
     let user = app.player(&headers)?.user;
     let req: RevealRequest = parse_body(&body)?;
-    let id = ext_id("id", &id)?;
-    app.engine.call(Command::Instant(InstantCommand::Reveal { user, id, tile: req.tile })).await?;
-    view_after(&app, user, id, false).await
+    perform(&app, user, PlayerAction::Reveal { id, tile: req.tile }).await.map(Json)
 }
 
 /// Mines: cashes out the game `id` at the multiplier of its gems.
@@ -618,10 +668,7 @@ pub async fn cash_out(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<InstantBetView>, ApiError> {
-    let user = app.player(&headers)?.user;
-    let id = ext_id("id", &id)?;
-    app.engine.call(Command::Instant(InstantCommand::CashOut { user, id })).await?;
-    view_after(&app, user, id, false).await
+    perform_http(&app, &headers, PlayerAction::CashOut { id }).await
 }
 
 /// Plinko: the animation of bet `id` ended; credits its payout. Idempotent (`replayed`).
@@ -633,11 +680,7 @@ pub async fn settle(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<InstantBetView>, ApiError> {
-    let user = app.player(&headers)?.user;
-    let id = ext_id("id", &id)?;
-    let reply = app.engine.call(Command::Instant(InstantCommand::Settle { user, id })).await?;
-    let replayed = matches!(reply, Reply::Instant(InstantReply::Settled { replayed: true, .. }));
-    view_after(&app, user, id, replayed).await
+    perform_http(&app, &headers, PlayerAction::Settle { id }).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -677,11 +720,7 @@ async fn play(
     step: Option<u8>,
     action: Action,
 ) -> Result<Json<InstantBetView>, ApiError> {
-    let user = app.player(headers)?.user;
-    let id = ext_id("id", id)?;
-    let reply = app.engine.call(Command::Instant(InstantCommand::Act { user, id, step, action })).await?;
-    let replayed = matches!(reply, Reply::Instant(InstantReply::Acted { replayed: true, .. }));
-    view_after(app, user, id, replayed).await
+    perform_http(app, headers, PlayerAction::Act { id: id.to_owned(), step, action }).await
 }
 
 /// Blackjack: one more card to the hand in play (21 stands by itself, over 21 is bust).
@@ -785,7 +824,7 @@ pub async fn refund(
     let id = ext_id("id", &req.id)?;
     let reply = app.engine.call(Command::Instant(InstantCommand::Refund { user, id })).await?;
     let replayed = matches!(reply, Reply::Instant(InstantReply::Refunded { replayed: true, .. }));
-    let Json(bet) = view_after(&app, user, id, replayed).await?;
+    let bet = view_after(&app, user, id, replayed).await?;
     let status = if replayed { "ALREADY_ROLLED_BACK" } else { "ROLLED_BACK" };
     Ok(Json(InstantRefundAnswer { status: status.into(), bet }))
 }

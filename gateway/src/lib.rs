@@ -16,6 +16,7 @@
 //! - Every client is held to [`config::Limits`]: connections ([`conn`]), bodies ([`layers`]),
 //!   WebSocket frames, topics and resumes ([`ws`], [`push`]).
 
+pub mod activity;
 pub mod amount;
 pub mod auth;
 pub mod client;
@@ -76,6 +77,8 @@ pub struct AppInner {
     pub console: console::Console,
     /// The crash game's chains and term drivers.
     pub crash: crash::CrashEdge,
+    /// The lobby's live feed of finished instant bets and its history.
+    pub activity: Arc<activity::ActivityFeed>,
 }
 
 pub type AppState = Arc<AppInner>;
@@ -249,6 +252,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/instant/bets/{id}/insurance", post(instant::insurance))
         .route("/api/instant/refund", post(instant::refund))
         .route("/api/instant/games", get(instant::games))
+        .route("/api/instant/activity", get(activity::recent))
         .route("/api/fair/verify", post(instant::verify))
         .route("/api/crash/channels", post(crash::create_channel))
         .route("/api/crash/pause", post(crash::pause))
@@ -301,7 +305,9 @@ impl Gateway {
             .map_err(|e| format!("{}: {e}", data_dir.join(revocations::FILE_NAME).display()))?;
         let hub = Arc::new(Hub::new(rt.shards(), cfg.push_buffer));
         let crash = crash::CrashEdge::new(data_dir.clone());
-        let pusher = Pusher::start(data_dir, rt.durable_watches(), hub.clone()).map_err(|e| format!("push: {e}"))?;
+        let activity = Arc::new(activity::ActivityFeed::new(cfg.activity.clone()));
+        let pusher = Pusher::start(data_dir, rt.durable_watches(), hub.clone(), activity.clone())
+            .map_err(|e| format!("push: {e}"))?;
         let (tx, rx) = watch::channel(false);
         let app = Arc::new(AppInner {
             engine: EngineHandle::new(rt),
@@ -313,6 +319,7 @@ impl Gateway {
             shutdown: rx,
             console: Default::default(),
             crash,
+            activity,
         });
         let gw = Gateway { app, pusher: Some(pusher), shutdown: tx };
         gw.apply_setup().await?;

@@ -62,6 +62,7 @@ use utoipa::{Modify, OpenApi};
         crate::instant::insurance,
         crate::instant::refund,
         crate::instant::games,
+        crate::activity::recent,
         crate::instant::verify,
         crate::crash::create_channel,
         crate::crash::pause,

@@ -8,6 +8,7 @@
 //! buffer for clients that resume, and fans messages out to subscribers through bounded
 //! queues: a subscriber whose queue is full is dropped, never waited for.
 
+use crate::activity::{ActivityFeed, Finished, Finishes};
 use crate::amount;
 use crate::operator::{status_name, OutcomeName};
 use croupier_domain::ids::{AccountNo, PacketNo};
@@ -38,6 +39,9 @@ pub enum Topic {
     /// `crash:<channel>`: a crash channel's terms (opened, bets closed, flying, crashed with
     /// its hash, cancelled), its bets and cashouts, without who placed them.
     Crash(ExtId),
+    /// `activity`: the lobby's live feed of finished instant bets, in batches
+    /// ([`crate::activity`]); not replayed on resume (its history has its own request).
+    Activity,
 }
 
 impl Topic {
@@ -45,6 +49,9 @@ impl Topic {
     pub fn parse(s: &str, user: Option<UserId>) -> Result<Topic, String> {
         if s == "bets" {
             return Ok(Topic::Bets);
+        }
+        if s == "activity" {
+            return Ok(Topic::Activity);
         }
         if s == "balance" {
             return user.map(Topic::Balance).ok_or_else(|| "topic balance needs a session token".into());
@@ -61,7 +68,7 @@ impl Topic {
             return ExtId::new(id).map(|id| Topic::Packet(UserId(sender), id)).map_err(|e| format!("packet id: {e}"));
         }
         Err(format!(
-            "unknown topic {}: bets, balance, round:<id>, packet:<sender>:<id>, crash:<channel>",
+            "unknown topic {}: bets, balance, activity, round:<id>, packet:<sender>:<id>, crash:<channel>",
             crate::error::quote(s)
         ))
     }
@@ -73,6 +80,7 @@ impl Topic {
             Topic::Bets => "bets".into(),
             Topic::Packet(s, id) => format!("packet:{}:{}", s.0, id.as_str()),
             Topic::Crash(id) => format!("crash:{}", id.as_str()),
+            Topic::Activity => "activity".into(),
         }
     }
 }
@@ -328,6 +336,8 @@ pub enum Delivery {
         shard: u32,
         oldest: u64,
     },
+    /// A message made once for every subscriber of its topic (the activity feed's batches).
+    Live(Arc<str>),
 }
 
 struct Subscriber {
@@ -420,14 +430,30 @@ impl Hub {
             sb.buf.push_back(m);
         }
         inner.shards[shard].head = position;
-        if !slow.is_empty() {
-            self.dropped.fetch_add(slow.len() as u64, Ordering::Relaxed);
-            // Dropping every sender of a subscriber closes its queue: it sees the end.
-            for list in inner.subs.values_mut() {
-                list.retain(|s| !slow.contains(&s.id));
-            }
-            inner.subs.retain(|_, l| !l.is_empty());
+        self.drop_slow(inner, &slow);
+    }
+
+    /// Sends `text` to every subscriber of `topic`, buffering nothing for resumes.
+    pub fn broadcast(&self, topic: Topic, text: Arc<str>) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(list) = inner.subs.get(&topic) else { return };
+        let slow: Vec<u64> =
+            list.iter().filter(|s| s.tx.try_send(Delivery::Live(text.clone())).is_err()).map(|s| s.id).collect();
+        self.drop_slow(inner, &slow);
+    }
+
+    /// Lets go of subscribers whose queue was full.
+    fn drop_slow(&self, inner: &mut HubInner, slow: &[u64]) {
+        if slow.is_empty() {
+            return;
         }
+        self.dropped.fetch_add(slow.len() as u64, Ordering::Relaxed);
+        // Dropping every sender of a subscriber closes its queue: it sees the end.
+        for list in inner.subs.values_mut() {
+            list.retain(|s| !slow.contains(&s.id));
+        }
+        inner.subs.retain(|_, l| !l.is_empty());
     }
 
     /// Subscribes to `topics` and returns the subscriber id (for [`Hub::unsubscribe`]) and,
@@ -672,7 +698,7 @@ fn translate(
         | Event::TransferSent { .. }
         | Event::TransfersAcked { .. } => {}
         Event::Crash(c) => translate_crash(shard, c, n, crash, coordinates, push),
-        // Instant games: not pushed yet (the live bet feed is not built; see ARCHITECTURE).
+        // Instant games: their finished bets go to the activity feed (see `tail`), not here.
         Event::Instant(_) => {}
     }
 }
@@ -855,7 +881,14 @@ pub struct Pusher {
 impl Pusher {
     /// Starts following each shard's journal in `data_dir`, publishing into `hub` what becomes
     /// durable from now on (the history before is read only to learn names).
-    pub fn start(data_dir: PathBuf, watches: Vec<DurableWatch>, hub: Arc<Hub>) -> std::io::Result<Pusher> {
+    /// Finished instant bets are offered to `activity` (its history rebuilt from the journal,
+    /// only what becomes durable from now on sent live).
+    pub fn start(
+        data_dir: PathBuf,
+        watches: Vec<DurableWatch>,
+        hub: Arc<Hub>,
+        activity: Arc<ActivityFeed>,
+    ) -> std::io::Result<Pusher> {
         let stop = Arc::new(AtomicBool::new(false));
         let shards = watches.len();
         let mut threads = Vec::new();
@@ -863,12 +896,11 @@ impl Pusher {
             let quiet_until = watch.durable_seq();
             hub.start_at(i, quiet_until);
             let feed = ShardFeed::open(&data_dir, i as u32, 0).follow_durable(watch.clone());
-            let (hub, stop) = (hub.clone(), stop.clone());
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("push-{i}"))
-                    .spawn(move || tail(i, shards, feed, watch, quiet_until, &hub, &stop))?,
-            );
+            let (hub, stop, activity) = (hub.clone(), stop.clone(), activity.clone());
+            threads.push(std::thread::Builder::new().name(format!("push-{i}")).spawn(move || {
+                let to = Outlets { hub: &hub, activity: &activity };
+                tail(i, shards, feed, watch, quiet_until, to, &stop)
+            })?);
         }
         Ok(Pusher { stop, threads })
     }
@@ -888,33 +920,58 @@ const PUBLISH_EVERY: usize = 4096;
 /// Pause of a caught-up tail thread: bounds push's added latency and its CPU.
 const PUSH_POLL: Duration = Duration::from_millis(1);
 
+/// Where a tail thread sends what it reads.
+struct Outlets<'a> {
+    hub: &'a Hub,
+    activity: &'a ActivityFeed,
+}
+
+impl Outlets<'_> {
+    /// Offers the finished bets read (`history`: before push started, only remembered) and
+    /// sends the activity batches that are due.
+    fn offer(&self, history: &[Finished], live: &[Finished]) {
+        let now = crate::now_ms();
+        let sent = [self.activity.offer(history, now, false), self.activity.offer(live, now, true)];
+        for batch in sent.into_iter().flatten().chain(self.activity.due(now)) {
+            self.hub.broadcast(Topic::Activity, batch.into());
+        }
+    }
+}
+
 fn tail(
     shard: usize,
     shards: usize,
     mut feed: ShardFeed,
     watch: DurableWatch,
     quiet_until: u64,
-    hub: &Hub,
+    to: Outlets<'_>,
     stop: &AtomicBool,
 ) {
     let mut names = Directory::default();
     let mut crash = CrashNames::default();
-    let mut msgs = Vec::new();
+    let mut finishes = Finishes::default();
+    let (mut msgs, mut history, mut live) = (Vec::new(), Vec::new(), Vec::new());
     while !stop.load(Ordering::Relaxed) {
         let mut last = 0;
         let read = feed.read(PUBLISH_EVERY as u64, |seq, events| {
             last = seq;
-            let out = if seq > quiet_until { &mut msgs } else { &mut Vec::new() };
+            let (out, done) = if seq > quiet_until { (&mut msgs, &mut live) } else { (&mut Vec::new(), &mut history) };
             for e in events {
                 translate(shard as u32, shards, seq, e, &mut names, &mut crash, out);
+                if let Event::Instant(i) = e {
+                    done.extend(finishes.of(shard as u32, i, &names));
+                }
             }
         });
         if last > quiet_until {
-            hub.publish(shard, last, std::mem::take(&mut msgs));
+            to.hub.publish(shard, last, std::mem::take(&mut msgs));
         } else {
             msgs.clear();
         }
-        hub.lag[shard].store(watch.durable_seq().saturating_sub(feed.last_seq()), Ordering::Relaxed);
+        to.offer(&history, &live);
+        history.clear();
+        live.clear();
+        to.hub.lag[shard].store(watch.durable_seq().saturating_sub(feed.last_seq()), Ordering::Relaxed);
         match read {
             Err(e) => {
                 eprintln!("push: {e}");

@@ -27,6 +27,21 @@
 //! `{"type":"pong"}`, and `{"type":"dropped"}` before the server closes a client too slow to
 //! keep up.
 //!
+//! Game actions (the player's fast path, seed 003): `{"op":"bet","request_id":"r1","body":{...}}`
+//! with the body of `POST /api/instant/bets`; `reveal` (`"id"` and `"body":{"tile":3}`),
+//! `cashout`, `settle`, `hit`, `stand`, `double`, `split` (`"body":{"step":n}` optional) and
+//! `insurance` (`"body":{"take":true}`), each with the bet's `"id"` as in the HTTP path. The
+//! answer comes on the same socket, in any order: `{"type":"result","request_id":"r1",
+//! "status":200,"body":<the HTTP answer's body>}` or `{"type":"error","request_id":"r1",
+//! "status":422,"code":...,"message":...}`, from the same code as HTTP
+//! (`instant::perform`). `request_id` is a number or a string of at most 64 bytes
+//! (`INVALID_REQUEST_ID`). Up to `ws_max_in_flight` actions (256) may be in flight on one
+//! connection; one more is answered `TOO_MANY_IN_FLIGHT` (429) and not played.
+//!
+//! `{"op":"get_bet_activities","game":"dice","limit":50}` (seed 003's `GET_BET_ACTIVITIES`
+//! with `gameId` is accepted) answers `{"type":"bet_activities","game":...,"items":[...]}`,
+//! the activity feed's history; the topic `activity` sends its live batches.
+//!
 //! A connection may subscribe again to add topics (a resume then replays for the topics new
 //! to the connection: the others are already flowing). Limits (`config::Limits`): a frame or
 //! message over `ws_max_frame_bytes` / `ws_max_message_bytes` is answered
@@ -38,6 +53,9 @@
 
 use crate::auth::Player;
 use crate::error::{clip, ApiError, MESSAGE_BYTES};
+use crate::instant::{
+    perform, ActionRequest, InstantBetRequest, InstantBetView, InsuranceRequest, PlayerAction, RevealRequest,
+};
 use crate::push::{Delivery, Topic};
 use crate::{now_ms, AppState};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -45,6 +63,8 @@ use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpg
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use croupier_domain::instant::blackjack::Action;
+use futures_util::stream::FuturesUnordered;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -65,6 +85,121 @@ enum ClientMsg {
         resume: HashMap<String, u64>,
     },
     Ping,
+    /// Game actions: `body` is the HTTP request's body, `id` the path's bet id.
+    Bet {
+        request_id: RequestId,
+        body: Box<InstantBetRequest>,
+    },
+    Reveal {
+        request_id: RequestId,
+        id: String,
+        body: RevealRequest,
+    },
+    #[serde(alias = "cash_out")]
+    Cashout {
+        request_id: RequestId,
+        id: String,
+    },
+    Settle {
+        request_id: RequestId,
+        id: String,
+    },
+    Hit {
+        request_id: RequestId,
+        id: String,
+        #[serde(default)]
+        body: Option<ActionRequest>,
+    },
+    Stand {
+        request_id: RequestId,
+        id: String,
+        #[serde(default)]
+        body: Option<ActionRequest>,
+    },
+    Double {
+        request_id: RequestId,
+        id: String,
+        #[serde(default)]
+        body: Option<ActionRequest>,
+    },
+    Split {
+        request_id: RequestId,
+        id: String,
+        #[serde(default)]
+        body: Option<ActionRequest>,
+    },
+    Insurance {
+        request_id: RequestId,
+        id: String,
+        body: InsuranceRequest,
+    },
+    /// Seed 003's `GET_BET_ACTIVITIES`: the game's last items of the activity feed.
+    #[serde(alias = "GET_BET_ACTIVITIES")]
+    GetBetActivities {
+        #[serde(default, alias = "gameId")]
+        game: Option<String>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+}
+
+/// The caller's name for a game action, echoed in its answer: a string of at most
+/// [`MAX_REQUEST_ID`] bytes or a number.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum RequestId {
+    Number(u64),
+    Text(String),
+}
+
+const MAX_REQUEST_ID: usize = 64;
+
+/// Only the `request_id` of a message that did not parse, to name it in the error.
+#[derive(Deserialize)]
+struct JustRequestId {
+    request_id: Option<RequestId>,
+}
+
+impl ClientMsg {
+    /// A game action and its request id, or the message back.
+    fn into_action(self) -> Result<(RequestId, PlayerAction), ClientMsg> {
+        let act =
+            |id, body: Option<ActionRequest>, action| PlayerAction::Act { id, step: body.and_then(|b| b.step), action };
+        Ok(match self {
+            ClientMsg::Bet { request_id, body } => (request_id, PlayerAction::Bet(*body)),
+            ClientMsg::Reveal { request_id, id, body } => (request_id, PlayerAction::Reveal { id, tile: body.tile }),
+            ClientMsg::Cashout { request_id, id } => (request_id, PlayerAction::CashOut { id }),
+            ClientMsg::Settle { request_id, id } => (request_id, PlayerAction::Settle { id }),
+            ClientMsg::Hit { request_id, id, body } => (request_id, act(id, body, Action::Hit)),
+            ClientMsg::Stand { request_id, id, body } => (request_id, act(id, body, Action::Stand)),
+            ClientMsg::Double { request_id, id, body } => (request_id, act(id, body, Action::Double)),
+            ClientMsg::Split { request_id, id, body } => (request_id, act(id, body, Action::Split)),
+            ClientMsg::Insurance { request_id, id, body } => {
+                let action = Action::Insurance { take: body.take };
+                (request_id, PlayerAction::Act { id, step: body.step, action })
+            }
+            other @ (ClientMsg::Subscribe { .. } | ClientMsg::Ping | ClientMsg::GetBetActivities { .. }) => {
+                return Err(other)
+            }
+        })
+    }
+}
+
+/// The answer to a game action: the HTTP answer's status and body, or its error.
+fn action_answer(request_id: &RequestId, answer: Result<InstantBetView, ApiError>) -> Message {
+    match answer {
+        Ok(view) => text(json!({"type": "result", "request_id": request_id, "status": 200, "body": view})),
+        Err(e) => action_error(Some(request_id), &e),
+    }
+}
+
+fn action_error(request_id: Option<&RequestId>, e: &ApiError) -> Message {
+    let mut v = json!({"type": "error", "request_id": request_id, "status": e.status.as_u16(), "code": e.code,
+        "message": e.message});
+    if let Some(ms) = e.retry_after_ms {
+        v["retry_after_ms"] = json!(ms);
+    }
+    text(v)
 }
 
 /// The first message of a session without an `Authorization` header.
@@ -207,6 +342,7 @@ fn delivery_json(d: Delivery) -> String {
     match d {
         Delivery::Msg(m, topic) => m.to_json(&topic),
         Delivery::Reload { shard, oldest } => json!({"type": "reload", "shard": shard, "oldest": oldest}).to_string(),
+        Delivery::Live(text) => text.to_string(),
     }
 }
 
@@ -243,6 +379,8 @@ async fn serve(app: AppState, mut sink: Sink, mut stream: Stream, player: Player
     let mut revocations = app.revocations.subscribe();
     let expiry = tokio::time::sleep(Duration::from_millis(player.expires_ms.saturating_sub(now_ms())));
     tokio::pin!(expiry);
+    // Game actions being played: polled here, on the session's task (no task per action).
+    let mut in_flight = FuturesUnordered::new();
     loop {
         tokio::select! {
             incoming = stream.next() => {
@@ -259,13 +397,31 @@ async fn serve(app: AppState, mut sink: Sink, mut stream: Stream, player: Player
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let Some((reply, backlog)) = answer(&app, &player, &raw, &mut sub) else { break };
+                let msg = match serde_json::from_str::<ClientMsg>(&raw).map(ClientMsg::into_action) {
+                    Ok(Ok((request_id, action))) => {
+                        let reply = start_action(&app, &player, request_id, action, &mut in_flight);
+                        if let Some(reply) = reply {
+                            if sink.send(reply).await.is_err() {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Err(msg)) => Ok(msg),
+                    Err(e) => Err((e, raw.as_str())),
+                };
+                let Some((reply, backlog)) = answer(&app, &player, msg, &mut sub) else { break };
                 if sink.send(reply).await.is_err() || !send_backlog(&mut sink, backlog).await {
                     break;
                 }
                 if sub.id.is_some() {
                     // From now on only the hub holds the queue's sender.
                     sub.own_tx.take();
+                }
+            }
+            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                if sink.send(reply).await.is_err() {
+                    break;
                 }
             }
             delivery = rx.recv(), if sub.own_tx.is_none() => {
@@ -299,12 +455,37 @@ async fn serve(app: AppState, mut sink: Sink, mut stream: Stream, player: Player
 
 /// The answer to one client message and the backlog a resume owes; `None` ends the session
 /// (the hub let go of this subscriber: its queue is ending).
-fn answer(app: &AppState, player: &Player, raw: &str, sub: &mut Subscription) -> Option<(Message, Vec<Delivery>)> {
+fn answer(
+    app: &AppState,
+    player: &Player,
+    msg: Result<ClientMsg, (serde_json::Error, &str)>,
+    sub: &mut Subscription,
+) -> Option<(Message, Vec<Delivery>)> {
     let limits = &app.cfg.limits;
-    let (topics, resume) = match serde_json::from_str::<ClientMsg>(raw) {
-        Err(e) => return Some((error("BAD_JSON", &clip(&e.to_string(), MESSAGE_BYTES)), Vec::new())),
+    let (topics, resume) = match msg {
+        Err((e, raw)) => {
+            // A game action that did not parse is answered under its request id.
+            let request_id = serde_json::from_str::<JustRequestId>(raw).ok().and_then(|j| j.request_id);
+            let e = ApiError::bad_json(clip(&e.to_string(), MESSAGE_BYTES));
+            let reply = match request_id {
+                Some(id) => action_error(Some(&id), &e),
+                None => error(e.code, &e.message),
+            };
+            return Some((reply, Vec::new()));
+        }
         Ok(ClientMsg::Ping) => return Some((Message::Text(r#"{"type":"pong"}"#.into()), Vec::new())),
+        Ok(ClientMsg::GetBetActivities { game, limit }) => {
+            let reply = match crate::activity::history(&app.activity, game.as_deref(), limit) {
+                Ok(a) => text(json!({"type": "bet_activities", "game": a.game, "items": a.items})),
+                Err(e) => error(e.code, &e.message),
+            };
+            return Some((reply, Vec::new()));
+        }
         Ok(ClientMsg::Subscribe { topics, resume }) => (topics, resume),
+        Ok(action) => {
+            let e = ApiError::unavailable(format!("unexpected game action {action:?}"));
+            return Some((error(e.code, &e.message), Vec::new()));
+        }
     };
     // Counted before parsing: a long list costs nothing more than its bytes.
     let parsed: Result<Vec<Topic>, String> = if topics.len() > limits.ws_max_topics {
@@ -331,6 +512,31 @@ fn answer(app: &AppState, player: &Player, raw: &str, sub: &mut Subscription) ->
         (Ok(_), Ok(_), None) => return None,
     };
     Some((reply, Vec::new()))
+}
+
+/// Starts a game action on the session, or answers at once: a request id over
+/// [`MAX_REQUEST_ID`] bytes is `INVALID_REQUEST_ID`, an action beyond `ws_max_in_flight`
+/// `TOO_MANY_IN_FLIGHT` (not played).
+fn start_action(
+    app: &AppState,
+    player: &Player,
+    request_id: RequestId,
+    action: PlayerAction,
+    in_flight: &mut FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = Message> + Send>>>,
+) -> Option<Message> {
+    if matches!(&request_id, RequestId::Text(t) if t.len() > MAX_REQUEST_ID) {
+        let e = ApiError::invalid(format!("request_id: at most {MAX_REQUEST_ID} bytes"));
+        return Some(action_error(None, &ApiError { code: "INVALID_REQUEST_ID", ..e }));
+    }
+    let max = app.cfg.limits.ws_max_in_flight;
+    if in_flight.len() >= max {
+        let m = format!("at most {max} game actions in flight on one connection: wait for an answer");
+        let e = ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_IN_FLIGHT", m);
+        return Some(action_error(Some(&request_id), &e));
+    }
+    let (app, user) = (app.clone(), player.user);
+    in_flight.push(Box::pin(async move { action_answer(&request_id, perform(&app, user, action).await) }));
+    None
 }
 
 /// The topics of a subscribe, if within the limits: `max` per message and per connection

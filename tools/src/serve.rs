@@ -24,7 +24,7 @@ The config file (TOML) may set: listen, data_dir, durability (\"process\" | \"fs
 workers, token_ttl_s, ring_capacity, sql, nats, draws_from, draws_stream, draws_subject,
 draws_ack_wait_ms, and the client limits header_timeout_ms,
 body_timeout_ms, idle_timeout_ms, max_connections, max_body_bytes, ws_max_frame_bytes,
-ws_max_message_bytes, ws_max_topics, ws_max_replay. Example:
+ws_max_message_bytes, ws_max_topics, ws_max_replay, ws_max_in_flight. Example:
   listen = \"0.0.0.0:8080\"
   data_dir = \"/var/lib/croupier\"
   durability = \"fsync\"
@@ -170,6 +170,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_DRAWS_ACK_WAIT_MS", value_name = "MS", value_parser = value_parser!(u64).range(100..=3_600_000))]
     pub draws_ack_wait_ms: Option<u64>,
 
+    /// Instant game actions one WebSocket may have in flight; one more is answered
+    /// TOO_MANY_IN_FLIGHT [default: 256]
+    #[arg(long, env = "CROUPIER_WS_MAX_IN_FLIGHT", value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    pub ws_max_in_flight: Option<u64>,
+
     /// Demo: fund demo players, run a baccarat table that opens rounds on its own and house
     /// players that bet, and let the console at / play as the demo players
     #[arg(long, env = "CROUPIER_DEMO")]
@@ -209,6 +214,7 @@ struct FileConfig {
     draws_stream: Option<String>,
     draws_subject: Option<String>,
     draws_ack_wait_ms: Option<u64>,
+    ws_max_in_flight: Option<u64>,
 }
 
 /// The settings `serve` runs with, after precedence.
@@ -318,6 +324,7 @@ impl ServeArgs {
             ws_max_message_bytes: n(self.ws_max_message_bytes, file.ws_max_message_bytes, d.ws_max_message_bytes),
             ws_max_topics: n(self.ws_max_topics, file.ws_max_topics, d.ws_max_topics),
             ws_max_replay: n(self.ws_max_replay, file.ws_max_replay, d.ws_max_replay),
+            ws_max_in_flight: n(self.ws_max_in_flight, file.ws_max_in_flight, d.ws_max_in_flight),
         }
     }
 }

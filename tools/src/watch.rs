@@ -14,7 +14,8 @@ pub struct WatchArgs {
     #[arg(long, env = "CROUPIER_URL", value_name = "URL", default_value = "ws://127.0.0.1:8080")]
     pub url: String,
 
-    /// Topics, comma-separated: bets, balance, round:<round_id>, packet:<sender>:<packet_id>
+    /// Topics, comma-separated: bets, balance, activity (the instant games' live bet feed),
+    /// round:<round_id>, packet:<sender>:<packet_id>, crash:<channel>
     #[arg(long, value_delimiter = ',', required = true)]
     pub topics: Vec<String>,
 

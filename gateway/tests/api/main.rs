@@ -4,6 +4,7 @@
 
 mod common;
 
+mod activity;
 mod auth_and_input;
 mod console;
 mod crash;
@@ -14,3 +15,4 @@ mod instant;
 mod red_packets;
 mod resume;
 mod round;
+mod ws_play;
