@@ -671,6 +671,8 @@ fn translate(
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransfersAcked { .. } => {}
+        // Who may grab is in the packet's view; a grab's push already names the grabber.
+        Event::RedPacketRecipients { .. } => {}
         Event::Crash(c) => translate_crash(shard, c, n, crash, coordinates, push),
         // Instant games: not pushed yet (the live bet feed is not built; see ARCHITECTURE).
         Event::Instant(_) => {}
