@@ -167,5 +167,6 @@ pub(crate) fn lucky_packet(
         shares,
         kind: croupier_domain::command::PacketKind::Lucky { seed },
         ttl_ms: None,
+        recipients: Vec::new(),
     })
 }

@@ -465,7 +465,7 @@ mod tests {
     fn engine_split(seed: u64, total: i64, shares: u32) -> Vec<croupier_domain::Money> {
         let mut p: croupier_domain::state::RedPacket = serde_json::from_value(serde_json::json!({
             "id": "v", "sender": 0, "total": total, "shares": shares, "kind": {"Lucky": {"seed": seed}},
-            "sent_at": 0, "expires_at": 1, "remaining": total, "status": "Open", "grabs": []
+            "sent_at": 0, "expires_at": 1, "remaining": total, "status": "Open", "grabs": [], "recipients": []
         }))
         .expect("a packet");
         for i in 0..shares {

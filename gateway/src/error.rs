@@ -233,6 +233,9 @@ pub fn reject_status(r: &Reject) -> StatusCode {
         GameInProgress | TileRevealed | NotDue { .. } => StatusCode::CONFLICT,
         InsurancePending | InsuranceNotOffered | CannotDouble | CannotSplit | StepAhead => StatusCode::CONFLICT,
         SeedRequired | InvalidGameParams(_) | NoGemsRevealed => StatusCode::UNPROCESSABLE_ENTITY,
+        PacketRecipients { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        // The packet exists and is someone else's to grab: the caller may not, whoever asks.
+        NotARecipient => StatusCode::FORBIDDEN,
     }
 }
 

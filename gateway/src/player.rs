@@ -5,15 +5,17 @@
 use crate::amount;
 use crate::error::{ApiError, ErrorResponses};
 use crate::extract::{Path, Query};
+use crate::fields::Scalar;
 use crate::operator::{countdown_s, status_name, OutcomeName};
 use crate::{ext_id, now_ms, parse_body, AppState};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket, Transfer, TransferSource};
+use croupier_domain::command::{PacketKind, PlaceBet, SendRedPacket, Transfer, TransferSource, MAX_PACKET_RECIPIENTS};
 use croupier_domain::ids::{BetId, SelectionId};
 use croupier_domain::state::{BetState, PacketStatus, State as EngineState};
+use croupier_domain::Reject;
 use croupier_domain::{Command, ExtId, Reply, UserId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -305,6 +307,12 @@ pub struct SendPacketRequest {
     pub ttl_ms: Option<u64>,
     #[serde(default)]
     pub currency: Option<String>,
+    /// Seed 002 "选择红包接收人": the only players who may grab, as user ids (digits, JSON
+    /// numbers or strings), one or at most 1,000, and at least as many as the shares; order
+    /// and repeats do not matter. Absent or empty: anyone with the packet's link.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<u64>>, max_items = 1000)]
+    pub recipients: Option<Vec<Scalar>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -340,6 +348,7 @@ pub async fn send_packet(
             seed: app.auth.lucky_seed(player.user, &req.packet_id, currency.as_str(), total.0, req.shares),
         },
     };
+    let recipients = recipients(req.recipients.as_deref().unwrap_or_default())?;
     let cmd = Command::SendRedPacket(SendRedPacket {
         packet,
         sender: player.user,
@@ -348,9 +357,18 @@ pub async fn send_packet(
         shares: req.shares,
         kind,
         ttl_ms: req.ttl_ms,
+        recipients,
     });
     let replayed = matches!(app.engine.call(cmd).await?, Reply::PacketSent { replayed: true, .. });
     Ok(Json(SendPacketAnswer { packet_id: req.packet_id, sender: player.user.0, replayed }))
+}
+
+/// A packet's recipients as user ids; the list's length is checked before any id is read.
+fn recipients(list: &[Scalar]) -> Result<Vec<UserId>, ApiError> {
+    if list.len() > MAX_PACKET_RECIPIENTS {
+        return Err(Reject::PacketRecipients { max: MAX_PACKET_RECIPIENTS as u32 }.into());
+    }
+    list.iter().map(|u| crate::fields::user_id("recipients", u.as_str())).collect()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -458,6 +476,11 @@ pub struct PacketView {
     pub expires_at: u64,
     /// In grab order: share i is grabs[i].
     pub grabs: Vec<GrabView>,
+    /// The players named as recipients (sorted), or `null`: anyone with the link may grab.
+    pub recipients: Option<Vec<u64>>,
+    /// Of the recipients, those who have not grabbed yet, while `status` is open (empty once
+    /// exhausted or expired); `null` for a packet open to anyone.
+    pub may_still_grab: Option<Vec<u64>>,
 }
 
 /// A red packet and its grabs (anyone with the packet's link may see it).
@@ -507,6 +530,11 @@ pub async fn packet(
                     .iter()
                     .map(|(u, m)| GrabView { user_id: u.0, amount: amount::format(*m, c.exponent) })
                     .collect(),
+                recipients: (!p.recipients.is_empty()).then(|| p.recipients.iter().map(|u| u.0).collect()),
+                may_still_grab: (!p.recipients.is_empty()).then(|| {
+                    let open = p.status == PacketStatus::Open;
+                    p.waiting_recipients().filter(|_| open).map(|u| u.0).collect()
+                }),
             })
         })
         .await?;

@@ -697,6 +697,8 @@ fn translate(
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransfersAcked { .. } => {}
+        // Who may grab is in the packet's view; a grab's push already names the grabber.
+        Event::RedPacketRecipients { .. } => {}
         Event::Crash(c) => translate_crash(shard, c, n, crash, coordinates, push),
         // Instant games: their finished bets go to the activity feed (see `tail`), not here.
         Event::Instant(_) => {}

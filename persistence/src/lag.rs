@@ -151,7 +151,8 @@ fn event_at(e: &croupier_domain::Event) -> Option<i64> {
         | TopologySet(_)
         | TransferSent { .. }
         | TransferReceived { .. }
-        | TransfersAcked { .. } => None,
+        | TransfersAcked { .. }
+        | RedPacketRecipients { .. } => None,
         Crash(c) => c.at().map(|t| t.0 as i64),
     }
 }

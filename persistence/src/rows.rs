@@ -155,6 +155,8 @@ pub struct PacketRow {
     pub remaining: i64,
     pub status: &'static str,
     pub refund: Option<i64>,
+    /// A JSON array of the user ids that may grab; `None`: anyone with the link.
+    pub recipients: Option<String>,
 }
 
 /// Grabs and expiry of a packet projected in an earlier batch, summed per batch.
@@ -392,7 +394,8 @@ fn event_time(e: &Event) -> Option<i64> {
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
-        | Event::TransfersAcked { .. } => return None,
+        | Event::TransfersAcked { .. }
+        | Event::RedPacketRecipients { .. } => return None,
         Event::Crash(c) => return c.at().map(|t| t.0 as i64),
         Event::Instant(e) => return e.at().map(|t| t.0 as i64),
     };
@@ -494,7 +497,8 @@ fn map_event(
         | Event::TopologySet(_)
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
-        | Event::TransfersAcked { .. } => {}
+        | Event::TransfersAcked { .. }
+        | Event::RedPacketRecipients { .. } => {}
         // The games' accounts are opened by `AccountOpened` like any other; nothing here.
         Event::Crash(_) | Event::Instant(_) => {}
     }
@@ -601,7 +605,15 @@ fn map_event(
                 remaining: p.total.0,
                 status: "open",
                 refund: None,
+                recipients: None,
             });
+        }
+        Event::RedPacketRecipients { packet, recipients } => {
+            // Always in the command of its `RedPacketSent`, and a command is never split
+            // between batches: the row is in this batch.
+            let i = *b.packet_at.get(&(shard, packet.0)).ok_or("recipients of a packet sent in another command")?;
+            let ids = recipients.iter().map(|u| user_column(u.0)).collect::<Result<Vec<_>, _>>()?;
+            b.packets[i].recipients = Some(serde_json::to_string(&ids).expect("ids serialize"));
         }
         Event::RedPacketGrabbed { packet, account, user, share, amount } => {
             b.grabs.push(GrabRow {

@@ -20,7 +20,7 @@
 //! | offset | size | field                                                            |
 //! |-------:|-----:|------------------------------------------------------------------|
 //! |      0 |    8 | magic, [`MAGIC`] = `b"CRPSNAP1"`                                 |
-//! |      8 |    4 | format version `u32`, [`FORMAT_VERSION`] = 4                     |
+//! |      8 |    4 | format version `u32`, [`FORMAT_VERSION`] = 5                     |
 //! |     12 |    4 | shard `u32`                                                      |
 //! |     16 |    8 | journal position `u64` (seq of the last journal record included) |
 //! |     24 |   32 | state digest `[u8; 32]`                                          |
@@ -63,7 +63,8 @@ pub const MAGIC: [u8; 8] = *b"CRPSNAP1";
 /// old state's bytes as a new one. 3: the state gained the crash game's channels, terms and
 /// bets (issue 14); a version 2 file is refused the same way. 4: instant bets gained
 /// blackjack's table and players their open blackjack game (issue 15); version 3 is refused.
-pub const FORMAT_VERSION: u32 = 4;
+/// 5: red packets gained their recipients (issue 20); version 4 is refused.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Size of the fixed header that precedes the payload.
 pub const HEADER_LEN: usize = 72;
@@ -755,7 +756,7 @@ mod tests {
         let r = raw();
         let b = r.encode();
         assert_eq!(&b[0..8], b"CRPSNAP1");
-        assert_eq!(b[8..12], 4u32.to_le_bytes());
+        assert_eq!(b[8..12], 5u32.to_le_bytes());
         assert_eq!(b[12..16], 7u32.to_le_bytes());
         assert_eq!(b[16..24], 0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(b[24..56], [0xAB; 32]);

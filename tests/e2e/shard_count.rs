@@ -85,15 +85,25 @@ fn colliding_history(seed: u64, len: usize) -> Vec<Command> {
             6 => Command::UpdateBetStatus { bet: x, user, status: status() },
             7 => Command::Refund { bet: x, user },
             8 => Command::RecalculateBet { bet: x, user, transaction: id(r.pick(&ids)), status: status() },
-            9 => Command::SendRedPacket(SendRedPacket {
-                packet: x,
-                sender: user,
-                currency: code(CURRENCY),
-                total: Money(r.pick(&[60, 90])),
-                shares: 3,
-                kind: PacketKind::Normal,
-                ttl_ms: None,
-            }),
+            9 => {
+                // Open to anyone, for one user, or for three (seed 002's chosen recipients):
+                // recipients and outsiders alike live on every shard at 2, 3 and 8.
+                let recipients: Vec<UserId> = match r.below(3) {
+                    0 => Vec::new(),
+                    1 => vec![UserId(r.pick(&users))],
+                    _ => (0..3).map(|_| UserId(r.pick(&users))).collect(),
+                };
+                Command::SendRedPacket(SendRedPacket {
+                    packet: x,
+                    sender: user,
+                    currency: code(CURRENCY),
+                    total: Money(r.pick(&[60, 90])),
+                    shares: if recipients.len() == 1 { 1 } else { 3 },
+                    kind: PacketKind::Normal,
+                    ttl_ms: None,
+                    recipients,
+                })
+            }
             10 => Command::GrabRedPacket { packet: x, sender: user, user: UserId(r.pick(&users)) },
             _ if n > len / 2 && r.below(8) == 0 => Command::GameDraw { round: id("r1"), result: Some(draw(BANKER)) },
             _ => Command::CheckBet { user, currency: code(CURRENCY), amount: Money(r.pick(&[10, 1_000])) },
@@ -176,9 +186,11 @@ fn run_history(cmds: &[Command], shards: usize) -> Outcome {
 /// balances, however the callers' ids collide across users and shards.
 #[test]
 fn answers_and_balances_do_not_depend_on_the_shard_count() {
+    let mut outsiders_refused = 0;
     for seed in 0..20u64 {
         let cmds = colliding_history(seed, 300);
         let one = run_history(&cmds, 1);
+        outsiders_refused += one.answers.iter().filter(|a| *a == "NotARecipient").count();
         assert!(one.answers.iter().any(|a| a.contains("replayed=true")), "seed {seed}: the history replays");
         assert!(one.answers.iter().any(|a| a.contains("IdempotencyConflict")), "seed {seed}: and conflicts");
         for shards in [2, 3, 8] {
@@ -189,4 +201,5 @@ fn answers_and_balances_do_not_depend_on_the_shard_count() {
             assert_eq!(one, other, "seed {seed}: 1 shard vs {shards}");
         }
     }
+    assert!(outsiders_refused > 0, "the histories grab packets named for others");
 }

@@ -185,7 +185,7 @@ pub enum PacketKind {
     Lucky { seed: u64 },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRedPacket {
     pub packet: ExtId,
     pub sender: UserId,
@@ -195,4 +195,10 @@ pub struct SendRedPacket {
     pub kind: PacketKind,
     /// How long it can be grabbed; the configured default when `None`.
     pub ttl_ms: Option<u64>,
+    /// Seed 002 "选择红包接收人": only these users may grab (one, or a list of at most
+    /// [`MAX_PACKET_RECIPIENTS`]); empty, anyone with the link. Order and repeats do not matter.
+    pub recipients: Vec<UserId>,
 }
+
+/// Most recipients one red packet may name: the list lives in the packet and in its event.
+pub const MAX_PACKET_RECIPIENTS: usize = 1_000;

@@ -153,6 +153,12 @@ pub enum Event {
     Crash(crate::crash::CrashEvent),
     /// Instant games (seed 003): `crate::instant`.
     Instant(crate::instant::InstantEvent),
+    /// Follows the `RedPacketSent` of a packet that names its recipients: only these users
+    /// may grab it. Sorted, without repeats, at most `MAX_PACKET_RECIPIENTS`. Moves no money.
+    RedPacketRecipients {
+        packet: PacketNo,
+        recipients: Vec<UserId>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +216,7 @@ impl Event {
             Event::PartnerRefundRememberedFor { .. } => "partner_refund_remembered_for",
             Event::Crash(e) => e.name(),
             Event::Instant(e) => e.name(),
+            Event::RedPacketRecipients { .. } => "red_packet_recipients",
         }
     }
 }

@@ -162,7 +162,8 @@ pub fn entries(event: &Event, currency_of: impl Fn(AccountNo) -> CurrencyId, mut
         | Event::PartnerTransactionRecorded { .. }
         | Event::RedPacketGrabbed { account: None, .. }
         | Event::TopologySet(_)
-        | Event::TransfersAcked { .. } => {}
+        | Event::TransfersAcked { .. }
+        | Event::RedPacketRecipients { .. } => {}
     }
 }
 

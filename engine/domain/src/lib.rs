@@ -28,6 +28,7 @@ pub mod ledger;
 pub mod money;
 pub mod reject;
 pub mod rng;
+pub mod shake;
 pub mod state;
 pub mod testkit;
 pub mod topology;

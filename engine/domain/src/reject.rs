@@ -131,6 +131,11 @@ pub enum Reject {
     CannotSplit,
     #[error("the game has not reached this step yet")]
     StepAhead,
+    // --- red packets for chosen recipients (seed 002) ---
+    #[error("a red packet names at most {max} recipients, and no fewer than its shares")]
+    PacketRecipients { max: u32 },
+    #[error("this red packet is for other recipients")]
+    NotARecipient,
 }
 
 impl Reject {
@@ -190,6 +195,8 @@ impl Reject {
             CannotDouble => "CANNOT_DOUBLE",
             CannotSplit => "CANNOT_SPLIT",
             StepAhead => "STEP_AHEAD",
+            PacketRecipients { .. } => "PACKET_RECIPIENTS",
+            NotARecipient => "NOT_A_RECIPIENT",
         }
     }
 
@@ -246,6 +253,8 @@ impl Reject {
         "CANNOT_DOUBLE",
         "CANNOT_SPLIT",
         "STEP_AHEAD",
+        "PACKET_RECIPIENTS",
+        "NOT_A_RECIPIENT",
     ];
 }
 
@@ -272,6 +281,8 @@ mod tests {
             Reject::Busy { retry_after_ms: 1 },
             Reject::ShardUnavailable,
             Reject::Internal,
+            Reject::PacketRecipients { max: 1 },
+            Reject::NotARecipient,
         ] {
             assert!(Reject::ALL_CODES.contains(&r.code()));
         }

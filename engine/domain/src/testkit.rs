@@ -135,6 +135,7 @@ impl Generator {
                         crate::command::PacketKind::Lucky { seed: self.next_u64() }
                     },
                     ttl_ms: Some(1 + self.below(120_000)),
+                    recipients: Vec::new(),
                 })
             }
             32..=44 => {

@@ -93,7 +93,8 @@ impl Directory {
             | Event::TopologySet(_)
             | Event::TransferSent { .. }
             | Event::TransferReceived { .. }
-            | Event::TransfersAcked { .. } => {}
+            | Event::TransfersAcked { .. }
+            | Event::RedPacketRecipients { .. } => {}
             // The games' events name their channels, terms and bets within their own state
             // and their players by account, which the directory already knows.
             Event::Crash(_) | Event::Instant(_) => {}

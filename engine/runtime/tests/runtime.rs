@@ -320,6 +320,7 @@ fn send_packet(packet: &str, sender: u64, total: i64, shares: u32, ttl_ms: Optio
         shares,
         kind: croupier_domain::command::PacketKind::Lucky { seed: 99 },
         ttl_ms,
+        recipients: Vec::new(),
     })
 }
 

@@ -286,6 +286,7 @@ mod tests {
                 shares: 3,
                 kind: PacketKind::Lucky { seed: 7 },
                 ttl_ms: Some(1),
+                recipients: Vec::new(),
             }),
             Command::GrabRedPacket { packet: id("p1"), sender: a, user: b },
             Command::GrabRedPacket { packet: id("p1"), sender: a, user: UserId(there) },
@@ -309,6 +310,18 @@ mod tests {
         }
         let expire = Command::ExpireRedPacket { packet: id("p1"), sender: a };
         must(&mut e, &expire, Timestamp(t.0 + 10));
+        out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
+        let named = Command::SendRedPacket(SendRedPacket {
+            packet: id("p2"),
+            sender: a,
+            currency: code(CURRENCY),
+            total: Money(100),
+            shares: 2,
+            kind: PacketKind::Normal,
+            ttl_ms: None,
+            recipients: vec![b, UserId(there)],
+        });
+        must(&mut e, &named, t);
         out.extend(e.events().iter().filter(|ev| seen.insert(ev.name())).cloned());
         for cmd in instant_script(a) {
             must(&mut e, &cmd, t);

@@ -148,3 +148,54 @@ async fn a_lucky_packet_repeated_after_a_restart_is_replayed() {
     assert_eq!((a.status, a.code().as_str()), (409, "IDEMPOTENCY_CONFLICT"));
     srv.stop().await;
 }
+
+/// Seed 002 "选择红包接收人": a packet for chosen recipients, on 1, 2 and 3 shards; recipients
+/// and outsiders on every shard. Only the named grab; the view says who may still grab.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_chosen_recipients_grab_and_the_view_names_who_may_still() {
+    for shards in 1..=3 {
+        let srv = TestServer::start(shards).await;
+        let mut op = srv.client();
+        fund(&mut op, 7, "100.00", "dep-7").await;
+        let st = op.session(7).await.unwrap();
+        let body = json!({"packet_id": "for-friends", "amount": "9.00", "shares": 3, "recipients": [31, "32", 33, 31]});
+        let sent = op.player(&st, "POST", "/api/red_packets", Some(&body)).await.unwrap();
+        assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
+        let view = op.player(&st, "GET", "/api/red_packets/7/for-friends", None).await.unwrap().json();
+        assert_eq!(view["recipients"], json!([31, 32, 33]));
+        assert_eq!(view["may_still_grab"], json!([31, 32, 33]));
+
+        for outsider in [7u64, 30, 34, 35, 36] {
+            let t = op.session(outsider).await.unwrap();
+            let a = op.player(&t, "POST", "/api/red_packets/7/for-friends/grab", None).await.unwrap();
+            assert_eq!((a.status, a.code()), (403, "NOT_A_RECIPIENT".into()), "user {outsider} on {shards} shards");
+            assert_eq!(available(&mut op, &t).await, if outsider == 7 { "91.00" } else { "none" });
+        }
+        let t = op.session(32).await.unwrap();
+        let a = op.player(&t, "POST", "/api/red_packets/7/for-friends/grab", None).await.unwrap().json();
+        assert_eq!((&a["amount"], &a["credited"]), (&json!("3.00"), &json!(true)), "{a}");
+        assert_eq!(available(&mut op, &t).await, "3.00");
+        let view = op.player(&t, "GET", "/api/red_packets/7/for-friends", None).await.unwrap().json();
+        assert_eq!(view["may_still_grab"], json!([31, 33]));
+
+        // Anyone may still see an open packet: its view says null for both lists.
+        let open = json!({"packet_id": "open", "amount": "1.00", "shares": 1});
+        assert_eq!(op.player(&st, "POST", "/api/red_packets", Some(&open)).await.unwrap().status, 200);
+        let view = op.player(&st, "GET", "/api/red_packets/7/open", None).await.unwrap().json();
+        assert_eq!((&view["recipients"], &view["may_still_grab"]), (&json!(null), &json!(null)));
+
+        // The list's bounds, answered as JSON before anything moves.
+        let few = json!({"packet_id": "few", "amount": "1.00", "shares": 2, "recipients": [31]});
+        let a = op.player(&st, "POST", "/api/red_packets", Some(&few)).await.unwrap();
+        assert_eq!((a.status, a.code()), (422, "PACKET_RECIPIENTS".into()));
+        let many: Vec<u64> = (1..=1_001).collect();
+        let big = json!({"packet_id": "big", "amount": "1.00", "shares": 1, "recipients": many});
+        let a = op.player(&st, "POST", "/api/red_packets", Some(&big)).await.unwrap();
+        assert_eq!((a.status, a.code()), (422, "PACKET_RECIPIENTS".into()));
+        let bad = json!({"packet_id": "bad", "amount": "1.00", "shares": 1, "recipients": ["x1"]});
+        let a = op.player(&st, "POST", "/api/red_packets", Some(&bad)).await.unwrap();
+        assert_eq!((a.status, a.code()), (422, "INVALID_ID".into()));
+        assert_eq!(available(&mut op, &st).await, "90.00");
+        srv.stop().await;
+    }
+}

@@ -26,6 +26,8 @@ const SQLITE_SCHEMA: &str = include_str!("../../db/sqlite/0001_schema.sql");
 const PG_SCHEMA: &str = include_str!("../../db/postgres/0001_schema.sql");
 const SQLITE_GAMES: &str = include_str!("../../db/sqlite/0002_games.sql");
 const PG_GAMES: &str = include_str!("../../db/postgres/0002_games.sql");
+const SQLITE_SEED002: &str = include_str!("../../db/sqlite/0003_seed002.sql");
+const PG_SEED002: &str = include_str!("../../db/postgres/0003_seed002.sql");
 
 /// Tables a rebuild empties, children first; the projected ones, then `projector_position`.
 pub const TABLES: &[&str] = &[
@@ -113,8 +115,14 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), ProjectError> {
         match self {
-            Db::Sqlite(p) => migrator(&[(1, "schema", SQLITE_SCHEMA), (2, "games", SQLITE_GAMES)]).run(p).await?,
-            Db::Pg(p) => migrator(&[(1, "schema", PG_SCHEMA), (2, "games", PG_GAMES)]).run(p).await?,
+            Db::Sqlite(p) => {
+                migrator(&[(1, "schema", SQLITE_SCHEMA), (2, "games", SQLITE_GAMES), (3, "seed002", SQLITE_SEED002)])
+                    .run(p)
+                    .await?
+            }
+            Db::Pg(p) => {
+                migrator(&[(1, "schema", PG_SCHEMA), (2, "games", PG_GAMES), (3, "seed002", PG_SEED002)]).run(p).await?
+            }
         }
         Ok(())
     }

@@ -300,6 +300,7 @@ impl Table for PacketRow {
         "remaining",
         "status",
         "refund",
+        "recipients",
     ];
     fn bind<'q>(&'q self, q: SqliteQuery<'q>) -> SqliteQuery<'q> {
         q.bind(self.shard)
@@ -317,12 +318,13 @@ impl Table for PacketRow {
             .bind(self.remaining)
             .bind(self.status)
             .bind(self.refund)
+            .bind(self.recipients.as_deref())
     }
     fn copy(&self, o: &mut CopyLine<'_>) {
         o.int(self.shard as i64).int(self.packet_no as i64).text(&self.packet_id).int(self.account_no as i64);
         o.int(self.user_id).text(&self.currency).int(self.total).int(self.shares as i64).text(self.kind);
         o.int(self.sent_at).int(self.expires_at).int(self.grabbed).int(self.remaining).text(self.status);
-        o.opt(self.refund).end();
+        o.opt(self.refund).opt_text(self.recipients.as_deref()).end();
     }
 }
 

@@ -247,3 +247,89 @@ async fn a_seed_committed_before_the_projector_restarted_is_revealed_after() {
     assert_eq!(unrevealed, 12);
     db.close().await;
 }
+
+/// Issue 20, item 1: a packet for chosen recipients, grabbed on the sender's shard and across
+/// shards, as seed 002's `account` and `account_log` show it, and the packet's recipients.
+async fn seed_002_views(url: &str) {
+    use croupier_domain::command::{Command, PacketKind, SendRedPacket};
+    use croupier_domain::testkit::*;
+    use croupier_domain::{Money, Timestamp, UserId};
+    use croupier_runtime::shard_of;
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, _clock) = start_runtime(dir.path(), 2, Timestamp(1_700_000_000_000));
+    for cmd in setup_commands(default_limits()) {
+        rt.call(cmd).unwrap();
+    }
+    let sender = 1u64;
+    let near = (2..).find(|u| shard_of(UserId(*u), 2) == shard_of(UserId(sender), 2)).unwrap();
+    let far = (2..).find(|u| shard_of(UserId(*u), 2) != shard_of(UserId(sender), 2)).unwrap();
+    rt.call(deposit(sender, 10_000, 1)).unwrap();
+    let send = Command::SendRedPacket(SendRedPacket {
+        packet: id("gift"),
+        sender: UserId(sender),
+        currency: code(CURRENCY),
+        total: Money(300),
+        shares: 2,
+        kind: PacketKind::Normal,
+        ttl_ms: None,
+        recipients: vec![UserId(far), UserId(near)],
+    });
+    rt.call(send).unwrap();
+    let grab = |user: u64| Command::GrabRedPacket { packet: id("gift"), sender: UserId(sender), user: UserId(user) };
+    assert_eq!(rt.call(grab(far + near)).unwrap_err().code(), "NOT_A_RECIPIENT");
+    rt.call(grab(near)).unwrap();
+    rt.call(grab(far)).unwrap();
+    assert!(rt.wait_transfers_settled(Duration::from_secs(20)));
+    rt.shutdown(false).unwrap();
+    project(config(dir.path(), url, 100), |_| {}).await.unwrap();
+
+    let db = Db::connect(url).await.unwrap();
+    let mut accounts =
+        db.pairs("SELECT account_name || '|' || account_type || '|' || status, user_id FROM account").await.unwrap();
+    accounts.sort_by_key(|a| a.1);
+    let mut expected: Vec<_> =
+        [sender, near, far].iter().map(|u| (format!("player {u} CNY|player|active"), *u as i64)).collect();
+    expected.sort_by_key(|a| a.1);
+    assert_eq!(accounts, expected);
+    let log = |user: u64| {
+        let db = &db;
+        async move {
+            let sql = format!(
+                "SELECT change_type || '|' || status || '|' || description, COALESCE(target_user_id, -1) \
+                 FROM account_log WHERE user_id = {user} ORDER BY shard, log_no"
+            );
+            db.pairs(&sql).await.unwrap()
+        }
+    };
+    let s = sender as i64;
+    assert_eq!(
+        log(sender).await,
+        vec![
+            ("deposit|done|deposit from the cashier, transfer dep-1".to_string(), -1),
+            ("packet_send|done|red packet gift sent".to_string(), s),
+        ]
+    );
+    assert_eq!(log(near).await, vec![("packet_grab|done|share of red packet gift grabbed".to_string(), s)]);
+    let from = shard_of(UserId(sender), 2);
+    assert_eq!(log(far).await, vec![(format!("transfer_in|done|red packet share from shard transfer {from}:1"), -1)]);
+    let recipients = db.pairs("SELECT recipients, CAST(packet_no AS BIGINT) FROM red_packets").await.unwrap();
+    let mut named = [near, far];
+    named.sort();
+    assert_eq!(recipients, vec![(format!("[{},{}]", named[0], named[1]), 0)]);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_002_account_views_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = croupier_persistence::default_sql_url(dir.path());
+    seed_002_views(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_002_account_views_on_postgres() {
+    let base = common::service("CROUPIER_TEST_PG");
+    let (url, schema) = pg_schema(&base, "seed002").await;
+    seed_002_views(&url).await;
+    drop_schema(&base, &schema).await;
+}

@@ -2,7 +2,7 @@
 //! decided at grab time, credited at once), expire (the rest back to the sender).
 
 use super::{account_to_credit, bounds, currency, existing_account, positive, Reply};
-use crate::command::{PacketKind, SendRedPacket};
+use crate::command::{PacketKind, SendRedPacket, MAX_PACKET_RECIPIENTS};
 use crate::event::{Event, RedPacketSent};
 use crate::ids::{ExtId, PacketNo, Timestamp, UserId};
 use crate::money::Money;
@@ -12,6 +12,7 @@ use crate::state::{PacketStatus, RedPacket, State};
 pub(super) fn send(s: &State, p: &SendRedPacket, now: Timestamp, out: &mut Vec<Event>) -> Result<Reply, Reject> {
     positive(p.total)?;
     let cur = currency(s, &p.currency)?;
+    let recipients = recipients(p)?;
     if let Some(no) = s.packet_by_id(p.sender, &p.packet) {
         let first = s.packet(no);
         let sender = s.account(first.sender);
@@ -19,7 +20,8 @@ pub(super) fn send(s: &State, p: &SendRedPacket, now: Timestamp, out: &mut Vec<E
             && sender.currency == cur
             && first.total == p.total
             && first.shares == p.shares
-            && first.kind == p.kind;
+            && first.kind == p.kind
+            && first.recipients == recipients;
         return if same {
             Ok(Reply::PacketSent { packet: no, replayed: true })
         } else {
@@ -53,7 +55,26 @@ pub(super) fn send(s: &State, p: &SendRedPacket, now: Timestamp, out: &mut Vec<E
         sent_at: now,
         expires_at: now.saturating_add_ms(ttl),
     }));
+    if !recipients.is_empty() {
+        out.push(Event::RedPacketRecipients { packet, recipients });
+    }
     Ok(Reply::PacketSent { packet, replayed: false })
+}
+
+/// The packet's recipients as the state keeps them: sorted, each once. A packet with more
+/// shares than recipients could never be grabbed whole, so it is refused with the list.
+fn recipients(p: &SendRedPacket) -> Result<Vec<UserId>, Reject> {
+    let max = MAX_PACKET_RECIPIENTS as u32;
+    if p.recipients.len() > MAX_PACKET_RECIPIENTS {
+        return Err(Reject::PacketRecipients { max });
+    }
+    let mut list = p.recipients.clone();
+    list.sort_unstable();
+    list.dedup();
+    if !list.is_empty() && (p.shares as usize) > list.len() {
+        return Err(Reject::PacketRecipients { max });
+    }
+    Ok(list)
 }
 
 #[inline]
@@ -69,6 +90,9 @@ pub(super) fn grab(
     let p = s.packet(no);
     if let Some((share, amount)) = p.grab_of(user) {
         return Ok(Reply::Grabbed { packet: no, share, amount, replayed: true });
+    }
+    if !p.may_grab(user) {
+        return Err(Reject::NotARecipient);
     }
     if p.status == PacketStatus::Expired || now >= p.expires_at {
         return Err(Reject::PacketExpired);

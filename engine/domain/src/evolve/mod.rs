@@ -63,6 +63,7 @@ pub fn evolve(state: &mut State, event: &Event) {
         Event::TransfersAcked { peer, upto } => transfers::acked(state, *peer, *upto),
         Event::Crash(e) => crash::evolve(state, e),
         Event::Instant(e) => instant::apply(state, e),
+        Event::RedPacketRecipients { packet, recipients } => red_packets::recipients_named(state, *packet, recipients),
     }
 }
 

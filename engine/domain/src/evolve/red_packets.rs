@@ -29,7 +29,15 @@ pub(super) fn sent(state: &mut State, e: &RedPacketSent) {
         // Every share will be grabbed in a festival: reserve them all (capped) up front.
         grabs: Vec::with_capacity(e.shares.min(1 << 20) as usize),
         grab_by_user: DenseIndex::with_capacity(e.shares.min(1 << 20) as usize),
+        recipients: Vec::new(),
     });
+}
+
+/// Comes right after the packet's `RedPacketSent`, in the same command.
+pub(super) fn recipients_named(state: &mut State, packet: PacketNo, recipients: &[UserId]) {
+    let p = &mut state.packets[packet.index()];
+    assert!(p.grabs.is_empty() && p.recipients.is_empty(), "recipients are named at the send");
+    p.recipients = recipients.to_vec();
 }
 
 /// `account: None`: the grabber lives on another shard, and the share leaves in the

@@ -72,6 +72,9 @@ impl State {
             if p.grabs.iter().any(|g| g.1 .0 < 1) {
                 return Err(format!("packet {i} has a share below one minor unit"));
             }
+            if p.grabs.iter().any(|g| !p.may_grab(g.0)) || !p.recipients.windows(2).all(|w| w[0] < w[1]) {
+                return Err(format!("packet {i} was grabbed by someone it does not name"));
+            }
         }
         Ok(())
     }

@@ -217,6 +217,8 @@ pub struct RedPacket {
     pub status: PacketStatus,
     /// Grabs in order: who got which amount.
     pub grabs: Vec<(UserId, Money)>,
+    /// Who may grab, sorted (seed 002 "选择红包接收人"); empty, anyone with the link.
+    pub recipients: Vec<UserId>,
     /// user → index in `grabs`, compared against `grabs`.
     #[serde(skip)]
     pub(crate) grab_by_user: DenseIndex,
@@ -225,6 +227,18 @@ pub struct RedPacket {
 impl RedPacket {
     pub fn grabbed(&self) -> u32 {
         self.grabs.len() as u32
+    }
+
+    /// Whether `user` is allowed to grab (whether or not a share is left).
+    #[inline]
+    pub fn may_grab(&self, user: UserId) -> bool {
+        self.recipients.is_empty() || self.recipients.binary_search(&user).is_ok()
+    }
+
+    /// The recipients who have not grabbed yet: who may still grab while shares are left.
+    /// Empty for a packet open to anyone.
+    pub fn waiting_recipients(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.recipients.iter().copied().filter(|u| self.grab_of(*u).is_none())
     }
 
     /// The amount `user` grabbed, if they did.

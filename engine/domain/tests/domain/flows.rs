@@ -1,7 +1,7 @@
 //! The operators' flows, end to end through `decide` and `evolve`: seed 000 rounds, seed 004
 //! bookmaker calls, seed 002 red packets, limits, idempotency and resettlement.
 
-use croupier_domain::command::{Command, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket};
+use croupier_domain::command::{Command, PacketKind, PartnerBetStatus, PlaceBet, SendRedPacket, MAX_PACKET_RECIPIENTS};
 use croupier_domain::ids::{SelectionId, Timestamp, UserId};
 use croupier_domain::state::{BetState, Outcome, PacketStatus, PlayerLimits, RoundStatus};
 use croupier_domain::testkit::*;
@@ -397,7 +397,62 @@ fn send(packet: &str, sender: u64, total: i64, shares: u32, kind: PacketKind) ->
         shares,
         kind,
         ttl_ms: None,
+        recipients: Vec::new(),
     })
+}
+
+fn send_to(packet: &str, total: i64, shares: u32, recipients: &[u64]) -> Command {
+    let Command::SendRedPacket(mut p) = send(packet, 1, total, shares, PacketKind::Normal) else { unreachable!() };
+    p.recipients = recipients.iter().map(|u| UserId(*u)).collect();
+    Command::SendRedPacket(p)
+}
+
+#[test]
+fn a_packet_for_chosen_recipients_refuses_everyone_else() {
+    let mut e = funded(&[(1, 10_000)]);
+    // Order and repeats do not matter: the packet keeps the list sorted, each user once.
+    must(&mut e, &send_to("p", 300, 2, &[30, 10, 20, 10]), T0);
+    let p = &e.state().packets()[0];
+    assert_eq!(p.recipients, vec![UserId(10), UserId(20), UserId(30)]);
+    assert_eq!(e.execute(&grab("p", 11), at(1)), Err(Reject::NotARecipient));
+    assert_eq!(e.execute(&grab("p", 11), at(1)).unwrap_err().code(), "NOT_A_RECIPIENT");
+    assert_eq!(e.execute(&grab("p", 1), at(1)), Err(Reject::NotARecipient), "nor the sender, unless named");
+    must(&mut e, &grab("p", 20), at(1));
+    let waiting: Vec<_> = e.state().packets()[0].waiting_recipients().collect();
+    assert_eq!(waiting, vec![UserId(10), UserId(30)]);
+    must(&mut e, &grab("p", 30), at(2));
+    assert_eq!(e.execute(&grab("p", 10), at(3)), Err(Reject::PacketEmpty), "a recipient comes too late");
+    assert_eq!(e.execute(&grab("p", 11), at(3)), Err(Reject::NotARecipient), "an outsider is told why");
+    assert!(matches!(must(&mut e, &grab("p", 20), at(4)), Reply::Grabbed { replayed: true, .. }));
+    // A repeat of the send with the same recipients in another order is the same packet.
+    assert!(matches!(must(&mut e, &send_to("p", 300, 2, &[10, 20, 30]), T0), Reply::PacketSent { replayed: true, .. }));
+    assert_eq!(e.execute(&send_to("p", 300, 2, &[10, 20]), T0), Err(Reject::IdempotencyConflict));
+    assert_eq!(e.execute(&send("p", 1, 300, 2, PacketKind::Normal), T0), Err(Reject::IdempotencyConflict));
+    assert_books_balance(&e);
+}
+
+#[test]
+fn a_packet_for_one_user_and_the_bounds_of_the_list() {
+    let mut e = funded(&[(1, 10_000)]);
+    must(&mut e, &send_to("one", 500, 1, &[7]), T0);
+    assert_eq!(e.execute(&grab("one", 8), at(1)), Err(Reject::NotARecipient));
+    assert!(matches!(must(&mut e, &grab("one", 7), at(1)), Reply::Grabbed { amount: Money(500), .. }));
+    let max = MAX_PACKET_RECIPIENTS as u32;
+    let too_many: Vec<u64> = (0..=MAX_PACKET_RECIPIENTS as u64).collect();
+    assert_eq!(e.execute(&send_to("big", 5_000, 1, &too_many), T0), Err(Reject::PacketRecipients { max }));
+    assert_eq!(
+        e.execute(&send_to("few", 500, 3, &[7, 8, 7]), T0),
+        Err(Reject::PacketRecipients { max }),
+        "more shares than distinct recipients could never be grabbed whole"
+    );
+    let most: Vec<u64> = (100..100 + MAX_PACKET_RECIPIENTS as u64).collect();
+    must(&mut e, &send_to("most", 5_000, 1_000, &most), T0);
+    assert_eq!(available(&e, 1), Money(10_000 - 500 - 5_000), "a refused send moves nothing");
+    // Nobody grabs: the whole pool goes back to the sender at expiry, as for any packet.
+    let day = 24 * 3_600_000;
+    must(&mut e, &Command::ExpireRedPacket { packet: id("most"), sender: UserId(1) }, at(day));
+    assert_eq!(available(&e, 1), Money(10_000 - 500));
+    assert_books_balance(&e);
 }
 
 fn grab(packet: &str, user: u64) -> Command {

@@ -98,6 +98,8 @@ enum Step {
         shares: u32,
         lucky: Option<u64>,
         ttl_ms: u64,
+        /// Bit `i` names user `i` as a recipient (none set: anyone may grab).
+        to: u16,
     },
     Grab {
         p: u8,
@@ -136,8 +138,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (user.clone(), prop::option::of(0i64..50_000), prop::option::of(0i64..50_000))
             .prop_map(|(user, stake, loss)| Step::Limits { user, stake, loss }),
         1 => (user.clone(), 0u64..100_000).prop_map(|(user, for_ms)| Step::Exclude { user, for_ms }),
-        2 => (0u8..4, 1i64..50_000, 1u32..25, prop::option::of(any::<u64>()), 1u64..200_000)
-            .prop_map(|(p, total, shares, lucky, ttl_ms)| Step::Send { p, total, shares, lucky, ttl_ms }),
+        2 => (0u8..4, 1i64..50_000, 1u32..25, prop::option::of(any::<u64>()), 1u64..200_000, prop_oneof![Just(0u16), 0u16..1024])
+            .prop_map(|(p, total, shares, lucky, ttl_ms, to)| Step::Send { p, total, shares, lucky, ttl_ms, to }),
         5 => (0u8..4, 0u8..10).prop_map(|(p, user)| Step::Grab { p, user }),
         1 => (0u8..4).prop_map(|p| Step::Expire { p }),
         2 => (20u8..120, user.clone()).prop_map(|(t, user)| Step::Cashout { t, user }),
@@ -227,7 +229,7 @@ fn command(s: &Step) -> Command {
             limits: PlayerLimits { daily_stake: stake.map(Money), daily_loss: loss.map(Money) },
         },
         Step::Exclude { user, for_ms } => Command::SelfExclude { user: u(user), until: Timestamp(T0 + for_ms) },
-        Step::Send { p, total, shares, lucky, ttl_ms } => Command::SendRedPacket(SendRedPacket {
+        Step::Send { p, total, shares, lucky, ttl_ms, to } => Command::SendRedPacket(SendRedPacket {
             packet: n("p", p),
             sender: u(p),
             currency: cur(),
@@ -235,6 +237,7 @@ fn command(s: &Step) -> Command {
             shares,
             kind: lucky.map_or(PacketKind::Normal, |seed| PacketKind::Lucky { seed }),
             ttl_ms: Some(ttl_ms),
+            recipients: (0..10u8).filter(|i| to & 1 << i != 0).map(u).collect(),
         }),
         Step::Grab { p, user } => Command::GrabRedPacket { packet: n("p", p), sender: u(p), user: u(user) },
         Step::Expire { p } => Command::ExpireRedPacket { packet: n("p", p), sender: u(p) },
@@ -394,7 +397,7 @@ fn with_amount(s: Step, a: i64) -> Step {
         Step::Update { b, status, .. } => Step::Update { b, status, payout: a },
         Step::Recalc { b, tx, status, .. } => Step::Recalc { b, tx, status, payout: a },
         Step::Limits { user, stake, loss } => Step::Limits { user, stake: stake.map(|_| a), loss: loss.map(|_| a) },
-        Step::Send { p, shares, lucky, ttl_ms, .. } => Step::Send { p, total: a, shares, lucky, ttl_ms },
+        Step::Send { p, shares, lucky, ttl_ms, to, .. } => Step::Send { p, total: a, shares, lucky, ttl_ms, to },
         other => other,
     }
 }
@@ -601,6 +604,7 @@ fn packet(total: Money, shares: u32, kind: PacketKind) -> RedPacket {
         shares,
         kind,
         ttl_ms: None,
+        recipients: Vec::new(),
     });
     must(&mut e, &send, Timestamp(T0));
     let p = e.state().packets()[0].clone();
