@@ -340,14 +340,6 @@ fn blackjack_view(t: &Table, exponent: u8) -> BlackjackView {
         Insurance::Declined => "declined",
         Insurance::Taken { .. } => "taken",
     };
-    let all = [
-        Action::Hit,
-        Action::Stand,
-        Action::Double,
-        Action::Split,
-        Action::Insurance { take: true },
-        Action::Insurance { take: false },
-    ];
     BlackjackView {
         dealer: names(&t.dealer),
         dealer_total: blackjack::total(&t.dealer).0,
@@ -355,7 +347,7 @@ fn blackjack_view(t: &Table, exponent: u8) -> BlackjackView {
         active: ((t.active as usize) < t.hands.len() && !t.over).then_some(t.active),
         insurance: insurance.into(),
         step: t.actions.len() as u8,
-        allowed: all.into_iter().filter(|a| t.check(*a).is_ok()).map(|a| a.name().to_owned()).collect(),
+        allowed: Action::ALL.into_iter().filter(|a| t.check(*a).is_ok()).map(|a| a.name().to_owned()).collect(),
         actions: t.actions.iter().map(|a| a.name().to_owned()).collect(),
     }
 }

@@ -55,17 +55,19 @@ impl Action {
         }
     }
 
+    /// Every action a player may send, each answer to insurance counted as one.
+    pub const ALL: [Action; 6] = [
+        Action::Hit,
+        Action::Stand,
+        Action::Double,
+        Action::Split,
+        Action::Insurance { take: true },
+        Action::Insurance { take: false },
+    ];
+
     /// The action named `name` (as [`Action::name`] writes it).
     pub fn from_name(name: &str) -> Option<Action> {
-        let all = [
-            Action::Hit,
-            Action::Stand,
-            Action::Double,
-            Action::Split,
-            Action::Insurance { take: true },
-            Action::Insurance { take: false },
-        ];
-        all.into_iter().find(|a| a.name() == name)
+        Action::ALL.into_iter().find(|a| a.name() == name)
     }
 }
 

@@ -114,15 +114,6 @@ fn code_of(r: Result<Reply, Reject>) -> &'static str {
     }
 }
 
-const ALL: [Action; 6] = [
-    Action::Hit,
-    Action::Stand,
-    Action::Double,
-    Action::Split,
-    Action::Insurance { take: true },
-    Action::Insurance { take: false },
-];
-
 fn pair(t: &Table) -> bool {
     let h = &t.hands[0].cards;
     h[0].rank() == h[1].rank()
@@ -189,7 +180,7 @@ fn the_rule_table() {
     ];
     for (state, played, wanted, codes) in rows {
         let seed = find(played, wanted);
-        for (action, expected) in ALL.iter().zip(codes) {
+        for (action, expected) in Action::ALL.iter().zip(codes) {
             let mut e = game(seed, played);
             let before = e.state().digest();
             let got = code_of(e.execute(&act(Some(played.len() as u8), *action), T0));
@@ -204,7 +195,7 @@ fn the_rule_table() {
     let seed = find(&[], open_without_insurance);
     let mut e = game(seed, &[]);
     must(&mut e, &refund("bj"), T0);
-    for action in ALL {
+    for action in Action::ALL {
         assert_eq!(code_of(e.execute(&act(None, action), T0)), "BET_SETTLED");
     }
     must(&mut e, &bet("d", 100, GameParams::Dice(DiceCall { target: 5_000, over: true })), T0);

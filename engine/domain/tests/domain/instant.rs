@@ -269,15 +269,6 @@ enum Step {
     Refund { user: u64, back: u8 },
 }
 
-const ACTIONS: [Action; 6] = [
-    Action::Hit,
-    Action::Stand,
-    Action::Double,
-    Action::Split,
-    Action::Insurance { take: true },
-    Action::Insurance { take: false },
-];
-
 fn step() -> impl Strategy<Value = (Step, u64)> {
     let user = 1u64..4;
     let stake = prop_oneof![1i64..100, 100i64..1_000_000, Just(1_000_000i64), Just(2_000_000i64)];
@@ -370,7 +361,7 @@ fn command(step: &Step, s: &State, n: u64) -> Command {
                 user: UserId(*user),
                 id: open.map_or(ExtId::new("none").unwrap(), |b| b.id),
                 step: step.map(|d| (played + d).saturating_sub(2)),
-                action: ACTIONS[*action as usize],
+                action: Action::ALL[*action as usize],
             })
         }
         Step::Refund { user, back } => {
