@@ -115,7 +115,8 @@ fn close_game(state: &mut State, user: crate::ids::UserId, game: GameParams) {
         match game {
             GameParams::Mines { .. } => p.open_mines = None,
             GameParams::Blackjack => p.open_blackjack = None,
-            _ => {}
+            // Settled by their bet alone: the player holds no open game of these.
+            GameParams::Dice(_) | GameParams::Keno { .. } | GameParams::Plinko { .. } => {}
         }
     }
 }
