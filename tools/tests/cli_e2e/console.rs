@@ -811,9 +811,6 @@ fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_br
     }
     assert!(played.iter().any(|a| *a != "no_insurance"), "an action beyond the insurance: {played:?}");
     eprintln!("console: blackjack played {played:?}: {:?}", b.text("#bj-result"));
-    if let Some(path) = std::env::var_os("CROUPIER_BLACKJACK_SCREENSHOT") {
-        b.screenshot(std::path::Path::new(&path)).expect("the blackjack view's screenshot");
-    }
     let text = b.text("#bj-result").unwrap_or_default();
     assert!(text.contains("paid"), "{text}");
     let dealer = b.js("return document.querySelectorAll('#bj-dealer .pcard:not(.back)').length;", json!([]));
@@ -829,6 +826,11 @@ fn a_visitor_plays_blackjack_resumes_it_after_a_reload_and_verifies_it_in_the_br
     });
     let moved: i64 = rows.iter().map(|r| hundredths(r[2].as_str().unwrap()) - hundredths(r[1].as_str().unwrap())).sum();
     wait_until("the balance after every game", QUICK, || balance().filter(|now| *now == before + moved));
+    if let Some(path) = std::env::var_os("CROUPIER_BLACKJACK_SCREENSHOT") {
+        // Taken once the balance has settled, with the finished hand in view (the README's picture).
+        b.js("document.getElementById('bj-result').scrollIntoView({block: 'center'});", json!([]));
+        b.screenshot(std::path::Path::new(&path)).expect("the blackjack view's screenshot");
+    }
 
     s.step("verify blackjack");
     b.goto(&format!("{url}/#/verify"));
