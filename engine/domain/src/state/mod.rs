@@ -459,12 +459,13 @@ impl State {
         &self.packets[no.index()]
     }
     /// The red packet `sender` sent with id `id` (packet ids are per sender).
+    #[inline]
     pub fn packet_by_id(&self, sender: UserId, id: &ExtId) -> Option<PacketNo> {
-        self.idx.packet_by_id.get(&(sender, *id)).copied()
+        self.idx.packet_by_id.get(&ScopedId(sender, id)).copied()
     }
     /// `user`'s deposit or withdrawal with the cashier's transfer id `id`.
     pub fn transfer(&self, user: UserId, id: &ExtId) -> Option<&TransferRecord> {
-        self.idx.transfer_by_id.get(&(user, *id)).map(|&i| &self.transfers[i as usize])
+        self.idx.transfer_by_id.get(&ScopedId(user, id)).map(|&i| &self.transfers[i as usize])
     }
     /// Whether `user` had bookmaker bet `bet` refunded before it was seen.
     pub fn partner_refunded(&self, user: UserId, bet: &ExtId) -> bool {
@@ -584,4 +585,4 @@ mod indexes;
 mod invariants;
 mod prefetch;
 
-pub(crate) use indexes::{bet_key, index_account, index_bet, owner_of, Indexes, NO_BET, NO_ROUND};
+pub(crate) use indexes::{bet_key, index_account, index_bet, owner_of, Indexes, ScopedId, NO_BET, NO_ROUND};
