@@ -4,7 +4,8 @@ use super::credit;
 use crate::ids::{AccountNo, Code, CurrencyId, ExtId, UserId};
 use crate::money::Money;
 use crate::state::{
-    index_account, owner_of, Account, CurrencyState, PlayerLimits, State, TransferKind, TransferRecord, NO_ROUND,
+    index_account, owner_of, Account, BetsHead, CurrencyState, PlayerLimits, State, TransferKind, TransferRecord,
+    NO_BET, NO_ROUND,
 };
 
 pub(super) fn currency_defined(state: &mut State, currency: CurrencyId, code: Code, exponent: u8) {
@@ -32,9 +33,10 @@ pub(super) fn account_opened(state: &mut State, account: AccountNo, user: UserId
         staked_today: Money::ZERO,
         returned_today: Money::ZERO,
         exposure: Money::ZERO,
+        bets: BetsHead::default(),
     });
     let owner = owner_of(&state.idx, &state.accounts, state.currencies.len(), user, currency);
-    state.idx.bets_of_user.open_account(owner);
+    state.accounts[account.index()].bets = BetsHead { owner: owner.unwrap_or(account.0), last: NO_BET };
     let a = &state.accounts[account.index()];
     index_account(&mut state.idx, &state.accounts, account.0, a);
     state.idx.round_stake.latest.push((NO_ROUND, Money::ZERO));

@@ -38,7 +38,7 @@ pub(super) fn accepted(state: &mut State, e: &BetAccepted) {
         state: BetState::Open,
     });
     index_bet(&mut state.idx, &state.bets, &state.accounts, e.bet, &state.bets[e.bet.index()]);
-    state.idx.bets_of_user.add(e.account, e.bet);
+    state.idx.bets_of_user.add(&mut state.accounts, e.account, e.bet);
 }
 
 /// The stake leaves the player's hold for the house, the payout comes back from it.

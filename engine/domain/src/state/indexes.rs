@@ -51,9 +51,11 @@ impl State {
             ..Indexes::default()
         };
         idx.round_stake.latest = (0..self.accounts.len()).map(|_| (NO_ROUND, Money::ZERO)).collect();
-        for (i, a) in self.accounts.iter().enumerate() {
-            idx.bets_of_user.open_account(owner_of(&idx, &self.accounts, self.currencies.len(), a.user, a.currency));
-            index_account(&mut idx, &self.accounts, i as u32, a);
+        for i in 0..self.accounts.len() {
+            let a = &self.accounts[i];
+            let owner = owner_of(&idx, &self.accounts, self.currencies.len(), a.user, a.currency);
+            self.accounts[i].bets = BetsHead { owner: owner.unwrap_or(i as u32), last: NO_BET };
+            index_account(&mut idx, &self.accounts, i as u32, &self.accounts[i]);
         }
         for (i, g) in self.games.iter().enumerate() {
             idx.game_by_id.insert(g.def.game, GameNo(i as u32));
@@ -64,7 +66,7 @@ impl State {
         for (i, b) in self.bets.iter().enumerate() {
             let id = BetId(i as u32);
             index_bet(&mut idx, &self.bets, &self.accounts, id, b);
-            idx.bets_of_user.add(b.account, id);
+            idx.bets_of_user.add(&mut self.accounts, b.account, id);
             match b.round {
                 Some(round) if self.rounds[round.index()].status == RoundStatus::Betting => {
                     idx.round_stake.add(round, b.account, b.stake)
@@ -110,7 +112,7 @@ pub(crate) fn owner_of(
             let a = &accounts[i as usize];
             a.user == user && a.currency == CurrencyId(c)
         })?;
-        Some(idx.bets_of_user.owner(found as usize))
+        Some(accounts[found as usize].bets.owner)
     })
 }
 
@@ -119,58 +121,52 @@ pub(crate) const NO_BET: u32 = u32::MAX;
 
 /// Each player's bets as a list linked through the bets, newest first: per bet the player's
 /// previous bet (4 bytes, in chunks that never copy on growth), per account the player's
-/// newest bet. All of a player's accounts (one per currency) share one list, kept at the
-/// player's first account (`owner`), so a page of bets across currencies is a walk down one
-/// list and a cursor is a bet id. Derived from `accounts` and `bets` in order, like the other
-/// indexes: not in the canonical encoding (the digest does not see it), rebuilt on restore.
+/// newest bet ([`BetsHead`], kept in the account record itself). All of a player's accounts
+/// (one per currency) share one list, kept at the player's first account (`owner`), so a page
+/// of bets across currencies is a walk down one list and a cursor is a bet id. Derived from
+/// `accounts` and `bets` in order, like the other indexes: not in the canonical encoding (the
+/// digest does not see it), rebuilt on restore.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct UserBets {
-    /// Per account: its player's list head. One record per account, so the hot path reads
-    /// one cache line that the batch prefetched beside the account, not two random ones.
-    pub(crate) heads: Chunked<BetsHead>,
     /// Per bet: the same player's bet before it, or `NO_BET`.
     pub(crate) prev: Chunked<u32>,
 }
 
-/// Where an account's player keeps its list of bets.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BetsHead {
+/// Where an account's player keeps its list of bets. Part of the account record, so the bet
+/// path finds it on the cache lines it already loads for the balance (it had its own table,
+/// one more random cache line per bet: issue 13's bet-path regression). Derived, never
+/// serialized: [`State::rebuild_indexes`] sets it after a restore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BetsHead {
     /// The account holding its player's list (itself for the player's first account).
     pub(crate) owner: u32,
     /// Meaningful at owners: the player's newest bet, or `NO_BET`.
     pub(crate) last: u32,
 }
 
+impl Default for BetsHead {
+    fn default() -> Self {
+        BetsHead { owner: 0, last: NO_BET }
+    }
+}
+
 impl UserBets {
     pub(crate) fn reserve(&mut self, cap: Capacity) {
-        self.heads.reserve(cap.accounts);
         self.prev.reserve(cap.bets);
-    }
-
-    /// The next account opens; `owner` is its player's first account, if it has one.
-    pub(crate) fn open_account(&mut self, owner: Option<u32>) {
-        let no = self.heads.len() as u32;
-        self.heads.push(BetsHead { owner: owner.unwrap_or(no), last: NO_BET });
-    }
-
-    /// The account holding `account`'s player's list.
-    #[inline]
-    pub(crate) fn owner(&self, account: usize) -> u32 {
-        self.heads[account].owner
     }
 
     /// The player's newest bet, or `NO_BET`.
     #[inline]
-    pub(crate) fn last(&self, account: usize) -> u32 {
-        self.heads[self.owner(account) as usize].last
+    pub(crate) fn last(accounts: &Chunked<Account>, account: usize) -> u32 {
+        accounts[accounts[account].bets.owner as usize].bets.last
     }
 
     /// Bet `bet` (the next one) was accepted on `account`.
     #[inline]
-    pub(crate) fn add(&mut self, account: AccountNo, bet: BetId) {
+    pub(crate) fn add(&mut self, accounts: &mut Chunked<Account>, account: AccountNo, bet: BetId) {
         debug_assert_eq!(bet.index(), self.prev.len(), "bets are listed in order");
-        let owner = self.heads[account.index()].owner as usize;
-        let head = &mut self.heads[owner];
+        let owner = accounts[account.index()].bets.owner as usize;
+        let head = &mut accounts[owner].bets;
         self.prev.push(head.last);
         head.last = bet.0;
     }

@@ -111,6 +111,10 @@ pub struct Account {
     /// keeps `available + exposure <= MAX_LEDGER`, so settlements and packet refunds, which
     /// cannot be refused, can never overflow a balance.
     pub exposure: Money,
+    /// The player's list of bets (a derived index, see [`BetsHead`]): not serialized, so
+    /// neither the snapshot nor the digest sees it.
+    #[serde(skip)]
+    pub(crate) bets: BetsHead,
 }
 
 impl Account {
@@ -424,7 +428,7 @@ impl State {
         let first = match before {
             None => self.currencies.iter().enumerate().find_map(|(c, _)| {
                 let account = self.account_of(user, CurrencyId(c as u32))?;
-                Some(idx.last(account.index()))
+                Some(UserBets::last(&self.accounts, account.index()))
             }),
             Some(b) => self
                 .bets
@@ -585,4 +589,5 @@ mod indexes;
 mod invariants;
 mod prefetch;
 
-pub(crate) use indexes::{bet_key, index_account, index_bet, owner_of, Indexes, ScopedId, NO_BET, NO_ROUND};
+pub use indexes::BetsHead;
+pub(crate) use indexes::{bet_key, index_account, index_bet, owner_of, Indexes, ScopedId, UserBets, NO_BET, NO_ROUND};

@@ -88,11 +88,6 @@ impl State {
             if let Some(account) = self.accounts.get(a as usize) {
                 croupier_collections::prefetch(account);
                 croupier_collections::prefetch(&self.idx.round_stake.latest[a as usize]);
-                // The player's list head that a bet's `evolve` extends (usually at the account
-                // itself: a player's first account owns the list).
-                if let Some(head) = self.idx.bets_of_user.heads.get(a as usize) {
-                    croupier_collections::prefetch(head);
-                }
             }
         }
     }
